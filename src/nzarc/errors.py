@@ -1,0 +1,98 @@
+"""The one error hierarchy of nzarc.
+
+Every failure caused by input (an archive, a key, a codec stream, a model file)
+raises a subclass of :class:`NzarcError`. Each carries a message a user can act
+on, and optionally a ``hint`` (one line, shown by the CLI as ``hint: ...``).
+
+Programming errors (calling an API with wrong argument types) raise the usual
+``TypeError``/``ValueError``; they are never caused by archive bytes.
+
+Hierarchy::
+
+    NzarcError
+    ├── FormatError            malformed bytes: bad magic, non-canonical msgpack, bad field
+    │   ├── UnsupportedVersion a format version this build cannot read
+    │   └── UnsafePath         a member name or link target that could escape the target
+    ├── IntegrityError         authenticated data does not verify: MAC/AEAD failure,
+    │   │                      truncation, reordering, trailing bytes, SHA-256 mismatch
+    │   └── CodecError         a codec stream that does not decode to exactly raw_len bytes
+    ├── DecryptionError        no recipient stanza opens with the given key(s) or passphrase
+    ├── UnsupportedCodec       a codec id/version that is not installed
+    ├── ModelMismatch          a pinned model that is missing or differs from the installed one
+    ├── LimitExceeded          a length, count or cost above a documented cap
+    └── PluginError            a codec plugin that fails to load (strict mode) or conflicts
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "NzarcError",
+    "FormatError",
+    "UnsupportedVersion",
+    "UnsafePath",
+    "IntegrityError",
+    "CodecError",
+    "DecryptionError",
+    "UnsupportedCodec",
+    "ModelMismatch",
+    "LimitExceeded",
+    "PluginError",
+]
+
+
+class NzarcError(Exception):
+    """Base class of every error nzarc raises because of its input.
+
+    ``message`` is one line. ``hint``, when set, is one line telling the user
+    what to do about it.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class FormatError(NzarcError):
+    """The bytes are not a well-formed nzarc archive (or stream, or model file)."""
+
+
+class UnsupportedVersion(FormatError):
+    """A format version this implementation does not read."""
+
+
+class UnsafePath(FormatError):
+    """A member name or symlink target that is absolute, contains ``..``, NUL,
+    a backslash or a drive letter, or would resolve outside the target directory."""
+
+
+class IntegrityError(NzarcError):
+    """Authenticated content failed to verify, or was truncated, reordered,
+    spliced or extended."""
+
+
+class CodecError(IntegrityError):
+    """A codec stream did not decode to exactly the authenticated raw length."""
+
+
+class DecryptionError(NzarcError):
+    """No recipient stanza could be opened with the supplied passphrase or identities."""
+
+
+class UnsupportedCodec(NzarcError):
+    """The archive needs a codec id/version that is not installed."""
+
+
+class ModelMismatch(NzarcError):
+    """A model pinned by the archive is missing locally or has different hashes."""
+
+
+class LimitExceeded(NzarcError):
+    """A declared length, count or cost is above the documented cap."""
+
+
+class PluginError(NzarcError):
+    """A codec plugin failed to load, or two plugins provide the same codec id."""
