@@ -27,7 +27,42 @@ from nzarc.errors import (
 
 __version__ = "0.1.0"
 
+# The archive API is imported on first use, so ``import nzarc`` stays cheap.
+_LAZY = {
+    "create": ("nzarc.api", "create"),
+    "open": ("nzarc.api", "open_archive"),
+    "ArchiveWriter": ("nzarc.writer", "ArchiveWriter"),
+    "ArchiveReader": ("nzarc.reader", "ArchiveReader"),
+    "ArchiveInfo": ("nzarc.reader", "ArchiveInfo"),
+    "MemberData": ("nzarc.reader", "MemberData"),
+    "TestReport": ("nzarc.reader", "TestReport"),
+    "WriteStats": ("nzarc.writer", "WriteStats"),
+    "Member": ("nzarc.format.member", "Member"),
+    "ProgressEvent": ("nzarc.pipeline", "ProgressEvent"),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nzarc' has no attribute {name!r}")
+
 __all__ = [
+    "ArchiveInfo",
+    "ArchiveReader",
+    "ArchiveWriter",
+    "Member",
+    "MemberData",
+    "ProgressEvent",
+    "TestReport",
+    "WriteStats",
+    "create",
+    "open",
     "CodecError",
     "DecryptionError",
     "FormatError",

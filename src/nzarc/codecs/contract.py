@@ -86,7 +86,7 @@ from typing import Any, ClassVar
 
 from nzarc.errors import CodecError
 
-__all__ = ["Codec", "ModelPin", "CODEC_ID_RE", "validate_codec_class"]
+__all__ = ["Codec", "ModelPin", "ModelDescriptor", "CODEC_ID_RE", "validate_codec_class"]
 
 CODEC_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}\.[a-z0-9][a-z0-9_.-]{0,31}$")
 
@@ -127,6 +127,49 @@ class ModelPin:
         )
 
 
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ModelDescriptor:
+    """A model a plugin knows about, as returned by the ``nzarc_models()`` hook.
+
+    ``name`` is the human name codecs use in their params (``smollm2-135m``);
+    ``weights_sha256``/``tokenizer_sha256`` are lowercase hex SHA-256 digests
+    of the files; ``runtime_id`` names the integer semantics
+    (``nzarc-int-v1``); ``how_to_obtain`` is one line telling a user how to
+    install it (a command such as ``nzarc model install smollm2-135m``).
+    """
+
+    name: str
+    weights_sha256: str
+    tokenizer_sha256: str
+    runtime_id: str
+    how_to_obtain: str
+
+    def __post_init__(self) -> None:
+        for attr in ("name", "runtime_id", "how_to_obtain"):
+            value = getattr(self, attr)
+            if not isinstance(value, str) or not value:
+                raise TypeError(f"ModelDescriptor.{attr} must be a non-empty str, got {value!r}")
+        for attr in ("weights_sha256", "tokenizer_sha256"):
+            value = getattr(self, attr)
+            if not isinstance(value, str) or not _SHA256_RE.match(value):
+                raise TypeError(
+                    f"ModelDescriptor.{attr} must be 64 lowercase hex digits, got {value!r}"
+                )
+
+    def pin(self, extra: Mapping[str, Any] | None = None) -> ModelPin:
+        """The header pin for this model (``extra`` as the codec requires)."""
+        return ModelPin(
+            name=self.name,
+            weights_sha256=self.weights_sha256,
+            tokenizer_sha256=self.tokenizer_sha256,
+            runtime_id=self.runtime_id,
+            extra=dict(extra or {}),
+        )
+
+
 class Codec(ABC):
     """Base class of every codec. See the module docstring for the contract."""
 
@@ -136,6 +179,9 @@ class Codec(ABC):
     releases_gil: ClassVar[bool] = False
     thread_safe: ClassVar[bool] = True
     verify_after_encode: ClassVar[bool] = False
+    #: Names of the models (``ModelDescriptor.name``) the codec can use; informational,
+    #: shown by ``nzarc codecs``. What an archive pins comes from ``required_models()``.
+    uses_models: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Codec:

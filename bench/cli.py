@@ -1,0 +1,120 @@
+"""Command line of the benchmark suite (``python -m bench`` / ``nzarc bench``).
+
+Exit status: 0 when every measurement succeeded and round-tripped, 1 when
+any tool failed or restored different bytes, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main", "parse_size", "REPO_ROOT", "DEFAULT_CORPUS", "DEFAULT_OUT"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+DEFAULT_OUT = REPO_ROOT / "bench"
+_SIZE_RE = re.compile(r"^(\d+)([KMG]i?B?|B)?$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """``"256M"`` → 256 MiB; K, M, G are powers of 1024; a bare number is bytes."""
+    match = _SIZE_RE.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (examples: 64K, 256M, 2G)")
+    unit = (match.group(2) or "B")[0].upper()
+    return int(match.group(1)) * {"B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[unit]
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Compare nzarc settings with gzip, bzip2, xz, zstd, brotli and "
+                    "tar|zstd|age on a corpus folder. Subcommands: throughput, scale, report.",
+    )
+    p.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS,
+                   help="folder of input files (default: ../shared/corpus from the repo root)")
+    p.add_argument("--quick", action="store_true",
+                   help="small prefixes of a few files: a smoke run for CI")
+    p.add_argument("--full", action="store_true",
+                   help="run slow settings (neural, auto with the model) on whole files")
+    neural = p.add_mutually_exclusive_group()
+    neural.add_argument("--neural", dest="neural", action="store_true", default=None,
+                        help="measure the neural codec even if no model is detected")
+    neural.add_argument("--no-neural", dest="neural", action="store_false",
+                        help="skip the neural codec")
+    p.add_argument("--sample-bytes", type=parse_size, default=64 * 1024,
+                   help="prefix size of the text sample for slow settings (default 64K)")
+    p.add_argument("--only", default="",
+                   help="comma-separated substrings: keep only tools whose name contains one")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="where RESULTS.md, results.json and plot.png go (default: bench/)")
+    p.add_argument("--timeout", type=float, default=1800.0,
+                   help="seconds allowed per command (default 1800)")
+    return p
+
+
+def _cmd_run(argv: Sequence[str]) -> int:
+    from bench.report import write_reports
+    from bench.run import RunOptions, run_benchmark
+
+    args = _run_parser().parse_args(argv)
+    if not args.corpus.is_dir():
+        print(f"bench: error: corpus folder not found: {args.corpus}", file=sys.stderr)
+        print("hint: pass a folder of files, e.g. `python -m bench path/to/files`",
+              file=sys.stderr)
+        return 2
+    opts = RunOptions(
+        corpus=args.corpus, quick=args.quick, full=args.full, neural=args.neural,
+        sample_bytes=args.sample_bytes,
+        only=tuple(s.strip() for s in args.only.split(",") if s.strip()),
+        timeout=args.timeout,
+    )
+    with tempfile.TemporaryDirectory(prefix="nzarc-bench-") as tmp:
+        doc = run_benchmark(opts, Path(tmp), log=lambda s: print(s, file=sys.stderr, flush=True))
+    for msg in write_reports(doc, args.out):
+        print(f"bench: {msg}", file=sys.stderr)
+    print(f"bench: wrote {args.out / 'RESULTS.md'}", file=sys.stderr)
+    failed = [m for m in doc["measurements"] if not m["ok"]]  # type: ignore[index]
+    return 1 if failed else 0
+
+
+def _cmd_report(argv: Sequence[str]) -> int:
+    import json
+
+    from bench.report import write_reports
+
+    p = argparse.ArgumentParser(prog="python -m bench report",
+                                description="Re-render RESULTS.md and plot.png from results.json.")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = p.parse_args(argv)
+    src = args.out / "results.json"
+    if not src.is_file():
+        print(f"bench: error: {src} not found; run `python -m bench` first", file=sys.stderr)
+        return 2
+    doc = json.loads(src.read_text())
+    for msg in write_reports(doc, args.out):
+        print(f"bench: {msg}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; ``argv`` excludes the program name. Returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "throughput":
+        from bench.throughput import main as tp_main
+
+        return tp_main(args[1:])
+    if args and args[0] == "scale":
+        from bench.scale import main as scale_main
+
+        return scale_main(args[1:])
+    if args and args[0] == "report":
+        return _cmd_report(args[1:])
+    if args and args[0] == "run":
+        args = args[1:]
+    return _cmd_run(args)

@@ -1,0 +1,326 @@
+"""Throughput of ``nzarc create/extract -c zstd -l 3`` against ``tar | zstd -3 -T2``.
+
+``python -m bench throughput [--size 256M] [--repeat 3] [--profile]`` generates a
+mixed tree (:mod:`bench.treegen`), then times, each ``--repeat`` times in
+interleaved order, keeping the fastest run of each:
+
+* ``tar -cf - tree | zstd -3 -T2 > out``  vs  ``nzarc create -c zstd -l 3`` with
+  ``--no-encrypt`` and with a passphrase;
+* ``zstd -d | tar -x``  vs  ``nzarc extract`` of both archives.
+
+Ratios are baseline seconds ÷ nzarc seconds (throughput relative to the
+baseline; the targets are ≥ 0.8) and encrypted ÷ unencrypted seconds − 1
+(the encryption overhead; target ≤ 10%). Every extraction is checked
+against the tree. ``--profile`` samples both nzarc commands with py-spy
+(or cProfile in-process when py-spy is missing) and records where the
+time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.cli import DEFAULT_OUT, parse_size
+from bench.nzarc_runner import BENCH_PASSPHRASE, detect
+from bench.tools import render, run_timed, tool_version
+from bench.treegen import existing_tree, make_tree
+
+__all__ = ["main", "render_markdown", "run_throughput"]
+
+TARGET_SPEED = 0.8
+TARGET_ENC = 0.10
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    """Relative path → SHA-256 of every regular file under ``root``."""
+    out: dict[str, str] = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            p = Path(dirpath) / name
+            h = hashlib.sha256()
+            with p.open("rb") as fh:
+                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    h.update(block)
+            out[p.relative_to(root).as_posix()] = h.hexdigest()
+    return out
+
+
+def _commands(nz: str, w: Path) -> dict[str, tuple[str, dict[str, str], str]]:
+    """name → (shell command, extra env, phase) for every timed step."""
+    enc = {"NZARC_PASSPHRASE": BENCH_PASSPHRASE}
+    return {
+        "tar|zstd create": (render("tar -C {w} -cf - tree | zstd -q -3 -T2 -c > {o}",
+                                   w=w, o=w / "base.tar.zst"), {}, "create"),
+        "nzarc create plain": (render(f"cd {{w}} && {nz} create -q -o {{o}} -c zstd -l 3 "
+                                      "--no-encrypt tree", w=w, o=w / "plain.nz"), {}, "create"),
+        "nzarc create encrypted": (render(f"cd {{w}} && {nz} create -q -o {{o}} -c zstd -l 3 "
+                                          "tree", w=w, o=w / "enc.nz"), enc, "create"),
+        "zstd|tar extract": (render("zstd -q -d -c {o} | tar -C {d} -xf -",
+                                    o=w / "base.tar.zst", d=w / "x-base"), {}, "extract"),
+        "nzarc extract plain": (render(f"{nz} extract -q {{o}} -C {{d}}",
+                                       o=w / "plain.nz", d=w / "x-plain"), {}, "extract"),
+        "nzarc extract encrypted": (render(f"{nz} extract -q {{o}} -C {{d}}",
+                                           o=w / "enc.nz", d=w / "x-enc"), enc, "extract"),
+    }
+
+
+def _prepare(name: str, w: Path) -> None:
+    """Remove the output of step ``name`` so each run starts from the same state."""
+    outputs = {"tar|zstd create": w / "base.tar.zst", "nzarc create plain": w / "plain.nz",
+               "nzarc create encrypted": w / "enc.nz"}
+    dests = {"zstd|tar extract": w / "x-base", "nzarc extract plain": w / "x-plain",
+             "nzarc extract encrypted": w / "x-enc"}
+    if name in outputs:
+        outputs[name].unlink(missing_ok=True)
+    if name in dests:
+        shutil.rmtree(dests[name], ignore_errors=True)
+        dests[name].mkdir()
+    subprocess.run(["sync"], check=False)
+
+
+def run_throughput(size: int, repeat: int, workdir: Path, *, profile: bool = False,
+                   log=print) -> dict[str, Any]:  # noqa: ANN001 - a print-like callable
+    """Generate (or reuse) the tree under ``workdir``, time every step, return the record."""
+    setup = detect()
+    if setup.command is None:
+        raise RuntimeError("nzarc is not usable: " + "; ".join(setup.problems))
+    tree = workdir / "tree"
+    info = existing_tree(tree, size)
+    if info is None:
+        shutil.rmtree(tree, ignore_errors=True)
+        t0 = time.perf_counter()
+        info = make_tree(tree, size)
+        log(f"generated {info.files} files, {size / 2**20:.0f} MiB in "
+            f"{time.perf_counter() - t0:.1f} s: {info.bytes_by_kind}")
+    subprocess.run(render("tar -C {w} -cf - tree > /dev/null", w=workdir), shell=True,
+                   check=True)  # warm the page cache for every contender alike
+    cmds = _commands(setup.command, workdir)
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in cmds}
+    for r in range(repeat):
+        order = list(cmds) if r % 2 == 0 else [*reversed(list(cmds)[:3]),
+                                                *reversed(list(cmds)[3:])]
+        # creates must precede the extracts that read their archives
+        order = [k for k in order if cmds[k][2] == "create"] + \
+                [k for k in order if cmds[k][2] == "extract"]
+        for name in order:
+            cmd, env, _phase = cmds[name]
+            _prepare(name, workdir)
+            res = run_timed(cmd, env=env)
+            runs[name].append({"s": res.seconds, "rss_kib": res.max_rss_kib,
+                               "rc": res.returncode,
+                               "err": res.stderr.strip().splitlines()[-1:] if res.returncode
+                               else []})
+            log(f"  run {r + 1}/{repeat} {name:24s} {res.seconds:7.2f} s "
+                f"rss {(res.max_rss_kib or 0) / 1024:6.0f} MiB"
+                + (f"  FAILED: {res.stderr.strip()[-200:]}" if res.returncode else ""))
+    expected = _tree_digest(tree)
+    verified = {}
+    for name, dest in (("zstd|tar extract", "x-base"), ("nzarc extract plain", "x-plain"),
+                       ("nzarc extract encrypted", "x-enc")):
+        got = _tree_digest(workdir / dest / "tree") if (workdir / dest / "tree").is_dir() else {}
+        verified[name] = got == expected
+    best = {k: min((x["s"] for x in v if x["rc"] == 0), default=None) for k, v in runs.items()}
+    sizes = {k: (workdir / f).stat().st_size if (workdir / f).exists() else None
+             for k, f in (("tar|zstd", "base.tar.zst"), ("nzarc plain", "plain.nz"),
+                          ("nzarc encrypted", "enc.nz"))}
+    record: dict[str, Any] = {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "size_bytes": size, "files": info.files, "bytes_by_kind": info.bytes_by_kind,
+        "repeat": repeat, "cpus": len(os.sched_getaffinity(0)),
+        "loadavg_after": os.getloadavg(), "zstd": tool_version(["zstd", "--version"]),
+        "commands": {k: v[0] for k, v in cmds.items()},
+        "runs": runs, "best_s": best, "archive_bytes": sizes, "verified": verified,
+        "ratios": _ratios(best, size),
+    }
+    if profile:
+        record["profile"] = profile_nzarc(setup.command, workdir, log=log)
+    return record
+
+
+def _ratios(best: dict[str, float | None], size: int) -> dict[str, Any]:
+    def div(a: float | None, b: float | None) -> float | None:
+        return a / b if a and b else None
+
+    out: dict[str, Any] = {
+        "mbps": {k: (size / 1e6 / v if v else None) for k, v in best.items()},
+        "create_plain_vs_base": div(best["tar|zstd create"], best["nzarc create plain"]),
+        "create_encrypted_vs_base": div(best["tar|zstd create"], best["nzarc create encrypted"]),
+        "extract_plain_vs_base": div(best["zstd|tar extract"], best["nzarc extract plain"]),
+        "extract_encrypted_vs_base": div(best["zstd|tar extract"],
+                                         best["nzarc extract encrypted"]),
+    }
+    for phase in ("create", "extract"):
+        r = div(best[f"nzarc {phase} encrypted"], best[f"nzarc {phase} plain"])
+        out[f"{phase}_encryption_overhead"] = r - 1 if r else None
+    out["targets_met"] = {
+        "create >= 0.8x": _ge(out["create_encrypted_vs_base"], TARGET_SPEED)
+        and _ge(out["create_plain_vs_base"], TARGET_SPEED),
+        "extract >= 0.8x": _ge(out["extract_encrypted_vs_base"], TARGET_SPEED)
+        and _ge(out["extract_plain_vs_base"], TARGET_SPEED),
+        "encryption <= +10%": all(
+            out[f"{p}_encryption_overhead"] is not None
+            and out[f"{p}_encryption_overhead"] <= TARGET_ENC for p in ("create", "extract")),
+    }
+    return out
+
+
+def _ge(value: float | None, bound: float) -> bool:
+    return value is not None and value >= bound
+
+
+def profile_nzarc(nz: str, workdir: Path, *, log=print) -> dict[str, Any]:  # noqa: ANN001
+    """Sample ``nzarc create`` and ``extract`` (unencrypted) with py-spy; top frames by self time."""
+    pyspy = shutil.which("py-spy")
+    result: dict[str, Any] = {"tool": "py-spy" if pyspy else None}
+    if not pyspy:
+        result["error"] = "py-spy not installed (pip install py-spy): no profile"
+        return result
+    for phase, cmd in (
+        ("create", f"cd {workdir} && {nz} create -q -o prof.nz -c zstd -l 3 --no-encrypt tree"),
+        ("extract", f"cd {workdir} && {nz} extract -q prof.nz -C x-prof"),
+    ):
+        if phase == "extract":
+            shutil.rmtree(workdir / "x-prof", ignore_errors=True)
+            (workdir / "x-prof").mkdir()
+        else:
+            (workdir / "prof.nz").unlink(missing_ok=True)
+        raw = workdir / f"profile-{phase}.txt"
+        proc = subprocess.run(
+            [pyspy, "record", "--format", "raw", "--rate", "250", "--threads", "--idle",
+             "--subprocesses", "-o", str(raw), "--", "bash", "-c", cmd],
+            capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not raw.exists():
+            result[phase] = {"error": proc.stderr.strip()[-300:]}
+            continue
+        result[phase] = summarize_collapsed(raw.read_text())
+        log(f"profile {phase}: top self frames: "
+            + "; ".join(f"{f} {p:.0%}" for f, p in result[phase]["self"][:5]))
+    return result
+
+
+def summarize_collapsed(text: str, top: int = 15) -> dict[str, Any]:
+    """Self and inclusive sample shares per frame from py-spy's collapsed stacks."""
+    self_c: Counter[str] = Counter()
+    incl_c: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    total = 0
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        total += n
+        threads[frames[0]] += n
+        self_c[frames[-1]] += n
+        for f in set(frames[1:]):
+            incl_c[f] += n
+    if not total:
+        return {"samples": 0, "self": [], "inclusive": [], "threads": []}
+    return {
+        "samples": total,
+        "self": [(f, c / total) for f, c in self_c.most_common(top)],
+        "inclusive": [(f, c / total) for f, c in incl_c.most_common(top)],
+        "threads": [(f, c / total) for f, c in threads.most_common(8)],
+    }
+
+
+def render_markdown(rec: dict[str, Any]) -> list[str]:
+    """The throughput section of ``RESULTS.md``."""
+    r = rec["ratios"]
+
+    def f(v: float | None, spec: str = ".2f") -> str:
+        return "–" if v is None else format(v, spec)
+
+    lines = [
+        f"## Throughput: {rec['size_bytes'] / 2**20:.0f} MiB generated tree "
+        f"({rec['files']} files), best of {rec['repeat']}",
+        "",
+        f"Measured {rec['date_utc']} UTC on {rec['cpus']} CPUs; load average after the run "
+        f"{', '.join(f'{x:.1f}' for x in rec['loadavg_after'])} (other work shares these cores). "
+        f"Content by bytes: {rec['bytes_by_kind']}.",
+        "",
+    ]
+    rows = []
+    for name, secs in rec["best_s"].items():
+        ok = rec["verified"].get(name)
+        rows.append(f"| `{rec['commands'][name].replace('|', chr(92) + '|')}` | {f(secs)} | "
+                    f"{f(r['mbps'][name], '.1f')} | "
+                    f"{'' if ok is None else ('yes' if ok else 'NO')} |")
+    lines += ["| command | best s | MB/s | tree verified |", "|---|---|---|---|", *rows, ""]
+    lines += [
+        "| ratio | measured | target | met |", "|---|---|---|---|",
+        f"| create, nzarc ÷ tar\\|zstd throughput (plain / encrypted) | "
+        f"{f(r['create_plain_vs_base'])} / {f(r['create_encrypted_vs_base'])} | ≥ 0.80 | "
+        f"{'yes' if r['targets_met']['create >= 0.8x'] else 'no'} |",
+        f"| extract, nzarc ÷ zstd\\|tar throughput (plain / encrypted) | "
+        f"{f(r['extract_plain_vs_base'])} / {f(r['extract_encrypted_vs_base'])} | ≥ 0.80 | "
+        f"{'yes' if r['targets_met']['extract >= 0.8x'] else 'no'} |",
+        f"| encryption overhead (create / extract) | "
+        f"{f(r['create_encryption_overhead'], '+.1%')} / "
+        f"{f(r['extract_encryption_overhead'], '+.1%')} | ≤ +10% | "
+        f"{'yes' if r['targets_met']['encryption <= +10%'] else 'no'} |",
+        "",
+        "Archive sizes: " + ", ".join(f"{k} {v:,} B" for k, v in rec["archive_bytes"].items()
+                                      if v is not None) + ".",
+    ]
+    prof = rec.get("profile")
+    if prof and prof.get("tool"):
+        for phase in ("create", "extract"):
+            p = prof.get(phase) or {}
+            if p.get("self"):
+                lines += ["", f"py-spy, `nzarc {phase}` (unencrypted), top frames by own time "
+                          f"({p['samples']} samples, all threads, idle included):", ""]
+                lines += [f"- {share:.1%} `{frame}`" for frame, share in p["self"][:10]]
+    return lines
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m bench throughput``; exit 1 when a step fails or a tree differs."""
+    p = argparse.ArgumentParser(prog="python -m bench throughput",
+                                description="nzarc create/extract vs tar|zstd -3 -T2 on a tree.")
+    p.add_argument("--size", type=parse_size, default=256 << 20,
+                   help="bytes in the generated tree (default 256M)")
+    p.add_argument("--repeat", type=int, default=3, help="runs per step; the best is kept")
+    p.add_argument("--profile", action="store_true", help="also sample nzarc with py-spy")
+    p.add_argument("--workdir", type=Path, default=None,
+                   help="keep the tree here and reuse it on later runs (default: a temp dir)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help="folder for throughput.json (default: bench/)")
+    args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
+
+    def log(s: str) -> None:
+        print(s, file=sys.stderr, flush=True)
+
+    def go(work: Path) -> dict[str, Any]:
+        work.mkdir(parents=True, exist_ok=True)
+        return run_throughput(args.size, args.repeat, work, profile=args.profile, log=log)
+
+    try:
+        if args.workdir:
+            rec = go(args.workdir)
+        else:
+            with tempfile.TemporaryDirectory(prefix="nzarc-tp-") as tmp:
+                rec = go(Path(tmp))
+    except RuntimeError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "throughput.json").write_text(json.dumps(rec, indent=1) + "\n")
+    print("\n".join(render_markdown(rec)))
+    failed = any(x["rc"] for v in rec["runs"].values() for x in v)
+    return 1 if failed or not all(rec["verified"].values()) else 0

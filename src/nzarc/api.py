@@ -1,0 +1,74 @@
+"""``nzarc.create`` and ``nzarc.open``: the public entry points over the writer and reader."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import IO, Any, BinaryIO
+
+from nzarc.pipeline import ProgressEvent
+from nzarc.reader import ArchiveReader
+from nzarc.writer import ArchiveWriter, WriteStats
+
+__all__ = ["create", "open_archive"]
+
+
+def create(
+    output: BinaryIO | IO[bytes] | str | os.PathLike[str],
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    passphrase: str | bytes | None = None,
+    recipients: Sequence[str] = (),
+    encrypt: bool = True,
+    codec: str = "auto",
+    level: int | None = None,
+    chunk_size: int = 1 << 20,
+    jobs: int | None = None,
+    pad: bool = False,
+    suite: str = "chacha20-poly1305",
+    rng: Callable[[int], bytes] | None = None,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    verify: bool = False,
+    **extra: Any,
+) -> WriteStats:
+    """Write an archive of ``paths`` (files, symlinks, directory trees) to ``output``.
+
+    ``output`` is a path or a binary file object (a pipe is fine: nothing is seeked).
+    """
+    options = dict(
+        passphrase=passphrase,
+        recipients=recipients,
+        encrypt=encrypt,
+        codec=codec,
+        level=level,
+        chunk_size=chunk_size,
+        jobs=jobs,
+        pad=pad,
+        suite=suite,
+        rng=rng,
+        progress=progress,
+        verify=verify,
+        **extra,
+    )
+    if isinstance(output, (str, os.PathLike)):
+        with open(output, "wb") as fh:
+            return _write(fh, paths, options)
+    return _write(output, paths, options)
+
+
+def _write(fh: Any, paths: Iterable[str | os.PathLike[str]], options: dict[str, Any]) -> WriteStats:
+    with ArchiveWriter(fh, **options) as writer:
+        for path in paths:
+            writer.add_path(path)
+    return writer.stats
+
+
+def open_archive(
+    source: BinaryIO | IO[bytes] | str | os.PathLike[str],
+    *,
+    passphrase: str | bytes | None = None,
+    identities: Sequence[str | bytes] = (),
+    jobs: int | None = None,
+) -> ArchiveReader:
+    """Open an archive for reading (path or binary file object; pipes work sequentially)."""
+    return ArchiveReader(source, passphrase=passphrase, identities=identities, jobs=jobs)

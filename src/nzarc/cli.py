@@ -1,0 +1,952 @@
+"""The ``nzarc`` command line: argument parsing and user-facing messages.
+
+Everything about the archive format lives in the library (:mod:`nzarc.api`
+and below); this module turns arguments into library calls and library
+errors into one-line messages and exit statuses:
+
+* 0: success;
+* 1: the operation failed because of data, integrity, a key or the
+  filesystem (any :class:`~nzarc.errors.NzarcError`, or an ``OSError``);
+* 2: usage error (bad arguments, no passphrase available, binary output to
+  a terminal);
+* 130: interrupted (Ctrl-C).
+
+Errors are printed as ``nzarc: error: <message>`` and, when useful, a second
+line ``hint: <what to do>``. Tracebacks are never shown for these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import json
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+from nzarc.errors import NzarcError
+from nzarc.passphrase import (
+    PassphraseInputError,
+    read_identity_file,
+    read_recipients_file,
+    resolve_passphrase,
+    tty_available,
+)
+from nzarc.progress import Progress, format_bytes
+
+__all__ = ["main", "build_parser", "UsageError", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+PROG = "nzarc"
+
+EPILOG = """\
+exit status:
+  0  success
+  1  data, integrity, key or filesystem problem (corrupt or forged archive,
+     wrong passphrase or identity, missing codec or model, refused overwrite)
+  2  usage error (bad arguments, no passphrase available, binary to a terminal)
+  130  interrupted
+
+Passphrases come from --passphrase-file, the NZARC_PASSPHRASE environment
+variable, or a prompt on the terminal (asked twice on create); never stdin.
+"""
+
+SUITES = ("chacha20-poly1305", "aes-256-gcm")
+DEVICES = ("cpu", "cuda")
+
+
+class _CreateFailed(NzarcError):
+    """The writer refused the input (a duplicate name, a limit) with a plain ValueError."""
+
+
+class UsageError(Exception):
+    """The command line is wrong or incomplete (exit status 2)."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors become :class:`UsageError` (one line + hint)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"see '{self.prog} --help'")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _size(text: str) -> int:
+    """Parse ``4096``, ``64K``, ``64KiB``, ``1M``, ``1MiB`` (binary multiples)."""
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    mult = 1
+    if t and t[-1] in "kmg":
+        mult = 1 << (10 * ("kmg".index(t[-1]) + 1))
+        t = t[:-1]
+    try:
+        value = int(t) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r} (examples: 65536, 64K, 1M)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"size must be positive, not {text!r}")
+    return value
+
+
+def _chunk_size(text: str) -> int:
+    from nzarc.format.limits import MAX_CHUNK, MIN_CHUNK
+
+    value = _size(text)
+    if not MIN_CHUNK <= value <= MAX_CHUNK:
+        raise argparse.ArgumentTypeError(
+            f"chunk size must be between {MIN_CHUNK} and {MAX_CHUNK} bytes, not {text!r}"
+        )
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text!r}")
+    return value
+
+
+def _add_verbosity(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    g.add_argument("-v", "--verbose", action="store_true", help="list members on stderr")
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device",
+        choices=DEVICES,
+        help="where the neural codec runs (sets NZARC_DEVICE; output is identical on every device)",
+    )
+
+
+def _add_read_keys(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-i",
+        "--identity",
+        action="append",
+        default=[],
+        metavar="IDENTITY_FILE",
+        help="file of AGE-SECRET-KEY-1... identities (repeatable)",
+    )
+    p.add_argument("--passphrase-file", metavar="FILE", help="read the passphrase from FILE's first line")
+
+
+def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
+    """The full parser. ``with_model`` asks the neural model module to add
+    its ``model`` subcommand (imported only when that command is used)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Encrypted archives with pluggable codecs, including an exact neural one.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, help_text: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            **kw,
+        )
+
+    # create
+    p = add("create", "create an archive (encrypted unless --no-encrypt)")
+    p.add_argument("-o", "--output", required=True, metavar="ARCHIVE", help="archive to write; '-' for stdout")
+    p.add_argument(
+        "-p",
+        "--passphrase",
+        action="store_true",
+        help="encrypt with a passphrase (the default when no -r/-R is given)",
+    )
+    p.add_argument("--passphrase-file", metavar="FILE", help="read the passphrase from FILE's first line")
+    p.add_argument("-r", "--recipient", action="append", default=[], metavar="age1...",
+                   help="encrypt to this X25519 public key (repeatable)")
+    p.add_argument("-R", "--recipients-file", action="append", default=[], metavar="RECIPIENTS_FILE",
+                   help="encrypt to every age1... key in this file (repeatable)")
+    p.add_argument("--no-encrypt", action="store_true",
+                   help="do not encrypt (corruption is still detected, forgery is not)")
+    p.add_argument("-c", "--codec", default="auto", metavar="CODEC",
+                   help="auto (default), neural, zstd, store, or a codec id")
+    p.add_argument("-l", "--level", type=int, help="compression level for zstd")
+    p.add_argument("--chunk-size", type=_chunk_size, default=1 << 20, metavar="SIZE",
+                   help="solid-mode chunk size (default 1M)")
+    p.add_argument("-j", "--jobs", type=_positive_int, metavar="JOBS", help="parallel jobs")
+    p.add_argument("--pad", action="store_true", help="pad the payload length (Padme) to hide the exact size")
+    p.add_argument("--suite", choices=SUITES, default="chacha20-poly1305", help="AEAD suite")
+    p.add_argument("--verify", action="store_true", help="decode every chunk again before writing it")
+    p.add_argument("--name", metavar="NAME", help="member name for data read from stdin ('-')")
+    p.add_argument("--force-tty", action="store_true",
+                   help="write the binary archive to stdout even when it is a terminal")
+    _add_device(p)
+    _add_verbosity(p)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories; '-' for stdin")
+
+    # extract
+    p = add("extract", "extract members into a directory")
+    p.add_argument("archive", metavar="ARCHIVE", help="archive to read; '-' for stdin")
+    p.add_argument("-C", "--directory", default=".", metavar="DIR", help="extract into DIR (default .)")
+    _add_read_keys(p)
+    p.add_argument("--force", action="store_true", help="replace existing files")
+    _add_device(p)
+    _add_verbosity(p)
+    p.add_argument("members", nargs="*", metavar="MEMBER", help="only these members (or directories)")
+
+    # list
+    p = add("list", "list the members of an archive")
+    p.add_argument("archive", metavar="ARCHIVE", help="archive to read; '-' for stdin")
+    p.add_argument("-l", "--long", action="store_true", help="mode, size and mtime too")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_read_keys(p)
+
+    # test
+    p = add("test", "decrypt, decode and verify everything; write nothing")
+    p.add_argument("archive", metavar="ARCHIVE", help="archive to read; '-' for stdin")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_read_keys(p)
+    _add_device(p)
+    _add_verbosity(p)
+
+    # info
+    p = add("info", "describe an archive: format, encryption, codecs, models, sizes")
+    p.add_argument("archive", metavar="ARCHIVE", help="archive to read; '-' for stdin")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_read_keys(p)
+
+    # keygen
+    p = add("keygen", "make a new X25519 identity (public key printed on stderr)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the identity to FILE (mode 0600)")
+
+    # codecs
+    p = add("codecs", "list installed codecs and where each comes from")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    # model (neural model management; module loaded only when used)
+    model_mod = _model_module() if with_model else None
+    if model_mod is not None:
+        model_mod.add_parser(sub)
+    else:
+        p = add("model", "manage neural models (install, list, verify)", add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    # bench (benchmark harness from the source tree; loaded only when used)
+    p = add("bench", "run the benchmark harness (source checkout only)", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _version() -> str:
+    try:
+        from nzarc import __version__
+
+        return __version__
+    except ImportError:  # pragma: no cover - partial installs
+        return "unknown"
+
+
+def _model_module() -> Any | None:
+    try:
+        from nzarc.neural import model_cli
+    except ImportError:
+        return None
+    if not (hasattr(model_cli, "add_parser") and hasattr(model_cli, "run")):
+        return None
+    return model_cli
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _err(message: str, hint: str | None = None) -> None:
+    line = " ".join(str(message).splitlines()) or "unknown error"
+    sys.stderr.write(f"{PROG}: error: {line}\n")
+    if hint:
+        sys.stderr.write(f"hint: {' '.join(hint.splitlines())}\n")
+    sys.stderr.flush()
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"{PROG}: warning: {message}\n")
+
+
+def _progress(args: argparse.Namespace, label: str = "") -> Progress:
+    return Progress(
+        quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False), label=label
+    )
+
+
+def _apply_device(args: argparse.Namespace) -> None:
+    device = getattr(args, "device", None)
+    if device:
+        os.environ["NZARC_DEVICE"] = device
+
+
+def _read_keys(args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    """Passphrase (file/env only, no prompt yet) and identities for reading."""
+    identities: list[str] = []
+    for path in args.identity:
+        identities.extend(read_identity_file(path))
+    passphrase = resolve_passphrase(file=args.passphrase_file, confirm=False, interactive=False)
+    return passphrase, identities
+
+
+@contextlib.contextmanager
+def _input_archive(name: str) -> Iterator[IO[bytes]]:
+    if name == "-":
+        if sys.stdin.isatty():
+            raise UsageError(
+                "refusing to read an archive from a terminal",
+                hint="pipe the archive into nzarc, or give its file name",
+            )
+        yield sys.stdin.buffer
+        return
+    try:
+        f = open(name, "rb")
+    except IsADirectoryError:
+        raise UsageError(f"{name!r} is a directory, not an archive") from None
+    with f:
+        yield f
+
+
+def _needs_passphrase(reader: Any) -> bool:
+    """True if the header has a passphrase stanza (works without any key)."""
+    info = reader.header_info()
+    kinds = [str(k).lower() for k in (_get(info, "recipient_kinds", "recipients") or [])]
+    return any("pass" in k or "argon" in k or "scrypt" in k for k in kinds)
+
+
+@contextlib.contextmanager
+def _open_reader(args: argparse.Namespace, *, prompt: bool = True) -> Iterator[Any]:
+    """Open ARCHIVE with the keys from -i/--passphrase-file/NZARC_PASSPHRASE,
+    prompting on the terminal if the archive wants a passphrase and none was given."""
+    import nzarc
+
+    passphrase, identities = _read_keys(args)
+    with _input_archive(args.archive) as src:
+        reader = nzarc.open(src, passphrase=passphrase, identities=identities, jobs=getattr(args, "jobs", None))
+        with reader:
+            if (
+                prompt
+                and passphrase is None
+                and not identities
+                and tty_available()
+                and _needs_passphrase(reader)
+            ):
+                typed = resolve_passphrase(file=None, confirm=False, environ={})
+                _set_passphrase(reader, typed)
+            yield reader
+
+
+def _set_passphrase(reader: Any, passphrase: str | None) -> None:
+    setter = getattr(reader, "set_passphrase", None)
+    if setter is None:  # the reader takes keys only at open: nothing to add
+        return
+    setter(passphrase)
+
+
+def _get(obj: Any, *names: str, default: Any = None) -> Any:
+    """First present attribute or key of ``obj`` among ``names``."""
+    for n in names:
+        if isinstance(obj, dict):
+            if n in obj:
+                return obj[n]
+        elif hasattr(obj, n):
+            return getattr(obj, n)
+    return default
+
+
+def _jsonable(obj: Any) -> Any:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return bytes(obj).hex()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if hasattr(obj, "__dict__"):
+        return _jsonable({k: v for k, v in vars(obj).items() if not k.startswith("_")})
+    return str(obj)
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
+
+
+# --------------------------------------------------------------------------- create
+
+
+def _create_keys(args: argparse.Namespace) -> dict[str, Any]:
+    """Encryption keyword arguments for the writer, from -p/-r/-R/--no-encrypt."""
+    if args.no_encrypt:
+        if args.recipient or args.recipients_file or args.passphrase or args.passphrase_file:
+            raise UsageError("--no-encrypt cannot be combined with -p, --passphrase-file, -r or -R")
+        return {"encrypt": False}
+    recipients = list(args.recipient)
+    for path in args.recipients_file:
+        recipients.extend(read_recipients_file(path))
+    if recipients and (args.passphrase or args.passphrase_file):
+        raise UsageError(
+            "a passphrase cannot be combined with -r/-R recipients",
+            hint="encrypt either to public keys or with a passphrase",
+        )
+    passphrase = None
+    if not recipients:
+        passphrase = resolve_passphrase(file=args.passphrase_file, confirm=True)
+        if passphrase is None:
+            raise UsageError(
+                "no passphrase: there is no terminal to ask on and NZARC_PASSPHRASE is not set",
+                hint="use --passphrase-file FILE, set NZARC_PASSPHRASE, encrypt to a key with -r, "
+                "or pass --no-encrypt",
+            )
+    return {"encrypt": True, "passphrase": passphrase, "recipients": recipients}
+
+
+def _check_create_paths(args: argparse.Namespace) -> None:
+    if args.paths.count("-") > 1:
+        raise UsageError("stdin ('-') can be given only once")
+    if args.name is not None and "-" not in args.paths:
+        raise UsageError("--name names the stdin member; it needs '-' among the paths")
+    for p in args.paths:
+        if p != "-" and not os.path.lexists(p):
+            raise UsageError(f"no such file or directory: {p!r}")
+
+
+class _AtomicOutput:
+    """The archive file: written under a temporary name in the target directory,
+    renamed into place only by :meth:`commit`; removed by :meth:`discard`."""
+
+    def __init__(self, target: str) -> None:
+        self.target = os.path.abspath(target)
+        if os.path.isdir(self.target):
+            raise UsageError(f"output {target!r} is a directory")
+        directory = os.path.dirname(self.target)
+        base = os.path.basename(self.target)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".nzarc-tmp", dir=directory)
+        self.file: IO[bytes] = os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(self.file.fileno(), 0o666 & ~umask)
+        self.file.close()
+        os.replace(self.tmp, self.target)
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp)
+
+
+def _create_progress(prog: Progress) -> Callable[[Any], None]:
+    """Adapt the writer's progress events (member / chunk / skip / done) to the display."""
+
+    def on_event(event: Any) -> None:
+        kind = getattr(event, "kind", None)
+        if kind == "member" and event.name:
+            prog.member(event.name)
+        elif kind == "chunk":
+            prog.advance(int(getattr(event, "bytes_in", 0)))
+        elif kind == "skip":
+            _warn(f"skipped {event.name!r}: not a regular file, directory or symlink")
+
+    return on_event
+
+
+def _tree_size(paths: Sequence[str]) -> int:
+    """Total bytes of the regular files under ``paths`` (for the progress ETA)."""
+    total = 0
+    for top in paths:
+        if top == "-":
+            continue
+        with contextlib.suppress(OSError):
+            st = os.lstat(top)
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+            elif stat.S_ISDIR(st.st_mode):
+                for dirpath, _dirs, files in os.walk(top):
+                    for name in files:
+                        with contextlib.suppress(OSError):
+                            fst = os.lstat(os.path.join(dirpath, name))
+                            if stat.S_ISREG(fst.st_mode):
+                                total += fst.st_size
+    return total
+
+
+def _default_arcname(path: str) -> str:
+    name = os.path.basename(os.path.normpath(path))
+    return "" if name in ("", ".", "..", os.sep) else name
+
+
+def _add_input(
+    writer: Any, path: Path, arcname: str, skip: set[tuple[int, int]], prog: Progress
+) -> None:
+    """Add ``path`` like ``ArchiveWriter.add_path`` does, but never the archive
+    being written (or the one it replaces) when it lies inside an input tree."""
+    st = path.lstat()
+    if (st.st_dev, st.st_ino) in skip:
+        prog.member(f"(skipped the output archive {str(path)!r})")
+        return
+    if stat.S_ISDIR(st.st_mode):
+        if arcname:
+            writer.add_dir(arcname, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
+        for child in sorted(os.listdir(path)):
+            _add_input(writer, path / child, f"{arcname}/{child}" if arcname else child, skip, prog)
+    else:
+        writer.add_path(path, arcname)
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    import nzarc
+
+    _check_create_paths(args)
+    to_stdout = args.output == "-"
+    if to_stdout and sys.stdout.isatty() and not args.force_tty:
+        raise UsageError(
+            "refusing to write a binary archive to a terminal",
+            hint="redirect stdout, use -o FILE, or pass --force-tty",
+        )
+    keys = _create_keys(args)
+    _apply_device(args)
+    prog = _progress(args)
+    options: dict[str, Any] = dict(
+        codec=args.codec,
+        level=args.level,
+        chunk_size=args.chunk_size,
+        jobs=args.jobs,
+        pad=args.pad,
+        suite=args.suite,
+        progress=_create_progress(prog),
+        verify=args.verify,
+        **keys,
+    )
+    if prog.show_bar:
+        prog.set_total(_tree_size(args.paths) or None)
+    out: _AtomicOutput | None = None
+    skip: set[tuple[int, int]] = set()
+    if to_stdout:
+        sink: IO[bytes] = sys.stdout.buffer
+    else:
+        with contextlib.suppress(OSError):
+            old = os.stat(args.output)
+            skip.add((old.st_dev, old.st_ino))
+        out = _AtomicOutput(args.output)
+        sink = out.file
+        tmp = os.fstat(sink.fileno())
+        skip.add((tmp.st_dev, tmp.st_ino))
+    try:
+        writer = nzarc.ArchiveWriter(sink, **options)
+        with writer:
+            for path in args.paths:
+                if path == "-":
+                    name = args.name if args.name is not None else "-"
+                    writer.add_file(name, sys.stdin.buffer, mode=0o644)
+                else:
+                    _add_input(writer, Path(path), _default_arcname(path), skip, prog)
+            stats = writer.close()
+        if out is not None:
+            out.commit()
+        else:
+            sys.stdout.buffer.flush()
+    except ValueError as e:  # the writer reports over-limit input this way
+        if out is not None:
+            out.discard()
+        raise _CreateFailed(str(e)) from None
+    except BaseException:
+        if out is not None:
+            out.discard()
+        raise
+    finally:
+        prog.finish()
+    if args.verbose:
+        _summary_create(stats)
+    return EXIT_OK
+
+
+def _summary_create(stats: Any) -> None:
+    raw = _get(stats, "raw_bytes", "bytes_in", "raw_size")
+    arc = _get(stats, "archive_bytes", "bytes_out", "archive_size")
+    if isinstance(raw, int) and isinstance(arc, int):
+        ratio = f", ratio {raw / arc:.3f}" if arc else ""
+        sys.stderr.write(f"{format_bytes(raw)} -> {format_bytes(arc)}{ratio}\n")
+
+
+# --------------------------------------------------------------------------- extract / list / test
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from nzarc.extract import extract_members, select_members
+
+    _apply_device(args)
+    prog = _progress(args)
+
+    def on_progress(member: Any, nbytes: int) -> None:
+        if nbytes == 0:
+            prog.member(member.name)
+        else:
+            prog.advance(nbytes)
+
+    wanted = list(args.members) or None
+    with _open_reader(args) as reader:
+        try:
+            done = extract_members(reader, Path(args.directory), wanted, force=args.force, progress=on_progress)
+        finally:
+            prog.finish()
+    if wanted:
+        found = {select_members(wanted, m.name) for m in done}
+        missing = [w for w in wanted if w not in found]
+        if missing:
+            _err(f"not found in archive: {', '.join(repr(m) for m in missing)}")
+            return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _mode_string(member: Any) -> str:
+    kind = {"dir": "d", "symlink": "l"}.get(member.type, "-")
+    return kind + stat.filemode(member.mode & 0o7777)[1:]
+
+
+def _mtime_string(mtime_ns: int) -> str:
+    t = _dt.datetime.fromtimestamp(mtime_ns / 1e9, tz=_dt.UTC).astimezone()
+    return t.strftime("%Y-%m-%d %H:%M")
+
+
+def _member_dict(m: Any) -> dict[str, Any]:
+    sha = getattr(m, "sha256", None)
+    return {
+        "name": m.name,
+        "type": m.type,
+        "mode": m.mode,
+        "size": m.size,
+        "mtime_ns": m.mtime_ns,
+        "sha256": sha.hex() if isinstance(sha, (bytes, bytearray)) else None,
+        "link_target": getattr(m, "link_target", None),
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with _open_reader(args) as reader:
+        members = reader.members()
+    if args.json:
+        _print_json([_member_dict(m) for m in members])
+        return EXIT_OK
+    out = sys.stdout
+    if args.long:
+        width = max((len(str(m.size)) for m in members), default=1)
+        for m in members:
+            link = f" -> {m.link_target}" if m.type == "symlink" and m.link_target else ""
+            out.write(
+                f"{_mode_string(m)} {m.size:>{width}} {_mtime_string(m.mtime_ns)} {m.name}{link}\n"
+            )
+    else:
+        for m in members:
+            out.write(m.name + "\n")
+    return EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    _apply_device(args)
+    with _open_reader(args) as reader:
+        report = reader.test()
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    members = _get(report, "members", "member_count")
+    chunks = _get(report, "chunks", "chunk_count")
+    raw = _get(report, "raw_bytes", "bytes", "raw_size")
+    parts = []
+    if isinstance(members, int):
+        parts.append(f"{members} members")
+    if isinstance(chunks, int):
+        parts.append(f"{chunks} chunks")
+    if isinstance(raw, int):
+        parts.append(format_bytes(raw))
+    if not args.quiet:
+        sys.stdout.write("OK" + (": " + ", ".join(parts) if parts else "") + "\n")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- info
+
+
+_UNAUTH = "NOT authenticated against a forger (unencrypted: corruption is detected, forgery is not)"
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with _open_reader(args) as reader:
+        passphrase, identities = _read_keys(args)
+        have_key = passphrase is not None or bool(identities)
+        header = reader.header_info()
+        encrypted = bool(_get(header, "encrypted", default=True))
+        full = None
+        if have_key or not encrypted:
+            full = reader.info()
+    info = full if full is not None else header
+    data = _jsonable(info)
+    if isinstance(data, dict):
+        if not encrypted:
+            data["authenticated"] = False
+            data["note"] = _UNAUTH
+        data["index_read"] = full is not None
+    if args.json:
+        _print_json(data)
+        return EXIT_OK
+    _print_info_human(data if isinstance(data, dict) else {"info": data}, encrypted, full is not None)
+    return EXIT_OK
+
+
+def _print_info_human(d: dict[str, Any], encrypted: bool, full: bool) -> None:
+    w = sys.stdout.write
+    w(f"format:      nzarc v{_get(d, 'version', 'format_version', default='?')}\n")
+    if encrypted:
+        kinds = _get(d, "recipient_kinds", "recipients", default=[]) or []
+        w(f"encryption:  {_get(d, 'suite', default='?')}; recipients: {', '.join(map(str, kinds)) or '-'}\n")
+    else:
+        w(f"encryption:  none; {_UNAUTH}\n")
+    codecs = _get(d, "codecs", default=[]) or []
+    for i, c in enumerate(codecs):
+        label = "codecs:" if i == 0 else ""
+        cid = _get(c, "id", "codec_id", default="?") if isinstance(c, dict) else str(c)
+        ver = _get(c, "version", default="?") if isinstance(c, dict) else ""
+        params = _get(c, "params", default={}) if isinstance(c, dict) else {}
+        ptxt = f" {json.dumps(params, sort_keys=True)}" if params else ""
+        w(f"{label:<12} {cid} v{ver}{ptxt}\n")
+    models = _get(d, "models", "model_pins", default=[]) or []
+    for i, m in enumerate(models):
+        label = "models:" if i == 0 else ""
+        if isinstance(m, dict):
+            w(
+                f"{label:<12} {_get(m, 'name', default='?')} weights {str(_get(m, 'weights_sha256', default='?'))[:16]}..."
+                f" tokenizer {str(_get(m, 'tokenizer_sha256', default='?'))[:16]}... runtime {_get(m, 'runtime_id', default='?')}\n"
+            )
+        else:
+            w(f"{label:<12} {m}\n")
+    if not full:
+        w("index:       encrypted; give a key (-i, --passphrase-file, NZARC_PASSPHRASE) for counts and sizes\n")
+        return
+    for key, label in (("member_count", "members"), ("chunk_count", "chunks")):
+        value = _get(d, key, label)
+        if value is not None:
+            w(f"{label + ':':<12} {value}\n")
+    per = _get(d, "chunks_per_codec", default=None)
+    if isinstance(per, dict) and per:
+        w(f"{'':<12} " + ", ".join(f"{k}: {v}" for k, v in sorted(per.items())) + "\n")
+    raw = _get(d, "raw_size", "raw_bytes")
+    arc = _get(d, "archive_size", "archive_bytes")
+    if isinstance(raw, int):
+        w(f"{'raw size:':<12} {raw} ({format_bytes(raw)})\n")
+    if isinstance(arc, int):
+        w(f"{'archive:':<12} {arc} ({format_bytes(arc)})\n")
+    ratio = _get(d, "ratio")
+    if isinstance(ratio, (int, float)):
+        w(f"{'ratio:':<12} {ratio:.3f}\n")
+
+
+# --------------------------------------------------------------------------- keygen / codecs
+
+
+def _generate_identity() -> tuple[str, str]:
+    """Return ``(AGE-SECRET-KEY-1..., age1...)`` for a fresh X25519 key."""
+    from nzarc.crypto import recipients  # the crypto layer owns Bech32 and key forms
+
+    return recipients.generate_identity()
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    secret, public = _generate_identity()
+    created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+    text = f"# created: {created}\n# public key: {public}\n{secret}\n"
+    if args.output and args.output != "-":
+        try:
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            raise UsageError(
+                f"refusing to overwrite {args.output!r}",
+                hint="an identity file may be the only key to existing archives; choose a new name",
+            ) from None
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    sys.stderr.write(f"Public key: {public}\n")
+    return EXIT_OK
+
+
+def cmd_codecs(args: argparse.Namespace) -> int:
+    from nzarc.codecs.registry import describe_codecs, get_registry
+
+    reg = get_registry()
+    rows = describe_codecs(reg)
+    if args.json:
+        _print_json({"codecs": rows, "warnings": list(reg.warnings)})
+        return EXIT_OK
+    width = max((len(str(r["id"])) for r in rows), default=8)
+    for r in rows:
+        origin = r.get("distribution") or "built in"
+        dv = r.get("distribution_version")
+        if dv and r.get("distribution"):
+            origin += f" {dv}"
+        models = f"  models: {', '.join(r['models'])}" if r.get("models") else ""
+        sys.stdout.write(f"{r['id']:<{width}}  v{r['version']}  {origin} ({r.get('plugin')}){models}\n")
+    for w in reg.warnings:
+        _warn(w)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- model / bench
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    mod = _model_module()
+    if mod is None:
+        raise UsageError("model management is not available in this installation")
+    result = mod.run(args)
+    return EXIT_OK if result is None else int(result)
+
+
+def _repo_root() -> Path | None:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "bench").is_dir():
+            return parent
+    return None
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    root = _repo_root()
+    if root is None:
+        raise UsageError(
+            "the benchmark harness is only available from a source checkout",
+            hint="run it from a clone of the nzarc repository (installed with pip install -e .)",
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        import bench  # type: ignore[import-not-found]
+    except ImportError as e:
+        raise UsageError(f"the benchmark harness cannot be loaded: {e}") from None
+    entry = getattr(bench, "main", None)
+    if entry is None:
+        raise UsageError("the benchmark harness has no entry point (bench.main)")
+    return int(entry(list(args.rest)) or 0)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "create": cmd_create,
+    "extract": cmd_extract,
+    "list": cmd_list,
+    "test": cmd_test,
+    "info": cmd_info,
+    "keygen": cmd_keygen,
+    "codecs": cmd_codecs,
+    "model": cmd_model,
+    "bench": cmd_bench,
+}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    for a in argv:
+        if not a.startswith("-"):
+            return a
+    return None
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so the exit flush is quiet."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse, letting extract's MEMBER names follow its options
+    (``extract A -C DIR m1 m2``), which plain argparse does not allow."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "command", None) == "extract" and not any(
+            e.startswith("-") and e != "-" for e in extra
+        ):
+            args.members = list(args.members) + extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        word = _command_word(args_list)
+        if word == "bench":  # everything after 'bench' belongs to the harness
+            rest = args_list[args_list.index("bench") + 1 :]
+            return cmd_bench(argparse.Namespace(command="bench", rest=rest))
+        parser = build_parser(with_model=word == "model")
+        args = _parse(parser, args_list)
+        return COMMANDS[args.command](args)
+    except UsageError as e:
+        _err(e.message, e.hint)
+        return EXIT_USAGE
+    except PassphraseInputError as e:
+        _err(e.message, e.hint)
+        return EXIT_USAGE
+    except NzarcError as e:
+        _err(e.message, e.hint)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        if args_list and _command_word(args_list) in ("create", "keygen"):
+            _err("output closed before the archive was complete")
+        return EXIT_FAILURE
+    except OSError as e:
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        msg = getattr(e, "message", None) or f"{e.strerror or e}{where}"
+        _err(msg, getattr(e, "hint", None))
+        return EXIT_FAILURE
+    except MemoryError:
+        _err("out of memory", hint="use a smaller --chunk-size or fewer --jobs")
+        return EXIT_FAILURE
+
+
+def run() -> NoReturn:  # pragma: no cover - console-script shim
+    sys.exit(main())

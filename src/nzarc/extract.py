@@ -1,0 +1,433 @@
+"""Writing archive members to the filesystem, safely.
+
+:func:`extract_members` is the only code in nzarc that creates files from an
+archive. Its guarantees, whatever the archive contains:
+
+* Nothing is created, replaced or modified outside ``dest``. Every member
+  name is re-validated here (absolute names, ``..``, ``.``, empty components,
+  NUL, backslash and drive letters are refused with :class:`UnsafePath`),
+  and every parent directory is opened component by component relative to
+  a directory file descriptor with ``O_NOFOLLOW``: a symlink (or any
+  non-directory) in the way of a member's path is refused, never followed.
+* A symlink member is created only if its target, resolved from the link's
+  own directory, stays inside ``dest`` (checked lexically and against the
+  real filesystem); otherwise extraction stops with :class:`UnsafePath`.
+* A regular file is written under a temporary name in its final directory,
+  ``fsync``-ed, given its mode and mtime, and renamed to its real name only
+  after the reader has verified its SHA-256 and size (the reader raises
+  :class:`IntegrityError` before its chunk iterator ends otherwise). On any
+  failure, including an interrupt, the temporary file is removed: a name in
+  ``dest`` that looks complete is complete.
+* An existing file, symlink or other entry is never replaced unless
+  ``force`` is true (:class:`OverwriteRefused`); an existing directory is
+  reused for a directory member, and never replaced by a file.
+* Permission bits are restored, limited to ``0o1777`` (no set-uid/set-gid);
+  mtimes are restored on files, symlinks and directories, directories last
+  and deepest first so that creating their contents does not disturb them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from nzarc.errors import UnsafePath
+from nzarc.format.paths import validate_link_target, validate_member_name
+
+__all__ = [
+    "SAFE_MODE_BITS",
+    "OverwriteRefused",
+    "ExtractProgress",
+    "extract_members",
+    "split_member_name",
+    "select_members",
+]
+
+#: The permission bits restored on extraction (set-uid and set-gid are dropped).
+SAFE_MODE_BITS = 0o1777
+
+_TMP_PREFIX = ".nzarc-tmp-"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_NEW_FILE_FLAGS = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+class OverwriteRefused(FileExistsError):
+    """A member's name already exists in the destination and ``force`` is off."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(errno.EEXIST, f"refusing to overwrite existing {name!r}", name)
+        self.message = f"refusing to overwrite existing {name!r}"
+        self.hint = "use --force to replace existing files, or extract elsewhere with -C DIR"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _MemberLike(Protocol):
+    name: str
+    type: str
+    mode: int
+    mtime_ns: int
+    size: int
+    link_target: str | None
+
+
+class _MemberDataLike(Protocol):
+    member: Any
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
+#: ``progress(member, nbytes)``: called with ``nbytes=0`` when a member starts
+#: and with the size of each chunk written.
+ExtractProgress = Callable[[Any, int], None]
+
+
+def split_member_name(name: str) -> list[str]:
+    """Split a member name into path components, refusing anything unsafe.
+
+    This re-checks, independently of the reader, everything that could make
+    a name leave the destination or mean something else on another OS.
+    """
+    if not isinstance(name, str) or not name:
+        raise UnsafePath("empty member name")
+    if "\x00" in name or "\\" in name:
+        raise UnsafePath(f"unsafe member name {name!r}: contains NUL or backslash")
+    if name.startswith("/"):
+        raise UnsafePath(f"unsafe member name {name!r}: absolute path")
+    if len(name) >= 2 and name[1] == ":" and name[0].isalpha():
+        raise UnsafePath(f"unsafe member name {name!r}: drive letter")
+    validate_member_name(name)  # the format's rules (length caps, UTF-8) as well
+    parts = name.split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise UnsafePath(f"unsafe member name {name!r}: empty, '.' or '..' component")
+    return parts
+
+
+def _link_target_inside(parent: list[str], target: str) -> bool:
+    """Lexically resolve ``target`` from directory ``parent`` (components under
+    the destination root); true when it never leaves the root."""
+    if not target or target.startswith("/") or "\x00" in target or "\\" in target:
+        return False
+    if len(target) >= 2 and target[1] == ":" and target[0].isalpha():
+        return False
+    stack = list(parent)
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not stack:
+                return False
+            stack.pop()
+        else:
+            stack.append(part)
+    return True
+
+
+def select_members(requested: Collection[str] | None, name: str) -> str | None:
+    """Return the requested entry that selects member ``name`` (an exact match
+    or a directory prefix), or ``None``. ``requested=None`` selects all."""
+    if requested is None:
+        return name
+    if name in requested:
+        return name
+    parts = name.split("/")
+    for i in range(len(parts) - 1, 0, -1):
+        prefix = "/".join(parts[:i])
+        if prefix in requested:
+            return prefix
+    return None
+
+
+@dataclass
+class _PendingDir:
+    parts: list[str]
+    mode: int
+    mtime_ns: int
+
+
+class _Extractor:
+    """State of one extraction: the root fd and a cache of the last parent fd."""
+
+    def __init__(self, dest: Path, force: bool) -> None:
+        self.dest = dest
+        self.force = force
+        self.root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+        self.root_real = os.path.realpath(dest)
+        self._cached: tuple[tuple[str, ...], int] | None = None
+        self.pending_dirs: list[_PendingDir] = []
+        self.tmp: tuple[int, str] | None = None  # (dir fd, temp name) of the file being written
+
+    def close(self) -> None:
+        self._drop_cache()
+        os.close(self.root_fd)
+
+    def _drop_cache(self) -> None:
+        if self._cached is not None:
+            os.close(self._cached[1])
+            self._cached = None
+
+    def open_parent(self, parts: list[str], *, create: bool) -> int:
+        """Return a directory fd for ``parts`` under the root, walking one
+        component at a time with ``O_NOFOLLOW``; missing directories are
+        created when ``create``. The fd is owned by the cache."""
+        key = tuple(parts)
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
+        self._drop_cache()
+        fd = os.dup(self.root_fd)
+        try:
+            for i, comp in enumerate(parts):
+                fd = self._step(fd, comp, "/".join(parts[: i + 1]), create)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._cached = (key, fd)
+        return fd
+
+    def _step(self, fd: int, comp: str, shown: str, create: bool) -> int:
+        try:
+            nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+        except FileNotFoundError:
+            if not create:
+                raise
+            with suppress(FileExistsError):
+                os.mkdir(comp, 0o755, dir_fd=fd)
+            nfd = self._open_dir_nofollow(fd, comp, shown)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                raise UnsafePath(
+                    f"refusing to extract through {shown!r}: it is a symlink or not a directory",
+                    hint="extract into an empty directory with -C DIR",
+                ) from None
+            raise
+        os.close(fd)
+        return nfd
+
+    @staticmethod
+    def _open_dir_nofollow(fd: int, comp: str, shown: str) -> int:
+        try:
+            return os.open(comp, _DIR_FLAGS, dir_fd=fd)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                raise UnsafePath(
+                    f"refusing to extract through {shown!r}: it is a symlink or not a directory"
+                ) from None
+            raise
+
+    @staticmethod
+    def existing(pfd: int, name: str) -> os.stat_result | None:
+        try:
+            return os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def check_replaceable(self, pfd: int, leaf: str, full: str) -> None:
+        st = self.existing(pfd, leaf)
+        if st is None:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, f"cannot replace directory {full!r}", full)
+        if not self.force:
+            raise OverwriteRefused(full)
+
+    # -- members -----------------------------------------------------------
+
+    def write_file(
+        self,
+        parts: list[str],
+        member: _MemberLike,
+        chunks: Iterable[bytes],
+        progress: ExtractProgress | None,
+    ) -> None:
+        full = "/".join(parts)
+        pfd = self.open_parent(parts[:-1], create=True)
+        leaf = parts[-1]
+        self.check_replaceable(pfd, leaf, full)
+        tmp = _TMP_PREFIX + secrets.token_hex(8)
+        ffd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=pfd)
+        self.tmp = (pfd, tmp)
+        try:
+            with os.fdopen(ffd, "wb", buffering=0, closefd=True) as f:
+                for chunk in chunks:  # the reader raises before the end on a bad SHA-256
+                    view = memoryview(chunk)
+                    while view:
+                        n = f.write(view)
+                        view = view[n:]
+                    if progress is not None:
+                        progress(member, len(chunk))
+                os.fchmod(f.fileno(), member.mode & SAFE_MODE_BITS)
+                os.utime(f.fileno(), ns=(member.mtime_ns, member.mtime_ns))
+                os.fsync(f.fileno())
+            self._publish(pfd, tmp, leaf, full)
+        finally:
+            self.discard_tmp()
+
+    def _publish(self, pfd: int, tmp: str, leaf: str, full: str) -> None:
+        """Give the verified temporary file its real name."""
+        if self.force:
+            self.check_replaceable(pfd, leaf, full)  # still not a directory
+            os.rename(tmp, leaf, src_dir_fd=pfd, dst_dir_fd=pfd)
+        else:
+            # link() fails if the name appeared meanwhile: no overwrite race.
+            try:
+                os.link(tmp, leaf, src_dir_fd=pfd, dst_dir_fd=pfd, follow_symlinks=False)
+            except FileExistsError:
+                raise OverwriteRefused(full) from None
+            except OSError as e:
+                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                    raise
+                # Filesystem without hard links: check, then rename.
+                self.check_replaceable(pfd, leaf, full)
+                os.rename(tmp, leaf, src_dir_fd=pfd, dst_dir_fd=pfd)
+                self.tmp = None
+                return
+            os.unlink(tmp, dir_fd=pfd)
+        self.tmp = None
+
+    def discard_tmp(self) -> None:
+        if self.tmp is not None:
+            pfd, tmp = self.tmp
+            self.tmp = None
+            with suppress(OSError):
+                os.unlink(tmp, dir_fd=pfd)
+
+    def make_dir(self, parts: list[str], member: _MemberLike) -> None:
+        full = "/".join(parts)
+        pfd = self.open_parent(parts[:-1], create=True)
+        leaf = parts[-1]
+        st = self.existing(pfd, leaf)
+        if st is None:
+            with suppress(FileExistsError):
+                os.mkdir(leaf, 0o755, dir_fd=pfd)
+        elif not stat.S_ISDIR(st.st_mode):
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafePath(f"refusing to extract through {full!r}: it is a symlink")
+            raise FileExistsError(errno.EEXIST, f"{full!r} exists and is not a directory", full)
+        self.pending_dirs.append(_PendingDir(parts, member.mode, member.mtime_ns))
+
+    def make_symlink(self, parts: list[str], member: _MemberLike) -> None:
+        full = "/".join(parts)
+        target = member.link_target
+        if isinstance(target, str) and target:
+            validate_link_target(target)
+        if not isinstance(target, str) or not _link_target_inside(parts[:-1], target):
+            raise UnsafePath(
+                f"refusing symlink {full!r} -> {target!r}: target is outside the destination",
+                hint="nzarc only creates symlinks that point inside the extraction directory",
+            )
+        pfd = self.open_parent(parts[:-1], create=True)
+        # Check against the real filesystem too: symlinks already present in the
+        # destination must not carry the target outside it.
+        base = os.path.join(self.root_real, *parts[:-1])
+        resolved = os.path.realpath(os.path.join(base, target))
+        if os.path.commonpath([resolved, self.root_real]) != self.root_real:
+            raise UnsafePath(
+                f"refusing symlink {full!r} -> {target!r}: it resolves outside the destination"
+            )
+        leaf = parts[-1]
+        self.check_replaceable(pfd, leaf, full)
+        tmp = _TMP_PREFIX + secrets.token_hex(8)
+        os.symlink(target, tmp, dir_fd=pfd)
+        self.tmp = (pfd, tmp)
+        try:
+            if os.utime in os.supports_follow_symlinks:
+                with suppress(OSError):
+                    os.utime(
+                        tmp, ns=(member.mtime_ns, member.mtime_ns), dir_fd=pfd, follow_symlinks=False
+                    )
+            self._publish(pfd, tmp, leaf, full)
+        finally:
+            self.discard_tmp()
+
+    def finish_dirs(self) -> None:
+        """Apply directory modes and mtimes, deepest first."""
+        self._drop_cache()
+        for d in sorted(self.pending_dirs, key=lambda p: len(p.parts), reverse=True):
+            fd = self.open_parent(d.parts, create=False)
+            os.fchmod(fd, d.mode & SAFE_MODE_BITS)
+            os.utime(fd, ns=(d.mtime_ns, d.mtime_ns))
+        self._drop_cache()
+
+
+def extract_members(
+    reader: Any,
+    dest: Path | str,
+    names: Collection[str] | None = None,
+    *,
+    force: bool = False,
+    progress: ExtractProgress | None = None,
+) -> list[Any]:
+    """Extract the members of ``reader`` under ``dest`` and return them.
+
+    ``reader`` provides ``iter_members(names)`` yielding objects with a
+    ``member`` (``name``, ``type``, ``mode``, ``mtime_ns``, ``size``,
+    ``link_target``) and ``chunks()``, as :class:`nzarc.ArchiveReader` does.
+    ``names`` selects members by exact name or by directory prefix (``a``
+    selects ``a/b``); ``None`` extracts everything. ``dest`` is created if it
+    does not exist. Raises :class:`UnsafePath`, :class:`OverwriteRefused`,
+    ``OSError`` or whatever the reader raises (``IntegrityError``...); see
+    the module docstring for what is guaranteed on failure.
+    """
+    dest_path = Path(dest)
+    dest_path.mkdir(parents=True, exist_ok=True)
+    requested = None if names is None else frozenset(names)
+    ex = _Extractor(dest_path, force)
+    done: list[Any] = []
+    try:
+        for md in _iter_selected(reader, requested):
+            member = md.member
+            if select_members(requested, member.name) is None:
+                _drain(md)
+                continue
+            parts = split_member_name(member.name)
+            if progress is not None:
+                progress(member, 0)
+            if member.type == "file":
+                ex.write_file(parts, member, md.chunks(), progress)
+            elif member.type == "dir":
+                ex.make_dir(parts, member)
+                _drain(md)
+            elif member.type == "symlink":
+                ex.make_symlink(parts, member)
+                _drain(md)
+            else:
+                raise UnsafePath(f"member {member.name!r} has unsupported type {member.type!r}")
+            done.append(member)
+        ex.finish_dirs()
+    finally:
+        ex.discard_tmp()
+        ex.close()
+    return done
+
+
+def _iter_selected(reader: Any, requested: frozenset[str] | None) -> Iterator[Any]:
+    """Iterate the reader's members, letting it skip unselected data when it can.
+
+    With a selection and a seekable source, the exact names are worked out
+    from the index so the reader can skip the other members' chunks.
+    """
+    if requested is None or not getattr(reader, "seekable", False):
+        yield from reader.iter_members(None)
+        return
+    exact = [m.name for m in reader.members() if select_members(requested, m.name) is not None]
+    yield from reader.iter_members(exact)
+
+
+def _drain(md: Any) -> None:
+    """Consume a member's data (if any) so a streaming reader stays in step
+    and still verifies it."""
+    chunks = getattr(md, "chunks", None)
+    if chunks is not None:
+        for _ in chunks():
+            pass

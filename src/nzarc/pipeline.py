@@ -1,0 +1,265 @@
+"""Chunk pipeline: codec-table planning, per-chunk codec choice, batched parallel encode/decode.
+
+Output bytes never depend on ``jobs`` or on how chunks are grouped: each chunk's codec is the
+candidate with the smallest output (ties: lowest slot), computed independently per chunk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from nzarc.codecs.contract import Codec
+from nzarc.codecs.registry import get_registry
+from nzarc.errors import CodecError, ModelMismatch, NzarcError, UnsupportedCodec
+from nzarc.format.header import CodecEntry
+
+__all__ = [
+    "ProgressEvent",
+    "CodecPlan",
+    "plan_codecs",
+    "build_decoders",
+    "ChunkEncoder",
+    "ChunkDecoder",
+    "make_executor",
+    "default_jobs",
+]
+
+STORE_ID = "nzarc.store"
+ZSTD_ID = "nzarc.zstd"
+NEURAL_ID = "nzarc.neural"
+AUTO_ZSTD_LEVEL = 19
+_ALIASES = {"store": STORE_ID, "zstd": ZSTD_ID, "neural": NEURAL_ID}
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """A progress report. ``kind``: ``member`` (a member starts), ``chunk`` (a chunk was
+    written or read), ``skip`` (a special file was not archived), ``done``."""
+
+    kind: str
+    name: str | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    chunks: int = 0
+
+
+@dataclass
+class CodecPlan:
+    """The codec table an archive declares, the built codecs, and the candidate slots."""
+
+    entries: list[CodecEntry]
+    codecs: list[Codec]
+    candidates: list[int] = field(default_factory=list)
+
+
+def default_jobs(jobs: int | None) -> int:
+    if jobs is None:
+        return max(1, os.cpu_count() or 1)
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
+    return jobs
+
+
+def make_executor(jobs: int) -> Executor:
+    return ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="nzarc")
+
+
+def _entry(codec: Codec) -> CodecEntry:
+    registry = get_registry()
+    return CodecEntry(
+        codec_id=codec.codec_id,
+        version=codec.version,
+        params=codec.get_params(),
+        dist=registry.distribution_of(codec.codec_id),
+        models=tuple(codec.required_models()),
+    )
+
+
+def _build(codec_id: str, level: int | None) -> Codec:
+    cls = get_registry().latest(codec_id)
+    if codec_id == ZSTD_ID and level is not None:
+        return cls.from_params({"level": level})
+    return cls.from_params({})
+
+
+def plan_codecs(codec: str = "auto", level: int | None = None) -> CodecPlan:
+    """Resolve a codec choice (``store``, ``zstd``, ``neural``, ``auto`` or a codec id).
+
+    Slot 0 is always ``nzarc.store``. ``auto`` offers zstd (level ``level`` or 19) and the
+    neural codec when it is installed with its model; any other choice offers that codec.
+    """
+    store = _build(STORE_ID, None)
+    plan = CodecPlan(entries=[_entry(store)], codecs=[store])
+    if codec == "auto":
+        wanted: list[tuple[str, bool]] = [(ZSTD_ID, True), (NEURAL_ID, False)]
+        level = AUTO_ZSTD_LEVEL if level is None else level
+    else:
+        wanted = [(_ALIASES.get(codec, codec), True)]
+    for codec_id, required in wanted:
+        if codec_id == STORE_ID:
+            continue
+        try:
+            built = _build(codec_id, level)
+        except (UnsupportedCodec, ModelMismatch, CodecError):
+            if required:
+                raise
+            continue
+        plan.candidates.append(len(plan.codecs))
+        plan.codecs.append(built)
+        plan.entries.append(_entry(built))
+    return plan
+
+
+def build_decoders(entries: Sequence[CodecEntry], slots: Sequence[int]) -> dict[int, Codec]:
+    """Build the codecs of ``slots`` from header entries; check model pins.
+
+    Raises UnsupportedCodec (id, version, install hint) or ModelMismatch before any chunk
+    is decoded.
+    """
+    registry = get_registry()
+    out: dict[int, Codec] = {}
+    for slot in slots:
+        entry = entries[slot]
+        cls = registry.codec_class(entry.codec_id, entry.version, distribution=entry.dist)
+        codec = cls.from_params(entry.params)
+        have = [p.to_wire() for p in codec.required_models()]
+        want = [p.to_wire() for p in entry.models]
+        if have != want:
+            names = ", ".join(p.name for p in entry.models) or "none"
+            raise ModelMismatch(
+                f"codec {entry.codec_id} v{entry.version} needs model(s) {names} with the "
+                "hashes pinned in the archive; the installed model differs",
+                hint="install the exact model the archive was written with",
+            )
+        out[slot] = codec
+    return out
+
+
+def _guard(codec: Codec, fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except NzarcError:
+        raise
+    except Exception as exc:  # a codec must raise CodecError; anything else is a codec bug
+        raise CodecError(f"{codec.codec_id}: {type(exc).__name__}: {exc}") from None
+
+
+class ChunkEncoder:
+    """Encodes groups of chunks, choosing per chunk the smallest candidate output."""
+
+    def __init__(self, plan: CodecPlan, executor: Executor, *, verify: bool = False) -> None:
+        self.plan = plan
+        self.executor = executor
+        self.verify = verify
+
+    def _run(self, slot: int, chunks: list[bytes]) -> list[Future[Any]]:
+        codec = self.plan.codecs[slot]
+        if codec.releases_gil and codec.thread_safe and len(chunks) > 1:
+            return [
+                self.executor.submit(_guard, codec, lambda c=c: codec.encode(c)) for c in chunks
+            ]
+        return [self.executor.submit(_guard, codec, lambda: codec.encode_many(chunks))]
+
+    def encode_group(self, chunks: Sequence[bytes]) -> list[tuple[int, bytes]]:
+        """Return ``(slot, output)`` per chunk, in order; a chunk nothing shrinks is stored."""
+        best: list[tuple[int, bytes]] = [(0, bytes(c)) for c in chunks]
+        jobs: list[tuple[int, list[int], list[Future[Any]]]] = []
+        for slot in self.plan.candidates:
+            codec = self.plan.codecs[slot]
+            accepted = [i for i, c in enumerate(chunks) if codec.accepts(c)]
+            if accepted:
+                jobs.append((slot, accepted, self._run(slot, [chunks[i] for i in accepted])))
+        for slot, accepted, futures in jobs:
+            outputs = self._collect(futures, len(accepted))
+            codec = self.plan.codecs[slot]
+            for i, out in zip(accepted, outputs, strict=True):
+                if out is None or len(out) >= len(best[i][1]):
+                    continue
+                if (self.verify or codec.verify_after_encode) and not self._roundtrips(
+                    codec, out, chunks[i]
+                ):
+                    continue
+                best[i] = (slot, out)
+        return best
+
+    @staticmethod
+    def _collect(futures: list[Future[Any]], n: int) -> list[bytes | None]:
+        results: list[bytes | None] = []
+        for fut in futures:
+            try:
+                value = fut.result()
+            except CodecError:  # the codec declines: fall back to another candidate
+                value = None
+            if isinstance(value, list):
+                results.extend(value)
+            else:
+                results.append(value)
+        if len(results) != n:
+            return [None] * n
+        return results
+
+    @staticmethod
+    def _roundtrips(codec: Codec, out: bytes, chunk: bytes) -> bool:
+        try:
+            return _guard(codec, lambda: codec.decode(out, len(chunk))) == chunk
+        except NzarcError:
+            return False
+
+
+class ChunkDecoder:
+    """Decodes groups of chunk frames, batching per codec slot through ``decode_many``."""
+
+    def __init__(self, codecs: dict[int, Codec], executor: Executor) -> None:
+        self.codecs = codecs
+        self.executor = executor
+
+    def decode_group(self, items: Sequence[tuple[int, bytes, int]]) -> list[bytes]:
+        """``items``: (slot, codec output, raw_len). Returns exactly raw_len bytes each."""
+        by_slot: dict[int, list[int]] = {}
+        for i, (slot, _, _) in enumerate(items):
+            by_slot.setdefault(slot, []).append(i)
+        futures: list[tuple[list[int], Future[Any], bool]] = []
+        for slot, idx in by_slot.items():
+            codec = self.codecs.get(slot)
+            if codec is None:
+                raise UnsupportedCodec(f"codec slot {slot} was not prepared for decoding")
+            if codec.releases_gil and codec.thread_safe and len(idx) > 1:
+                for i in idx:
+                    _, data, raw = items[i]
+                    fut = self.executor.submit(
+                        _guard, codec, lambda d=data, r=raw, c=codec: c.decode(d, r)
+                    )
+                    futures.append(([i], fut, False))
+            else:
+                pairs = [(items[i][1], items[i][2]) for i in idx]
+                fut = self.executor.submit(_guard, codec, lambda p=pairs, c=codec: c.decode_many(p))
+                futures.append((idx, fut, True))
+        out: list[bytes | None] = [None] * len(items)
+        first_error: BaseException | None = None
+        for idx, fut, many in futures:
+            try:
+                value = fut.result()
+            except BaseException as exc:  # collect all futures before re-raising
+                first_error = first_error or exc
+                continue
+            values = value if many else [value]
+            if len(values) != len(idx):
+                first_error = first_error or CodecError(
+                    "decode_many returned the wrong number of chunks"
+                )
+                continue
+            for i, v in zip(idx, values, strict=True):
+                out[i] = v
+        if first_error is not None:
+            raise first_error
+        result: list[bytes] = []
+        for (slot, _, raw), value in zip(items, out, strict=True):
+            if not isinstance(value, (bytes, bytearray, memoryview)) or len(value) != raw:
+                codec_id = self.codecs[slot].codec_id
+                raise CodecError(f"{codec_id}: chunk did not decode to exactly {raw} bytes")
+            result.append(bytes(value))
+        return result

@@ -1,0 +1,676 @@
+"""Streaming archive reader (spec/FORMAT.md).
+
+Works on pipes (one sequential pass, no seek) and on seekable files (index via the trailer,
+single members without decrypting the rest). Only AEAD-verified plaintext is parsed, and a
+member's bytes reach the caller only from verified segments; a size or SHA-256 mismatch
+raises IntegrityError before the member's iterator finishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
+
+from nzarc.codecs.contract import Codec
+from nzarc.crypto import keys as keymod
+from nzarc.crypto.recipients import parse_identity, unwrap_file_key
+from nzarc.crypto.suites import SegmentAead, make_aead
+from nzarc.errors import FormatError, IntegrityError
+from nzarc.format.frames import (
+    ChunkFrame,
+    EntryFrame,
+    FinishFrame,
+    Frame,
+    FrameReader,
+    IndexFrame,
+    PadFrame,
+    TrailerFrame,
+)
+from nzarc.format.header import Header, decode_header, read_prelude
+from nzarc.format.index import Index, decode_index, padme
+from nzarc.format.layout import (
+    MAC_LEN,
+    PRELUDE_LEN,
+    SHA256_LEN,
+    SUITE_NONE,
+    TAG_LEN,
+    TRAILER_LEN,
+)
+from nzarc.format.member import Entry, Member, NameSet, finished
+from nzarc.format.stream import PlainStream, iter_segments, segment_count
+from nzarc.pipeline import ChunkDecoder, build_decoders, default_jobs, make_executor
+
+__all__ = ["ArchiveReader", "ArchiveInfo", "MemberData", "TestReport"]
+
+UNAUTHENTICATED_NOTE = (
+    "not encrypted: integrity is checked, but it is not authenticated against a forger"
+)
+
+
+@dataclass
+class ArchiveInfo:
+    """What an archive declares (header) and, from ``info()``, what its index says."""
+
+    version: int
+    suite: str
+    encrypted: bool
+    authenticated: bool
+    header_verified: bool
+    recipients: list[str]
+    codecs: list[dict[str, Any]]
+    chunk_size: int
+    segment_size: int
+    padded: bool
+    note: str | None = None
+    members: int | None = None
+    files: int | None = None
+    chunks: int | None = None
+    chunks_per_codec: dict[str, int] = field(default_factory=dict)
+    raw_size: int | None = None
+    archive_size: int | None = None
+    ratio: float | None = None
+
+
+@dataclass
+class TestReport:
+    """Counts from a full decrypt + decode + verify pass."""
+
+    members: int = 0
+    files: int = 0
+    bytes: int = 0
+    chunks: int = 0
+    ok: bool = False
+
+
+class MemberData:
+    """One member being read. ``member`` gains its verified size/sha256 once ``chunks()`` ends
+    (on a pipe they are None until then)."""
+
+    def __init__(
+        self, member: Member, chunks: Iterator[bytes], final: Callable[[], Member]
+    ) -> None:
+        self._member = member
+        self._chunks = chunks
+        self._final = final
+        self._done = False
+
+    @property
+    def member(self) -> Member:
+        return self._final() if self._done else self._member
+
+    def chunks(self) -> Iterator[bytes]:
+        """Yield the member's verified bytes; IntegrityError at the end on a size/hash mismatch."""
+        yield from self._chunks
+        self._done = True
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def _drain(self) -> None:
+        if not self._done:
+            for _ in self.chunks():
+                pass
+
+
+class _Source:
+    """The underlying binary file object: sequential reads, optional seeking."""
+
+    def __init__(self, fileobj: IO[bytes] | BinaryIO) -> None:
+        self.f = fileobj
+        self.seekable = False
+        self.base = 0
+        self.size = 0
+        try:
+            if fileobj.seekable():
+                self.base = fileobj.tell()
+                self.size = fileobj.seek(0, io.SEEK_END)
+                fileobj.seek(self.base)
+                self.seekable = True
+        except (OSError, ValueError, AttributeError):
+            self.seekable = False
+
+    def read(self, n: int) -> bytes:
+        return self.f.read(n)
+
+    def seek(self, offset: int) -> None:
+        self.f.seek(self.base + offset)
+
+
+class ArchiveReader:
+    """Reads one archive. See :func:`nzarc.open`."""
+
+    def __init__(
+        self,
+        source: IO[bytes] | BinaryIO | str | os.PathLike[str],
+        *,
+        passphrase: str | bytes | None = None,
+        identities: Sequence[str | bytes] = (),
+        jobs: int | None = None,
+    ) -> None:
+        self._owned: IO[bytes] | None = None
+        if isinstance(source, (str, os.PathLike)):
+            self._owned = open(source, "rb")  # noqa: SIM115 - closed by close()
+            source = self._owned
+        self._src = _Source(source)
+        self._passphrase = passphrase
+        self._identities = [
+            parse_identity(i) if isinstance(i, str) else bytes(i) for i in identities
+        ]
+        self._jobs = default_jobs(jobs)
+        self._prelude, self._header_bytes, self._mac = read_prelude(self._src.read)
+        self.header: Header = decode_header(self._header_bytes)
+        self._payload_start = PRELUDE_LEN + len(self._header_bytes) + MAC_LEN
+        self._aead: SegmentAead | None = None
+        self._index: Index | None = None
+        self._consumed = False
+        self._decoders: dict[int, Codec] = {}
+        self._executor: Any = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+        if self._owned is not None:
+            self._owned.close()
+            self._owned = None
+
+    def __enter__(self) -> ArchiveReader:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def _unlock(self) -> SegmentAead:
+        if self._aead is None:
+            h = self.header
+            if h.suite == SUITE_NONE:
+                file_key = keymod.ZERO_KEY
+            else:
+                file_key = unwrap_file_key(
+                    h.stanzas, passphrase=self._passphrase, identities=self._identities
+                )
+            keymod.verify_header_mac(file_key, self._prelude, self._header_bytes, self._mac)
+            self._aead = make_aead(h.suite, keymod.payload_key(file_key, h.salt, self._mac))
+        return self._aead
+
+    def _decoder(self, slots: Collection[int]) -> ChunkDecoder:
+        missing = [s for s in sorted(slots) if s not in self._decoders]
+        self._decoders.update(build_decoders(self.header.codecs, missing))
+        if self._executor is None:
+            self._executor = make_executor(self._jobs)
+        return ChunkDecoder(self._decoders, self._executor)
+
+    # -- header / info --------------------------------------------------------------------
+
+    def header_info(self) -> ArchiveInfo:
+        """What the header declares; needs no key (and is unverified until a key is used)."""
+        h = self.header
+        encrypted = h.suite != SUITE_NONE
+        return ArchiveInfo(
+            version=h.version,
+            suite=h.suite,
+            encrypted=encrypted,
+            authenticated=encrypted,
+            header_verified=self._aead is not None,
+            recipients=[s.type for s in h.stanzas],
+            codecs=[c.to_wire() for c in h.codecs],
+            chunk_size=h.chunk_size,
+            segment_size=h.segment_size,
+            padded=h.pad,
+            note=None if encrypted else UNAUTHENTICATED_NOTE,
+        )
+
+    def info(self) -> ArchiveInfo:
+        """Header info plus member/chunk counts from the (authenticated) index."""
+        index = self._get_index()
+        out = self.header_info()
+        out.members = len(index.entries)
+        out.files = sum(1 for e in index.entries if e.member.type == "file")
+        out.chunks = len(index.chunk_offsets)
+        per: dict[str, int] = {}
+        for entry, count in zip(self.header.codecs, index.counts, strict=True):
+            if count:
+                per[entry.codec_id] = per.get(entry.codec_id, 0) + count
+        out.chunks_per_codec = per
+        out.raw_size = index.total
+        if self._src.seekable:
+            out.archive_size = self._src.size - self._src.base
+            out.ratio = out.archive_size / index.total if index.total else None
+        return out
+
+    def members(self) -> list[Member]:
+        """All members with verified sizes and digests (consumes a pipe)."""
+        return [e.member for e in self._get_index().entries]
+
+    def _get_index(self) -> Index:
+        if self._index is None:
+            if self._src.seekable:
+                self._index = self._load_index()
+            else:
+                for kind, value in self._scan(with_data=False):
+                    if kind == "index":
+                        self._index = value
+        assert self._index is not None
+        return self._index
+
+    # -- sequential pass ------------------------------------------------------------------
+
+    def _sequential_frames(self, with_data: bool) -> tuple[Iterator[Frame], PlainStream]:
+        aead = self._unlock()
+        if self._src.seekable:
+            self._src.seek(self._payload_start)
+        elif self._consumed:
+            raise ValueError("a non-seekable archive can be read only once")
+        self._consumed = True
+        h = self.header
+        decoder = self._decoder(range(len(h.codecs))) if with_data else None
+        stream = PlainStream(iter_segments(self._src.read, aead, h.segment_size))
+        reader = FrameReader(stream, chunk_size=h.chunk_size, slots=len(h.codecs))
+        return _windowed(reader.next, decoder, 2 * self._jobs), stream
+
+    def _scan(self, with_data: bool) -> Iterator[tuple[str, Any]]:
+        frames, stream = self._sequential_frames(with_data)
+        yield from _demux(frames, stream, self.header, with_data)
+
+    def iter_members(self, names: Collection[str] | None = None) -> Iterator[MemberData]:
+        """Members in archive order with their verified data; see the module docstring."""
+        if names is not None and self._src.seekable:
+            yield from self._iter_selected(set(names))
+            return
+        events = self._scan(with_data=True)
+        wanted = None if names is None else set(names)
+        current: MemberData | None = None
+        for kind, value in events:
+            if kind == "start":
+                if current is not None:
+                    current._drain()
+                box: dict[str, Member] = {}
+                gen = _member_events(events, box)
+                current = MemberData(value, gen, lambda b=box: b["member"])
+                if wanted is None or value.name in wanted:
+                    yield current
+                current._drain()
+            elif kind == "index":
+                self._index = value
+
+    def test(self) -> TestReport:
+        """Decrypt, decode and verify everything; raise on the first problem."""
+        report = TestReport()
+        for kind, value in self._scan(with_data=True):
+            if kind == "end":
+                report.members += 1
+                if value.type == "file":
+                    report.files += 1
+                    report.bytes += value.size
+            elif kind == "index":
+                self._index = value
+                report.chunks = len(value.chunk_offsets)
+        report.ok = True
+        return report
+
+    def extract(
+        self,
+        dest_dir: str | os.PathLike[str],
+        names: Collection[str] | None = None,
+        *,
+        force: bool = False,
+    ) -> list[Member]:
+        """Extract to ``dest_dir``; see :func:`nzarc.extract.extract_members`."""
+        from pathlib import Path
+
+        from nzarc.extract import extract_members
+
+        return extract_members(self, Path(dest_dir), names, force=force)
+
+    # -- seekable access ------------------------------------------------------------------
+
+    def _layout(self) -> tuple[int, int]:
+        """(segment count, plaintext length) from the file size."""
+        seg = self.header.segment_size
+        payload_len = self._src.size - self._src.base - self._payload_start
+        n = segment_count(payload_len, seg)
+        plain = payload_len - n * TAG_LEN
+        return n, plain
+
+    def _stream_at(self, offset: int, n_segments: int) -> PlainStream:
+        seg = self.header.segment_size
+        seg_no = offset // seg
+        if seg_no >= n_segments:
+            raise FormatError("an index offset points beyond the payload")
+        self._src.seek(self._payload_start + seg_no * (seg + TAG_LEN))
+        segments = iter_segments(
+            self._src.read, self._unlock(), seg, first=seg_no, total=n_segments
+        )
+        return PlainStream(segments, pos=seg_no * seg, skip=offset - seg_no * seg)
+
+    def _frames_at(self, offset: int, n_segments: int) -> FrameReader:
+        h = self.header
+        return FrameReader(
+            self._stream_at(offset, n_segments), chunk_size=h.chunk_size, slots=len(h.codecs)
+        )
+
+    def _load_index(self) -> Index:
+        h = self.header
+        n, plain = self._layout()
+        if plain < TRAILER_LEN:
+            raise FormatError("payload too short to hold a trailer")
+        trailer_at = plain - TRAILER_LEN
+        trailer = self._frames_at(trailer_at, n).next()
+        if not isinstance(trailer, TrailerFrame) or trailer.own_offset != trailer_at:
+            raise FormatError("no valid trailer at the end of the payload")
+        if trailer.index_offset >= trailer_at:
+            raise FormatError("trailer points past itself")
+        frames = self._frames_at(trailer.index_offset, n)
+        frame = frames.next()
+        if not isinstance(frame, IndexFrame):
+            raise FormatError("trailer does not point at the index")
+        index = decode_index(frame.body, chunk_size=h.chunk_size, slots=len(h.codecs))
+        _check_tail(h, frames.next(), frames.next, frame.pos, trailer_at)
+        return index
+
+    def _iter_selected(self, names: set[str]) -> Iterator[MemberData]:
+        index = self._get_index()
+        selected = [e for e in index.entries if e.member.name in names]
+        used = {s for s, c in enumerate(index.counts) if c}
+        decoder = self._decoder(used)
+        n_segments, _ = self._layout()
+        cursor = _ChunkCursor(self, index, decoder, n_segments)
+        for entry in selected:
+            yield MemberData(entry.member, cursor.member_bytes(entry), lambda m=entry.member: m)
+
+
+def _check_tail(
+    h: Header, after: Frame, next_frame: Callable[[], Frame], index_pos: int, trailer_at: int | None
+) -> None:
+    """After the index: a padding frame iff ``pad`` (of the exact Padmé length), then the trailer
+    (at ``trailer_at`` when the caller knows where it must be)."""
+    pad: PadFrame | None = None
+    if isinstance(after, PadFrame):
+        if not h.pad:
+            raise FormatError("padding frame in an archive without the pad flag")
+        pad, after = after, next_frame()
+    elif h.pad:
+        raise FormatError("padded archive lacks its padding frame")
+    if not isinstance(after, TrailerFrame):
+        raise FormatError("index is not followed by the trailer")
+    if trailer_at is not None and after.pos != trailer_at:
+        raise FormatError("the trailer is not at the end of the payload")
+    if after.index_offset != index_pos or after.own_offset != after.pos:
+        raise FormatError("trailer offsets do not match")
+    if pad is not None:
+        unpadded = after.pos - pad.length - 5 + TRAILER_LEN
+        if padme(unpadded + 5) != after.pos + TRAILER_LEN:
+            raise FormatError("padding length is not the Padmé length")
+
+
+def _windowed(
+    next_frame: Callable[[], Frame], decoder: ChunkDecoder | None, window: int
+) -> Iterator[Frame]:
+    """Frames in order; chunk frames carry decoded bytes (or are passed as-is without a decoder).
+
+    Up to ``window`` chunk frames (or 1024 frames) are gathered and decoded together.
+    """
+    while True:
+        pending: list[Frame] = []
+        chunks = 0
+        stop = False
+        while chunks < window and len(pending) < 1024:
+            frame = next_frame()
+            pending.append(frame)
+            if isinstance(frame, ChunkFrame):
+                chunks += 1
+            if isinstance(frame, TrailerFrame):
+                stop = True
+                break
+        if decoder is not None and chunks:
+            items = [(f.slot, f.data, f.raw_len) for f in pending if isinstance(f, ChunkFrame)]
+            decoded = iter(decoder.decode_group(items))
+            pending = [
+                ChunkFrame(f.slot, f.raw_len, next(decoded), f.pos)
+                if isinstance(f, ChunkFrame)
+                else f
+                for f in pending
+            ]
+        yield from pending
+        if stop:
+            return
+
+
+class _Pending:
+    __slots__ = ("entry", "size", "digest", "hasher", "started", "closed")
+
+    def __init__(self, entry: Entry) -> None:
+        self.entry = entry
+        self.size: int | None = None
+        self.digest: bytes | None = None
+        self.hasher = hashlib.sha256()
+        self.started = False
+        self.closed = False
+
+
+def _demux(
+    frames: Iterator[Frame], stream: PlainStream, h: Header, with_data: bool
+) -> Iterator[tuple[str, Any]]:
+    """Validate the frame sequence (§6 ordering rules) and turn it into member events.
+
+    Events: ("start", Member), ("data", bytes), ("end", Member with size/sha256),
+    ("index", Index) once the index, padding and trailer have been checked.
+    """
+    cs = h.chunk_size
+    names = NameSet()
+    declared: deque[_Pending] = deque()  # not yet fully delivered; front is delivering
+    unclosed: deque[_Pending] = deque()  # awaiting their finish frame
+    last: _Pending | None = None
+    seen: list[Entry] = []
+    buf: deque[bytes] = deque()
+    dpos = received = 0
+    next_start: int | None = 0  # required offset of the next entry when known
+    short = False
+    offsets: list[int] = []
+    counts = [0] * len(h.codecs)
+
+    def deliver() -> Iterator[tuple[str, Any]]:
+        nonlocal dpos
+        while declared:
+            front = declared[0]
+            if not front.started:
+                front.started = True
+                yield "start", front.entry.member
+            if front.size is not None:
+                end: int | None = front.entry.offset + front.size
+            elif len(declared) > 1:
+                end = declared[1].entry.offset
+            else:
+                end = None
+            limit = received if end is None else min(end, received)
+            if not with_data:
+                dpos = max(dpos, limit)
+            while dpos < limit:
+                piece = buf[0]
+                take = min(len(piece), limit - dpos)
+                if take < len(piece):
+                    buf[0] = piece[take:]
+                    piece = piece[:take]
+                else:
+                    buf.popleft()
+                dpos += take
+                if with_data:
+                    front.hasher.update(piece)
+                    yield "data", piece
+            if front.size is None or dpos < end:  # type: ignore[operator]
+                return
+            if (
+                with_data
+                and front.entry.member.type == "file"
+                and front.hasher.digest() != front.digest
+            ):
+                raise IntegrityError(f"member {front.entry.member.name!r} fails its SHA-256 check")
+            declared.popleft()
+            yield "end", _final(front)
+
+    for frame in frames:
+        if isinstance(frame, EntryFrame):
+            entry = frame.entry
+            m = entry.member
+            names.add(m.name, m.type)
+            if entry.offset < received or (last is not None and entry.offset < last.entry.offset):
+                raise FormatError(f"entry {m.name!r} starts inside data already assigned")
+            if next_start is not None and entry.offset != next_start:
+                raise FormatError(
+                    f"entry {m.name!r} does not start where the previous member ended"
+                )
+            if (
+                last is not None
+                and last.entry.member.type != "file"
+                and not last.closed
+                and entry.offset != last.entry.offset
+            ):
+                raise FormatError("a directory or symlink owns data")
+            p = _Pending(entry)
+            declared.append(p)
+            unclosed.append(p)
+            last = p
+            next_start = None
+        elif isinstance(frame, ChunkFrame):
+            if last is None:
+                raise FormatError("chunk before the first entry")
+            if short:
+                raise FormatError("only the last chunk may be shorter than the chunk size")
+            short = frame.raw_len < cs
+            end_of_chunk = received + frame.raw_len
+            if end_of_chunk > last.entry.offset and (
+                last.entry.member.type != "file"
+                or (last.size is not None and end_of_chunk > last.entry.offset + last.size)
+            ):
+                raise FormatError("chunk data belongs to no member")
+            received = end_of_chunk
+            offsets.append(frame.pos)
+            counts[frame.slot] += 1
+            if with_data:
+                buf.append(frame.data)
+        elif isinstance(frame, FinishFrame):
+            if not unclosed:
+                raise FormatError("finish frame without an open member")
+            p = unclosed.popleft()
+            m = p.entry.member
+            final = finished(m, frame.size, frame.sha256)
+            end = p.entry.offset + frame.size
+            if end > received:
+                raise FormatError(f"member {m.name!r} finishes before its data arrived")
+            if unclosed:
+                if unclosed[0].entry.offset != end:
+                    raise FormatError(
+                        f"member {m.name!r} size does not match the next member's start"
+                    )
+            elif p is last:
+                if end != received:
+                    raise FormatError(f"member {m.name!r} is followed by data of no member")
+                next_start = end
+            p.size, p.digest, p.closed = frame.size, frame.sha256, True
+            seen.append(Entry(final, p.entry.offset))
+        elif isinstance(frame, IndexFrame):
+            if unclosed:
+                raise FormatError("index before every member was finished")
+            index = decode_index(frame.body, chunk_size=cs, slots=len(h.codecs))
+            if (
+                list(index.entries) != seen
+                or list(index.chunk_offsets) != offsets
+                or list(index.counts) != counts
+                or index.total != received
+            ):
+                raise FormatError("the index does not match the archive's content")
+            yield from deliver()
+            if declared:
+                raise FormatError("member data missing before the index")
+            _check_tail(h, next(frames), lambda: next(frames), frame.pos, None)
+            if not stream.at_end():
+                raise FormatError("data after the trailer")
+            yield "index", index
+            return
+        else:
+            raise FormatError("padding or trailer frame before the index")
+        yield from deliver()
+    raise FormatError("the archive ends without an index")
+
+
+def _final(p: _Pending) -> Member:
+    return finished(p.entry.member, p.size or 0, p.digest or bytes(SHA256_LEN))
+
+
+def _member_events(events: Iterator[tuple[str, Any]], box: dict[str, Member]) -> Iterator[bytes]:
+    for kind, value in events:
+        if kind == "data":
+            yield value
+        elif kind == "end":
+            box["member"] = value
+            return
+        else:
+            raise FormatError("member events out of order")
+
+
+class _ChunkCursor:
+    """Seekable access to decoded chunks by number, decrypting only the chunks asked for."""
+
+    def __init__(
+        self, reader: ArchiveReader, index: Index, decoder: ChunkDecoder, n_segments: int
+    ) -> None:
+        self._r = reader
+        self._index = index
+        self._decoder = decoder
+        self._n = n_segments
+        self._frames: FrameReader | None = None
+        self._next_k = -1
+        self._cache: dict[int, bytes] = {}
+        self._window = 2 * reader._jobs
+
+    def _expected_raw(self, k: int) -> int:
+        cs = self._r.header.chunk_size
+        return min(cs, self._index.total - k * cs)
+
+    def _fill(self, k: int, limit: int) -> None:
+        if self._frames is None or self._next_k != k:
+            self._frames = self._r._frames_at(self._index.chunk_offsets[k], self._n)
+            self._next_k = k
+        items: list[tuple[int, bytes, int]] = []
+        ks: list[int] = []
+        while self._next_k <= limit and len(items) < self._window:
+            frame = self._frames.next()
+            if isinstance(frame, (EntryFrame, FinishFrame)):
+                continue
+            j = self._next_k
+            if not isinstance(frame, ChunkFrame) or frame.pos != self._index.chunk_offsets[j]:
+                raise FormatError("the index does not point at a chunk frame")
+            if frame.raw_len != self._expected_raw(j):
+                raise FormatError(f"chunk {j} has the wrong raw length")
+            items.append((frame.slot, frame.data, frame.raw_len))
+            ks.append(j)
+            self._next_k += 1
+        self._cache = dict(zip(ks, self._decoder.decode_group(items), strict=True))
+
+    def member_bytes(self, entry: Entry) -> Iterator[bytes]:
+        m = entry.member
+        cs = self._r.header.chunk_size
+        size = m.size or 0
+        hasher = hashlib.sha256()
+        if size:
+            first, last = entry.offset // cs, (entry.offset + size - 1) // cs
+            for k in range(first, last + 1):
+                if k not in self._cache:
+                    self._fill(k, last)
+                data = self._cache[k]
+                lo = max(entry.offset, k * cs) - k * cs
+                hi = min(entry.offset + size, k * cs + len(data)) - k * cs
+                piece = data[lo:hi]
+                hasher.update(piece)
+                yield piece
+        if m.type == "file" and hasher.digest() != m.sha256:
+            raise IntegrityError(f"member {m.name!r} fails its SHA-256 check")

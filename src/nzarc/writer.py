@@ -1,0 +1,432 @@
+"""Streaming archive writer (spec/FORMAT.md). Never seeks; memory is O(chunk size × batch).
+
+Frame order: an entry-start frame is queued when a member begins (its data is not cut into a
+chunk yet, so it precedes the chunk holding its first byte); a chunk frame when
+``chunk_size`` bytes are buffered; a member's finish frame once its last byte is in a queued
+chunk and all earlier members are finished. Queued items are written in order after each
+encoded group.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from nzarc.crypto import keys as keymod
+from nzarc.crypto.recipients import (
+    DEFAULT_ARGON2,
+    Argon2Params,
+    parse_recipient,
+    wrap_argon2id,
+    wrap_x25519,
+)
+from nzarc.crypto.suites import make_aead
+from nzarc.format import limits
+from nzarc.format.frames import (
+    encode_chunk_head,
+    encode_entry,
+    encode_finish,
+    encode_index_frame,
+    encode_pad,
+    encode_trailer,
+)
+from nzarc.format.header import Header, encode_header, pack_prelude
+from nzarc.format.index import Index, encode_index, padme
+from nzarc.format.layout import (
+    DEFAULT_CHUNK,
+    DEFAULT_SEGMENT,
+    KEY_LEN,
+    MODE_MASK,
+    SALT_LEN,
+    SHA256_LEN,
+    SUITE_CHACHA,
+    SUITE_NONE,
+    SUITES,
+    TRAILER_LEN,
+)
+from nzarc.format.member import Entry, Member, NameSet
+from nzarc.format.paths import validate_link_target, validate_member_name
+from nzarc.format.stream import SegmentWriter
+from nzarc.pipeline import ChunkEncoder, ProgressEvent, default_jobs, make_executor, plan_codecs
+
+__all__ = ["ArchiveWriter", "WriteStats"]
+
+_READ_BLOCK = 1 << 20
+
+
+@dataclass
+class WriteStats:
+    """What a finished writer produced."""
+
+    members: int = 0
+    files: int = 0
+    raw_bytes: int = 0
+    archive_bytes: int = 0
+    chunks: int = 0
+    chunks_per_codec: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Open:
+    entry: Entry
+    end: int | None = None
+    digest: bytes = bytes(SHA256_LEN)
+
+
+class ArchiveWriter:
+    """Writes one archive to a binary file object (a pipe is fine). Use as a context manager.
+
+    Keyword options are those of :func:`nzarc.create` (plus ``segment_size`` and
+    ``argon2`` for tests and vectors). An exception inside ``with`` aborts the archive:
+    nothing further is written, and a reader reports it as truncated.
+    """
+
+    def __init__(
+        self,
+        fileobj: BinaryIO | IO[bytes],
+        *,
+        passphrase: str | bytes | None = None,
+        recipients: Sequence[str] = (),
+        encrypt: bool = True,
+        codec: str = "auto",
+        level: int | None = None,
+        chunk_size: int = DEFAULT_CHUNK,
+        jobs: int | None = None,
+        pad: bool = False,
+        suite: str = SUITE_CHACHA,
+        rng: Callable[[int], bytes] | None = None,
+        progress: Callable[[ProgressEvent], None] | None = None,
+        verify: bool = False,
+        segment_size: int = DEFAULT_SEGMENT,
+        argon2: Argon2Params = DEFAULT_ARGON2,
+    ) -> None:
+        if suite not in SUITES or suite == SUITE_NONE:
+            raise ValueError(f"suite must be chacha20-poly1305 or aes-256-gcm, not {suite!r}")
+        limits.check("chunk size", chunk_size, limits.MAX_CHUNK, low=limits.MIN_CHUNK)
+        limits.check("segment size", segment_size, limits.MAX_SEGMENT, low=limits.MIN_SEGMENT)
+        if segment_size & (segment_size - 1):
+            raise ValueError("segment_size must be a power of two")
+        recipient_keys = [parse_recipient(r) for r in recipients]
+        if encrypt and passphrase is None and not recipient_keys:
+            raise ValueError(
+                "encryption needs a passphrase or at least one recipient (or encrypt=False)"
+            )
+        if passphrase is not None and recipient_keys:
+            raise ValueError("a passphrase cannot be combined with public-key recipients")
+        if not encrypt and (passphrase is not None or recipient_keys):
+            raise ValueError("encrypt=False cannot take a passphrase or recipients")
+        limits.check("recipient count", len(recipient_keys), limits.MAX_STANZAS)
+        self._out = fileobj
+        self._rng = rng or os.urandom
+        self._progress = progress
+        self.chunk_size = chunk_size
+        self._jobs = default_jobs(jobs)
+        self._batch = 2 * self._jobs
+        self._plan = plan_codecs(codec, level)
+        self._executor = make_executor(self._jobs)
+        self._encoder = ChunkEncoder(self._plan, self._executor, verify=verify)
+
+        if encrypt:
+            file_key = self._rng(KEY_LEN)
+            if passphrase is not None:
+                stanzas = (wrap_argon2id(passphrase, file_key, self._rng, argon2),)
+            else:
+                stanzas = tuple(wrap_x25519(r, file_key, self._rng) for r in recipient_keys)
+        else:
+            file_key, stanzas, suite = keymod.ZERO_KEY, (), SUITE_NONE
+        salt = self._rng(SALT_LEN)
+        header = Header(
+            suite=suite,
+            stanzas=stanzas,
+            codecs=tuple(self._plan.entries),
+            chunk_size=chunk_size,
+            segment_size=segment_size,
+            salt=salt,
+            pad=pad,
+        )
+        header_bytes = encode_header(header)
+        prelude = pack_prelude(header_bytes)
+        mac = keymod.header_mac(file_key, prelude, header_bytes)
+        self._head = prelude + header_bytes + mac
+        self._pad = pad
+        self._segments = SegmentWriter(
+            self._raw_write, make_aead(suite, keymod.payload_key(file_key, salt, mac)), segment_size
+        )
+
+        self._names = NameSet()
+        self._entries: list[Entry] = []
+        self._open: deque[_Open] = deque()
+        self._buf = bytearray()  # logical bytes not yet cut into a chunk
+        self._pos = 0  # logical bytes appended
+        self._cut = 0  # logical bytes cut into chunks
+        self._queue: list[bytes | int] = []  # frames, or indexes into self._group
+        self._group: list[bytes] = []
+        self._chunk_offsets: list[int] = []
+        self._counts = [0] * len(self._plan.entries)
+        self._started = False
+        self._closed = False
+        self._failed = False
+        self.stats = WriteStats()
+
+    # -- output ---------------------------------------------------------------------------
+
+    def _raw_write(self, data: bytes) -> None:
+        self._out.write(data)
+        self.stats.archive_bytes += len(data)
+
+    def _start(self) -> None:
+        if self._closed or self._failed:
+            raise ValueError("the archive writer is closed")
+        if not self._started:
+            self._started = True
+            self._raw_write(self._head)
+
+    def _emit(self, item: bytes) -> None:
+        if self._group:  # the queue holds chunks still to be encoded
+            self._queue.append(item)
+        else:
+            self._segments.write(item)
+
+    def _cut_chunk(self, chunk: bytes) -> None:
+        self._queue.append(len(self._group))
+        self._group.append(chunk)
+        self._cut += len(chunk)
+        self._release_finished()
+        if len(self._group) >= self._batch:
+            self._flush_group()
+
+    def _flush_group(self) -> None:
+        encoded = self._encoder.encode_group(self._group) if self._group else []
+        for item in self._queue:
+            if isinstance(item, int):
+                slot, out = encoded[item]
+                raw_len = len(self._group[item])
+                if len(self._chunk_offsets) >= limits.MAX_CHUNKS:
+                    raise ValueError(
+                        "archive exceeds the chunk count limit; use a larger chunk size"
+                    )
+                self._chunk_offsets.append(self._segments.plaintext_len)
+                self._segments.write(encode_chunk_head(slot, raw_len, len(out)))
+                self._segments.write(out)
+                self._counts[slot] += 1
+                if self._progress:
+                    self._progress(
+                        ProgressEvent("chunk", bytes_in=raw_len, bytes_out=len(out), chunks=1)
+                    )
+            else:
+                self._segments.write(item)
+        self._queue.clear()
+        self._group.clear()
+
+    def _append(self, data: bytes) -> None:
+        self._buf += data
+        self._pos += len(data)
+        size = self.chunk_size
+        if len(self._buf) >= size:
+            view = memoryview(self._buf)
+            start = 0
+            try:
+                while len(self._buf) - start >= size:
+                    chunk = bytes(view[start : start + size])
+                    start += size
+                    self._cut_chunk(chunk)
+            finally:
+                view.release()
+            del self._buf[:start]
+
+    def _release_finished(self) -> None:
+        while self._open and self._open[0].end is not None and self._open[0].end <= self._cut:
+            done = self._open.popleft()
+            size = done.end - done.entry.offset  # type: ignore[operator]
+            self._emit(encode_finish(size, done.digest))
+
+    # -- members --------------------------------------------------------------------------
+
+    def _begin(self, member: Member) -> Entry:
+        self._start()
+        validate_member_name(member.name)
+        self._names.add(member.name, member.type)
+        if len(self._entries) >= limits.MAX_ENTRIES:
+            raise ValueError("too many members for one archive")
+        entry = Entry(member, self._pos)
+        self._emit(encode_entry(member, self._pos))
+        self.stats.members += 1
+        if self._progress:
+            self._progress(ProgressEvent("member", name=member.name))
+        return entry
+
+    def _finish(self, entry: Entry, size: int, digest: bytes) -> None:
+        member = entry.member
+        if member.type == "file":
+            member = Member(member.name, "file", member.mode, member.mtime_ns, size, digest, None)
+            self.stats.files += 1
+            self.stats.raw_bytes += size
+        self._entries.append(Entry(member, entry.offset))
+        self._open.append(
+            _Open(
+                entry, entry.offset + size, digest if member.type == "file" else bytes(SHA256_LEN)
+            )
+        )
+        self._release_finished()
+
+    def _guarded(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except BaseException:
+            self._failed = True
+            raise
+
+    def add_file(
+        self,
+        arcname: str,
+        fileobj: IO[bytes] | BinaryIO,
+        *,
+        mode: int = 0o644,
+        mtime_ns: int | None = None,
+        size_hint: int | None = None,
+    ) -> Member:
+        """Add a regular file whose content is read from ``fileobj`` until EOF, incrementally."""
+
+        def run() -> Member:
+            member = Member(arcname, "file", mode & MODE_MASK, _mtime(mtime_ns), None, None)
+            entry = self._begin(member)
+            hasher = hashlib.sha256()
+            size = 0
+            while True:
+                block = fileobj.read(_READ_BLOCK)
+                if not block:
+                    break
+                hasher.update(block)
+                size += len(block)
+                self._append(block)
+            digest = hasher.digest()
+            self._finish(entry, size, digest)
+            return Member(arcname, "file", member.mode, member.mtime_ns, size, digest)
+
+        return self._guarded(run)
+
+    def add_bytes(
+        self, arcname: str, data: bytes, *, mode: int = 0o644, mtime_ns: int | None = None
+    ) -> Member:
+        import io
+
+        return self.add_file(arcname, io.BytesIO(data), mode=mode, mtime_ns=mtime_ns)
+
+    def add_dir(self, arcname: str, *, mode: int = 0o755, mtime_ns: int | None = None) -> Member:
+        def run() -> Member:
+            member = Member(arcname, "dir", mode & MODE_MASK, _mtime(mtime_ns), 0, None)
+            self._finish(self._begin(member), 0, bytes(SHA256_LEN))
+            return member
+
+        return self._guarded(run)
+
+    def add_symlink(self, arcname: str, target: str, *, mtime_ns: int | None = None) -> Member:
+        def run() -> Member:
+            validate_link_target(target)
+            member = Member(arcname, "symlink", 0o777, _mtime(mtime_ns), 0, None, target)
+            self._finish(self._begin(member), 0, bytes(SHA256_LEN))
+            return member
+
+        return self._guarded(run)
+
+    def add_path(self, path: str | os.PathLike[str], arcname: str | None = None) -> None:
+        """Add a file, a symlink (stored as a link) or a directory tree (recursively, sorted)."""
+        p = Path(path)
+        if arcname is None:
+            arcname = _default_arcname(p)
+        st = p.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            self.add_symlink(arcname, os.readlink(p), mtime_ns=st.st_mtime_ns)
+        elif stat.S_ISREG(st.st_mode):
+            with open(p, "rb") as fh:
+                self.add_file(arcname, fh, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
+        elif stat.S_ISDIR(st.st_mode):
+            if arcname:
+                self.add_dir(arcname, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
+            for child in sorted(os.listdir(p)):
+                self.add_path(p / child, f"{arcname}/{child}" if arcname else child)
+        elif self._progress:
+            self._progress(ProgressEvent("skip", name=arcname))
+
+    # -- closing --------------------------------------------------------------------------
+
+    def close(self) -> WriteStats:
+        """Finish the archive (last chunk, index, padding, trailer, last segment) and flush."""
+        if self._closed:
+            return self.stats
+        if self._failed:
+            raise ValueError("the archive writer failed earlier; the archive is incomplete")
+
+        def run() -> WriteStats:
+            self._start()
+            if self._buf:
+                chunk = bytes(self._buf)
+                self._buf.clear()
+                self._cut_chunk(chunk)
+            self._release_finished()
+            self._flush_group()
+            assert not self._open
+            index = Index(
+                tuple(self._entries), tuple(self._chunk_offsets), tuple(self._counts), self._pos
+            )
+            index_offset = self._segments.plaintext_len
+            self._segments.write(encode_index_frame(encode_index(index)))
+            length = self._segments.plaintext_len + TRAILER_LEN
+            if self._pad:
+                target = padme(length + 5)
+                self._segments.write(encode_pad(target - length - 5))
+            self._segments.write(encode_trailer(index_offset, self._segments.plaintext_len))
+            self._segments.close()
+            if hasattr(self._out, "flush"):
+                self._out.flush()
+            self._closed = True
+            self._executor.shutdown()
+            self.stats.chunks = len(self._chunk_offsets)
+            per: dict[str, int] = {}
+            for entry, count in zip(self._plan.entries, self._counts, strict=True):
+                if count:
+                    per[entry.codec_id] = per.get(entry.codec_id, 0) + count
+            self.stats.chunks_per_codec = per
+            if self._progress:
+                self._progress(
+                    ProgressEvent(
+                        "done",
+                        bytes_in=self._pos,
+                        bytes_out=self.stats.archive_bytes,
+                        chunks=self.stats.chunks,
+                    )
+                )
+            return self.stats
+
+        return self._guarded(run)
+
+    def abort(self) -> None:
+        """Stop without finishing: nothing further is written."""
+        self._failed = True
+        self._executor.shutdown(cancel_futures=True)
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
+
+
+def _mtime(mtime_ns: int | None) -> int:
+    import time
+
+    return time.time_ns() if mtime_ns is None else int(mtime_ns)
+
+
+def _default_arcname(p: Path) -> str:
+    name = os.path.basename(os.path.normpath(str(p)))
+    return "" if name in ("", ".", "..", os.sep) else name

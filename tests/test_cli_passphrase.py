@@ -1,0 +1,110 @@
+"""Passphrase and key-file sources used by the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nzarc.passphrase import (
+    PassphraseInputError,
+    prompt_passphrase,
+    read_identity_file,
+    read_passphrase_file,
+    read_recipients_file,
+    resolve_passphrase,
+)
+
+
+def scripted(*answers: str):
+    it = iter(answers)
+    asked: list[str] = []
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        try:
+            return next(it)
+        except StopIteration:
+            raise EOFError from None
+
+    prompt.asked = asked  # type: ignore[attr-defined]
+    return prompt
+
+
+def test_file_first_line_without_newline(tmp_path: Path) -> None:
+    p = tmp_path / "pw"
+    p.write_bytes(b"correct horse\r\nsecond line\n")
+    assert read_passphrase_file(p) == "correct horse"
+    p.write_bytes(b"  spaces kept  ")
+    assert read_passphrase_file(p) == "  spaces kept  "
+
+
+@pytest.mark.parametrize("content", [b"", b"\n", b"\r\nx"])
+def test_empty_file_refused(tmp_path: Path, content: bytes) -> None:
+    p = tmp_path / "pw"
+    p.write_bytes(content)
+    with pytest.raises(PassphraseInputError):
+        read_passphrase_file(p)
+
+
+def test_non_utf8_and_huge_files_refused(tmp_path: Path) -> None:
+    p = tmp_path / "pw"
+    p.write_bytes(b"\xff\xfe")
+    with pytest.raises(PassphraseInputError):
+        read_passphrase_file(p)
+    p.write_bytes(b"x" * ((1 << 20) + 1))
+    with pytest.raises(PassphraseInputError):
+        read_passphrase_file(p)
+
+
+def test_order_file_then_env_then_prompt(tmp_path: Path) -> None:
+    p = tmp_path / "pw"
+    p.write_text("from-file\n")
+    env = {"NZARC_PASSPHRASE": "from-env"}
+    prompt = scripted("typed", "typed")
+    assert resolve_passphrase(file=p, confirm=True, environ=env, prompt=prompt) == "from-file"
+    assert resolve_passphrase(file=None, confirm=True, environ=env, prompt=prompt) == "from-env"
+    assert resolve_passphrase(file=None, confirm=True, environ={}, prompt=prompt) == "typed"
+    assert prompt.asked == ["Passphrase: ", "Passphrase (again): "]
+
+
+def test_no_source_gives_none() -> None:
+    assert resolve_passphrase(file=None, confirm=True, environ={}, has_tty=lambda: False) is None
+    assert (
+        resolve_passphrase(file=None, confirm=False, interactive=False, environ={},
+                           prompt=scripted("x"))
+        is None
+    )
+
+
+def test_prompt_asks_once_on_read_twice_on_create() -> None:
+    once = scripted("pw")
+    assert prompt_passphrase(confirm=False, prompt=once) == "pw"
+    assert len(once.asked) == 1
+    with pytest.raises(PassphraseInputError, match="differ"):
+        prompt_passphrase(confirm=True, prompt=scripted("one", "two"))
+    with pytest.raises(PassphraseInputError, match="empty"):
+        prompt_passphrase(confirm=True, prompt=scripted(""))
+    with pytest.raises(PassphraseInputError):
+        prompt_passphrase(confirm=True, prompt=scripted())
+
+
+def test_recipients_file(tmp_path: Path) -> None:
+    p = tmp_path / "r"
+    p.write_text("# team keys\n\nage1aaa\nage1bbb # trailing comment\n")
+    with pytest.raises(PassphraseInputError, match="line 4"):
+        read_recipients_file(p)
+    p.write_text("# team keys\n\nage1aaa\n  age1bbb  \n")
+    assert read_recipients_file(p) == ["age1aaa", "age1bbb"]
+    p.write_text("# only comments\n")
+    with pytest.raises(PassphraseInputError):
+        read_recipients_file(p)
+
+
+def test_identity_file(tmp_path: Path) -> None:
+    p = tmp_path / "id"
+    p.write_text("# created: now\n# public key: age1xyz\nAGE-SECRET-KEY-1ABC\n")
+    assert read_identity_file(p) == ["AGE-SECRET-KEY-1ABC"]
+    p.write_text("age1xyz\n")
+    with pytest.raises(PassphraseInputError, match="line 1"):
+        read_identity_file(p)
