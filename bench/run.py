@@ -4,7 +4,8 @@ Suites
     ``corpus``  every file of the corpus, whole; slow settings (the neural
                 codec, and ``auto`` when the model is installed) join only
                 with ``full=True``.
-    ``sample``  the first ``sample_bytes`` of one text file per group, run by
+    ``sample``  the first ``sample_bytes`` of one text file per group (one of
+                :data:`PREFERRED_SAMPLES` if the group has it, else its largest), run by
                 every tool including the slow ones (so slow settings are
                 compared pair by pair on the same bytes). Only when slow
                 settings exist and ``full`` is off.
@@ -33,6 +34,9 @@ from bench.nzarc_runner import NzarcSetup, detect, fixed_costs
 from bench.tools import Tool, external_tools, render, run_timed, time_binary, tool_version
 
 __all__ = ["Measurement", "RunOptions", "measure", "run_benchmark"]
+
+#: Files preferred for the text sample (the neural codec's acceptance files).
+PREFERRED_SAMPLES = frozenset({"canterbury/alice29.txt", "calgary/book1", "enwik/enwik6"})
 
 
 @dataclass
@@ -63,8 +67,8 @@ class RunOptions:
     full: bool = False
     neural: bool | None = None
     sample_bytes: int = 64 * 1024
-    quick_bytes: int = 32 * 1024
-    quick_files: int = 8
+    quick_bytes: int = 16 * 1024
+    quick_files: int = 4
     quick_slow_bytes: int = 8 * 1024
     only: tuple[str, ...] = ()
     timeout: float = 1800.0
@@ -139,7 +143,8 @@ def _suites(
     suites = [("corpus", files, files if opts.full else [])]
     if has_slow and not opts.full:
         per_group: dict[str, InputFile] = {}
-        for f in text:
+        # one text file per group: a file the neural targets name, else the group's largest
+        for f in sorted(text, key=lambda f: (f.rel not in PREFERRED_SAMPLES, -f.size, f.rel)):
             per_group.setdefault(f.group, f)
         kib = opts.sample_bytes // 1024
         sample = [write_prefix_sample(f, work / "sample", opts.sample_bytes, f"[:{kib}k]")

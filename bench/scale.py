@@ -123,13 +123,17 @@ def run_scale(size: int, work: Path, *, encrypt: bool = True) -> dict[str, Any]:
     }
 
 
+def _size_text(n: int) -> str:
+    return f"{n / 2**30:g} GiB" if n >= 1 << 30 else f"{n / 2**20:g} MiB"
+
+
 def render_markdown(rec: dict[str, Any]) -> list[str]:
     """The scale section of ``RESULTS.md``."""
     def f(v: float | None, spec: str = ".0f") -> str:
         return "–" if v is None else format(v, spec)
 
     return [
-        f"## Scale: {rec['size_bytes'] / 2**30:.1f} GiB through create and extract via pipes",
+        f"## Scale: {_size_text(rec['size_bytes'])} through create and extract via pipes",
         "",
         f"Measured {rec['date_utc']} UTC, encryption {'on' if rec['encrypted'] else 'off'}, "
         f"`-c zstd -l 3`, generator → `nzarc create -o - … -` → `nzarc extract - -C DIR`.",

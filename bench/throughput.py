@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cli import DEFAULT_OUT, parse_size
-from bench.nzarc_runner import BENCH_PASSPHRASE, detect
+from bench.nzarc_runner import BENCH_PASSPHRASE, detect, fixed_costs
 from bench.tools import render, run_timed, tool_version
 from bench.treegen import existing_tree, make_tree
 
@@ -41,6 +42,7 @@ __all__ = ["main", "render_markdown", "run_throughput"]
 
 TARGET_SPEED = 0.8
 TARGET_ENC = 0.10
+PROFILE_RATE = 250  # py-spy samples per second
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
@@ -140,10 +142,19 @@ def run_throughput(size: int, repeat: int, workdir: Path, *, profile: bool = Fal
         "size_bytes": size, "files": info.files, "bytes_by_kind": info.bytes_by_kind,
         "repeat": repeat, "cpus": len(os.sched_getaffinity(0)),
         "loadavg_after": os.getloadavg(), "zstd": tool_version(["zstd", "--version"]),
-        "commands": {k: v[0] for k, v in cmds.items()},
+        "workdir": str(workdir), "commands": {k: v[0] for k, v in cmds.items()},
         "runs": runs, "best_s": best, "archive_bytes": sizes, "verified": verified,
         "ratios": _ratios(best, size),
     }
+    fixed = fixed_costs(setup, workdir / "fixed-cost")
+    record["nzarc_fixed_costs"] = fixed
+    kdf = {p: fixed.get(f"{p}_passphrase_s", 0.0) - fixed.get(f"{p}_plain_s", 0.0)
+           for p in ("create", "extract")}
+    record["kdf_s"] = kdf
+    for phase in ("create", "extract"):
+        enc, plain = best[f"nzarc {phase} encrypted"], best[f"nzarc {phase} plain"]
+        record["ratios"][f"{phase}_encryption_overhead_without_kdf"] = (
+            (enc - kdf[phase]) / plain - 1 if enc and plain and fixed else None)
     if profile:
         record["profile"] = profile_nzarc(setup.command, workdir, log=log)
     return record
@@ -187,9 +198,11 @@ def profile_nzarc(nz: str, workdir: Path, *, log=print) -> dict[str, Any]:  # no
     if not pyspy:
         result["error"] = "py-spy not installed (pip install py-spy): no profile"
         return result
-    for phase, cmd in (
-        ("create", f"cd {workdir} && {nz} create -q -o prof.nz -c zstd -l 3 --no-encrypt tree"),
-        ("extract", f"cd {workdir} && {nz} extract -q prof.nz -C x-prof"),
+    base = shlex.split(nz)
+    for phase, args in (
+        ("create", ["create", "-q", "-o", "prof.nz", "-c", "zstd", "-l", "3", "--no-encrypt",
+                    "tree"]),
+        ("extract", ["extract", "-q", "prof.nz", "-C", "x-prof"]),
     ):
         if phase == "extract":
             shutil.rmtree(workdir / "x-prof", ignore_errors=True)
@@ -197,24 +210,40 @@ def profile_nzarc(nz: str, workdir: Path, *, log=print) -> dict[str, Any]:  # no
         else:
             (workdir / "prof.nz").unlink(missing_ok=True)
         raw = workdir / f"profile-{phase}.txt"
+        t0 = time.perf_counter()
         proc = subprocess.run(
-            [pyspy, "record", "--format", "raw", "--rate", "250", "--threads", "--idle",
-             "--subprocesses", "-o", str(raw), "--", "bash", "-c", cmd],
-            capture_output=True, text=True, check=False)
+            [pyspy, "record", "--format", "raw", "--rate", str(PROFILE_RATE), "--threads",
+             "--subprocesses", "-o", str(raw), "--", *base, *args],
+            cwd=workdir, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
         if proc.returncode != 0 or not raw.exists():
             result[phase] = {"error": proc.stderr.strip()[-300:]}
             continue
-        result[phase] = summarize_collapsed(raw.read_text())
+        result[phase] = summarize_collapsed(raw.read_text(), wall_s=wall)
+        result[phase]["wall_s"] = wall
         log(f"profile {phase}: top self frames: "
             + "; ".join(f"{f} {p:.0%}" for f, p in result[phase]["self"][:5]))
     return result
 
 
-def summarize_collapsed(text: str, top: int = 15) -> dict[str, Any]:
-    """Self and inclusive sample shares per frame from py-spy's collapsed stacks."""
+def _thread_label(frame: str) -> str:
+    """``thread (1234): nzarc_0`` → ``nzarc_0``; an unnamed thread → ``thread``."""
+    _, _, name = frame.partition("): ")
+    return name or "thread"
+
+
+def summarize_collapsed(text: str, top: int = 15, *, wall_s: float | None = None,
+                        rate: int = PROFILE_RATE) -> dict[str, Any]:
+    """Self and inclusive sample shares per frame from py-spy's raw (collapsed) stacks.
+
+    Lines are ``[process …;]thread (tid)[: name];outer;…;inner COUNT``. With
+    ``wall_s``, each thread's samples ÷ (``wall_s`` × ``rate``) estimates the
+    fraction of the run that thread spent on a CPU (sampling without ``--idle``).
+    """
     self_c: Counter[str] = Counter()
     incl_c: Counter[str] = Counter()
     threads: Counter[str] = Counter()
+    per_thread: dict[str, Counter[str]] = {}
     total = 0
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -222,10 +251,17 @@ def summarize_collapsed(text: str, top: int = 15) -> dict[str, Any]:
             continue
         n = int(count)
         frames = stack.split(";")
+        if frames[0].startswith("process "):
+            frames = frames[1:]
+        if not frames:
+            continue
+        thread = _thread_label(frames[0])
+        frames = frames[1:] or ["(no Python frame)"]
         total += n
-        threads[frames[0]] += n
+        threads[thread] += n
         self_c[frames[-1]] += n
-        for f in set(frames[1:]):
+        per_thread.setdefault(thread, Counter())[frames[-1]] += n
+        for f in set(frames):
             incl_c[f] += n
     if not total:
         return {"samples": 0, "self": [], "inclusive": [], "threads": []}
@@ -233,7 +269,10 @@ def summarize_collapsed(text: str, top: int = 15) -> dict[str, Any]:
         "samples": total,
         "self": [(f, c / total) for f, c in self_c.most_common(top)],
         "inclusive": [(f, c / total) for f, c in incl_c.most_common(top)],
-        "threads": [(f, c / total) for f, c in threads.most_common(8)],
+        "threads": [(t, c / total) for t, c in threads.most_common(8)],
+        "busy": {t: c / (wall_s * rate) for t, c in threads.items()} if wall_s else {},
+        "per_thread_self": {t: [(f, k / threads[t]) for f, k in c.most_common(5)]
+                            for t, c in per_thread.items() if threads[t] >= total // 20},
     }
 
 
@@ -256,7 +295,8 @@ def render_markdown(rec: dict[str, Any]) -> list[str]:
     rows = []
     for name, secs in rec["best_s"].items():
         ok = rec["verified"].get(name)
-        rows.append(f"| `{rec['commands'][name].replace('|', chr(92) + '|')}` | {f(secs)} | "
+        shown = rec["commands"][name].replace(rec.get("workdir", "\0"), "$W")
+        rows.append(f"| `{shown.replace('|', chr(92) + '|')}` | {f(secs)} | "
                     f"{f(r['mbps'][name], '.1f')} | "
                     f"{'' if ok is None else ('yes' if ok else 'NO')} |")
     lines += ["| command | best s | MB/s | tree verified |", "|---|---|---|---|", *rows, ""]
@@ -273,6 +313,12 @@ def render_markdown(rec: dict[str, Any]) -> list[str]:
         f"{f(r['extract_encryption_overhead'], '+.1%')} | ≤ +10% | "
         f"{'yes' if r['targets_met']['encryption <= +10%'] else 'no'} |",
         "",
+        "Encryption overhead without the fixed passphrase cost (Argon2id, measured on an empty "
+        f"archive: create {rec.get('kdf_s', {}).get('create', 0):.2f} s, extract "
+        f"{rec.get('kdf_s', {}).get('extract', 0):.2f} s): create "
+        f"{f(r.get('create_encryption_overhead_without_kdf'), '+.1%')}, extract "
+        f"{f(r.get('extract_encryption_overhead_without_kdf'), '+.1%')}.",
+        "",
         "Archive sizes: " + ", ".join(f"{k} {v:,} B" for k, v in rec["archive_bytes"].items()
                                       if v is not None) + ".",
     ]
@@ -280,10 +326,16 @@ def render_markdown(rec: dict[str, Any]) -> list[str]:
     if prof and prof.get("tool"):
         for phase in ("create", "extract"):
             p = prof.get(phase) or {}
-            if p.get("self"):
-                lines += ["", f"py-spy, `nzarc {phase}` (unencrypted), top frames by own time "
-                          f"({p['samples']} samples, all threads, idle included):", ""]
-                lines += [f"- {share:.1%} `{frame}`" for frame, share in p["self"][:10]]
+            if not p.get("self"):
+                continue
+            busy = ", ".join(f"{t} {b:.0%}" for t, b in
+                             sorted(p.get("busy", {}).items(), key=lambda x: -x[1])[:6])
+            lines += ["", f"py-spy on `nzarc {phase}` (unencrypted, on-CPU samples only, "
+                      f"{p['samples']} samples over {p.get('wall_s', 0):.1f} s). Share of the "
+                      f"run each thread was on a CPU: {busy}.", ""]
+            for thread, frames in p.get("per_thread_self", {}).items():
+                lines.append(f"- {thread}: " + "; ".join(
+                    f"{share:.0%} `{frame}`" for frame, share in frames))
     return lines
 
 

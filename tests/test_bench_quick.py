@@ -131,12 +131,17 @@ def test_parse_size() -> None:
 
 
 def test_summarize_collapsed_profile() -> None:
-    text = "main;f (a.py:1);g (a.py:2) 30\nmain;f (a.py:1) 10\nworker;h (b.py:3) 60\n"
-    s = summarize_collapsed(text)
+    proc = 'process 7:"python nzarc create"'
+    text = (f"{proc};thread (7): MainThread;main (cli.py:1);read (w.py:2) 30\n"
+            f"{proc};thread (7): MainThread;main (cli.py:1) 10\n"
+            f"{proc};thread (9): nzarc_0;run (t.py:3);encode (zstd.py:68) 60\n")
+    s = summarize_collapsed(text, wall_s=1.0, rate=100)
     assert s["samples"] == 100
-    assert s["self"][0] == ("h (b.py:3)", 0.6)
-    assert dict(s["inclusive"])["f (a.py:1)"] == pytest.approx(0.4)
-    assert dict(s["threads"])["worker"] == pytest.approx(0.6)
+    assert s["self"][0] == ("encode (zstd.py:68)", 0.6)
+    assert dict(s["inclusive"])["main (cli.py:1)"] == pytest.approx(0.4)
+    assert dict(s["threads"]) == {"nzarc_0": pytest.approx(0.6), "MainThread": pytest.approx(0.4)}
+    assert s["busy"] == {"MainThread": pytest.approx(0.4), "nzarc_0": pytest.approx(0.6)}
+    assert s["per_thread_self"]["MainThread"][0] == ("read (w.py:2)", 0.75)
 
 
 def test_published_figures_are_consistent() -> None:

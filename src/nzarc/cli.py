@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as _dt
+import io
 import json
 import os
 import stat
@@ -332,40 +333,98 @@ def _input_archive(name: str) -> Iterator[IO[bytes]]:
         yield f
 
 
-def _needs_passphrase(reader: Any) -> bool:
-    """True if the header has a passphrase stanza (works without any key)."""
-    info = reader.header_info()
-    kinds = [str(k).lower() for k in (_get(info, "recipient_kinds", "recipients") or [])]
-    return any("pass" in k or "argon" in k or "scrypt" in k for k in kinds)
+class _Replay(io.RawIOBase):
+    """A non-seekable stream whose first bytes can be read twice.
+
+    Used on a pipe to look at the archive header, ask for a passphrase if it
+    wants one, and open it again from the start. Replays at most what was
+    read before :meth:`rewind` (the header: about 1 MiB at most).
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._seen = bytearray()
+        self._pos: int | None = None  # None: recording; else: replay position
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def rewind(self) -> None:
+        if self._pos is not None:
+            raise ValueError("a replay stream can be rewound once")
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self._pos is not None and self._pos < len(self._seen):
+            end = len(self._seen) if n is None or n < 0 else min(len(self._seen), self._pos + n)
+            out = bytes(self._seen[self._pos : end])
+            self._pos = end
+            if end == len(self._seen):
+                self._seen = bytearray()
+                self._pos = 0
+            return out
+        data = self._raw.read(n)
+        if self._pos is None:
+            self._seen += data
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _wants_passphrase(reader: Any) -> bool:
+    """True if the header carries a passphrase stanza (readable without a key)."""
+    return "argon2id" in [str(k) for k in reader.header_info().recipients]
+
+
+def _open(src: Any, passphrase: str | None, identities: list[str], jobs: int | None) -> Any:
+    import nzarc
+
+    opener = getattr(nzarc, "open", None)
+    if opener is None:  # the package-level helper is optional; the class is the API
+        from nzarc.reader import ArchiveReader as opener
+    return opener(src, passphrase=passphrase, identities=identities, jobs=jobs)
 
 
 @contextlib.contextmanager
-def _open_reader(args: argparse.Namespace, *, prompt: bool = True) -> Iterator[Any]:
-    """Open ARCHIVE with the keys from -i/--passphrase-file/NZARC_PASSPHRASE,
-    prompting on the terminal if the archive wants a passphrase and none was given."""
-    import nzarc
-
+def _open_reader(args: argparse.Namespace) -> Iterator[Any]:
+    """Open ARCHIVE with the keys from -i/--passphrase-file/NZARC_PASSPHRASE; with
+    none of those, prompt on the terminal when the archive wants a passphrase."""
     passphrase, identities = _read_keys(args)
-    with _input_archive(args.archive) as src:
-        reader = nzarc.open(src, passphrase=passphrase, identities=identities, jobs=getattr(args, "jobs", None))
+    jobs = getattr(args, "jobs", None)
+    with _input_archive(args.archive) as raw:
+        src: Any = raw
+        if passphrase is None and not identities and tty_available():
+            seekable = _is_seekable(raw)
+            if not seekable:
+                src = _Replay(raw)
+            start = raw.tell() if seekable else 0
+            probe = _open(src, None, [], jobs)
+            wants = _wants_passphrase(probe)
+            if wants:
+                passphrase = resolve_passphrase(file=None, confirm=False, environ={})
+            probe.close()
+            if seekable:
+                raw.seek(start)
+            else:
+                src.rewind()
+        args.have_key = passphrase is not None or bool(identities)
+        reader = _open(src, passphrase, identities, jobs)
         with reader:
-            if (
-                prompt
-                and passphrase is None
-                and not identities
-                and tty_available()
-                and _needs_passphrase(reader)
-            ):
-                typed = resolve_passphrase(file=None, confirm=False, environ={})
-                _set_passphrase(reader, typed)
             yield reader
 
 
-def _set_passphrase(reader: Any, passphrase: str | None) -> None:
-    setter = getattr(reader, "set_passphrase", None)
-    if setter is None:  # the reader takes keys only at open: nothing to add
-        return
-    setter(passphrase)
+def _is_seekable(f: IO[bytes]) -> bool:
+    try:
+        return bool(f.seekable())
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _get(obj: Any, *names: str, default: Any = None) -> Any:
@@ -593,11 +652,9 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def _summary_create(stats: Any) -> None:
-    raw = _get(stats, "raw_bytes", "bytes_in", "raw_size")
-    arc = _get(stats, "archive_bytes", "bytes_out", "archive_size")
-    if isinstance(raw, int) and isinstance(arc, int):
-        ratio = f", ratio {raw / arc:.3f}" if arc else ""
-        sys.stderr.write(f"{format_bytes(raw)} -> {format_bytes(arc)}{ratio}\n")
+    raw, arc = stats.raw_bytes, stats.archive_bytes
+    pct = f" ({100.0 * arc / raw:.1f}% of the input)" if raw else ""
+    sys.stderr.write(f"{stats.members} members, {format_bytes(raw)} -> {format_bytes(arc)}{pct}\n")
 
 
 # --------------------------------------------------------------------------- extract / list / test
@@ -701,74 +758,65 @@ def cmd_test(args: argparse.Namespace) -> int:
 _UNAUTH = "NOT authenticated against a forger (unencrypted: corruption is detected, forgery is not)"
 
 
+def _pinned_models(info: Any) -> list[dict[str, Any]]:
+    """Every model pin of the codec table, once each, with the codec that pins it."""
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for codec in info.codecs:
+        for pin in codec.get("models") or []:
+            key = (pin.get("name"), pin.get("weights_sha256"), pin.get("tokenizer_sha256"))
+            seen.setdefault(key, {**pin, "codec": codec.get("id")})
+    return list(seen.values())
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     with _open_reader(args) as reader:
-        passphrase, identities = _read_keys(args)
-        have_key = passphrase is not None or bool(identities)
         header = reader.header_info()
-        encrypted = bool(_get(header, "encrypted", default=True))
-        full = None
-        if have_key or not encrypted:
-            full = reader.info()
+        full = reader.info() if args.have_key or not header.encrypted else None
     info = full if full is not None else header
     data = _jsonable(info)
-    if isinstance(data, dict):
-        if not encrypted:
-            data["authenticated"] = False
-            data["note"] = _UNAUTH
-        data["index_read"] = full is not None
+    data["index_read"] = full is not None
+    data["pinned_models"] = _pinned_models(info)
+    if not info.encrypted:
+        data["note"] = _UNAUTH
     if args.json:
         _print_json(data)
-        return EXIT_OK
-    _print_info_human(data if isinstance(data, dict) else {"info": data}, encrypted, full is not None)
+    else:
+        _print_info_human(info, full is not None)
     return EXIT_OK
 
 
-def _print_info_human(d: dict[str, Any], encrypted: bool, full: bool) -> None:
+def _print_info_human(info: Any, full: bool) -> None:
     w = sys.stdout.write
-    w(f"format:      nzarc v{_get(d, 'version', 'format_version', default='?')}\n")
-    if encrypted:
-        kinds = _get(d, "recipient_kinds", "recipients", default=[]) or []
-        w(f"encryption:  {_get(d, 'suite', default='?')}; recipients: {', '.join(map(str, kinds)) or '-'}\n")
+    w(f"{'format:':<12} nzarc v{info.version}\n")
+    if info.encrypted:
+        kinds = ", ".join(info.recipients) or "-"
+        w(f"{'encryption:':<12} {info.suite}; {len(info.recipients)} recipient(s): {kinds}\n")
     else:
-        w(f"encryption:  none; {_UNAUTH}\n")
-    codecs = _get(d, "codecs", default=[]) or []
-    for i, c in enumerate(codecs):
-        label = "codecs:" if i == 0 else ""
-        cid = _get(c, "id", "codec_id", default="?") if isinstance(c, dict) else str(c)
-        ver = _get(c, "version", default="?") if isinstance(c, dict) else ""
-        params = _get(c, "params", default={}) if isinstance(c, dict) else {}
+        w(f"{'encryption:':<12} none; {_UNAUTH}\n")
+    for i, c in enumerate(info.codecs):
+        params = c.get("params") or {}
         ptxt = f" {json.dumps(params, sort_keys=True)}" if params else ""
-        w(f"{label:<12} {cid} v{ver}{ptxt}\n")
-    models = _get(d, "models", "model_pins", default=[]) or []
-    for i, m in enumerate(models):
-        label = "models:" if i == 0 else ""
-        if isinstance(m, dict):
-            w(
-                f"{label:<12} {_get(m, 'name', default='?')} weights {str(_get(m, 'weights_sha256', default='?'))[:16]}..."
-                f" tokenizer {str(_get(m, 'tokenizer_sha256', default='?'))[:16]}... runtime {_get(m, 'runtime_id', default='?')}\n"
-            )
-        else:
-            w(f"{label:<12} {m}\n")
+        dist = f" (from {c['dist']})" if c.get("dist") else ""
+        w(f"{'codecs:' if i == 0 else '':<12} {c.get('id')} v{c.get('ver')}{ptxt}{dist}\n")
+    for i, m in enumerate(_pinned_models(info)):
+        w(
+            f"{'models:' if i == 0 else '':<12} {m.get('name')} (weights {str(m.get('weights_sha256'))[:16]}, "
+            f"tokenizer {str(m.get('tokenizer_sha256'))[:16]}, runtime {m.get('runtime')})\n"
+        )
+    w(f"{'chunk size:':<12} {info.chunk_size} ({format_bytes(info.chunk_size)})"
+      f"{', padded' if info.padded else ''}\n")
     if not full:
-        w("index:       encrypted; give a key (-i, --passphrase-file, NZARC_PASSPHRASE) for counts and sizes\n")
+        w(f"{'index:':<12} encrypted; give a key (-i, --passphrase-file, NZARC_PASSPHRASE) "
+          "for member and chunk counts\n")
         return
-    for key, label in (("member_count", "members"), ("chunk_count", "chunks")):
-        value = _get(d, key, label)
-        if value is not None:
-            w(f"{label + ':':<12} {value}\n")
-    per = _get(d, "chunks_per_codec", default=None)
-    if isinstance(per, dict) and per:
-        w(f"{'':<12} " + ", ".join(f"{k}: {v}" for k, v in sorted(per.items())) + "\n")
-    raw = _get(d, "raw_size", "raw_bytes")
-    arc = _get(d, "archive_size", "archive_bytes")
-    if isinstance(raw, int):
-        w(f"{'raw size:':<12} {raw} ({format_bytes(raw)})\n")
-    if isinstance(arc, int):
-        w(f"{'archive:':<12} {arc} ({format_bytes(arc)})\n")
-    ratio = _get(d, "ratio")
-    if isinstance(ratio, (int, float)):
-        w(f"{'ratio:':<12} {ratio:.3f}\n")
+    w(f"{'members:':<12} {info.members} ({info.files} files)\n")
+    per = ", ".join(f"{k}: {v}" for k, v in sorted(info.chunks_per_codec.items()))
+    w(f"{'chunks:':<12} {info.chunks}{f' ({per})' if per else ''}\n")
+    w(f"{'raw size:':<12} {info.raw_size} ({format_bytes(info.raw_size or 0)})\n")
+    if info.archive_size is not None:
+        w(f"{'archive:':<12} {info.archive_size} ({format_bytes(info.archive_size)})\n")
+    if info.ratio is not None:
+        w(f"{'ratio:':<12} {info.ratio:.4f} (archive size / raw size)\n")
 
 
 # --------------------------------------------------------------------------- keygen / codecs

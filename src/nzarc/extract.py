@@ -375,17 +375,21 @@ def extract_members(
     ``link_target``) and ``chunks()``, as :class:`nzarc.ArchiveReader` does.
     ``names`` selects members by exact name or by directory prefix (``a``
     selects ``a/b``); ``None`` extracts everything. ``dest`` is created if it
-    does not exist. Raises :class:`UnsafePath`, :class:`OverwriteRefused`,
+    does not exist (only once the first member has been read). Raises :class:`UnsafePath`, :class:`OverwriteRefused`,
     ``OSError`` or whatever the reader raises (``IntegrityError``...); see
     the module docstring for what is guaranteed on failure.
     """
     dest_path = Path(dest)
-    dest_path.mkdir(parents=True, exist_ok=True)
     requested = None if names is None else frozenset(names)
+    members = _iter_selected(reader, requested)
+    # Decrypt up to the first member before touching the filesystem: a wrong key
+    # or a bad header must not leave even an empty destination directory behind.
+    first = next(members, None)
+    dest_path.mkdir(parents=True, exist_ok=True)
     ex = _Extractor(dest_path, force)
     done: list[Any] = []
     try:
-        for md in _iter_selected(reader, requested):
+        for md in _chain_first(first, members):
             member = md.member
             if select_members(requested, member.name) is None:
                 _drain(md)
@@ -403,7 +407,7 @@ def extract_members(
                 _drain(md)
             else:
                 raise UnsafePath(f"member {member.name!r} has unsupported type {member.type!r}")
-            done.append(member)
+            done.append(md.member)  # with the verified size and digest
         ex.finish_dirs()
     finally:
         ex.discard_tmp()
@@ -422,6 +426,12 @@ def _iter_selected(reader: Any, requested: frozenset[str] | None) -> Iterator[An
         return
     exact = [m.name for m in reader.members() if select_members(requested, m.name) is not None]
     yield from reader.iter_members(exact)
+
+
+def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    if first is not None:
+        yield first
+        yield from rest
 
 
 def _drain(md: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from nzarc.codecs.contract import Codec
 from nzarc.codecs.registry import get_registry
-from nzarc.errors import CodecError, ModelMismatch, NzarcError, UnsupportedCodec
+from nzarc.errors import CodecError, FormatError, ModelMismatch, NzarcError, UnsupportedCodec
 from nzarc.format.header import CodecEntry
 
 __all__ = [
@@ -139,6 +139,17 @@ def build_decoders(entries: Sequence[CodecEntry], slots: Sequence[int]) -> dict[
     return out
 
 
+def _parts(codec: Codec, items: list[Any], jobs: int) -> list[list[Any]]:
+    """Split ``items`` into ``jobs`` contiguous parts for codecs that run well in threads, else one."""
+    if not items:
+        return []
+    if not (codec.releases_gil and codec.thread_safe) or jobs <= 1:
+        return [items]
+    n = min(jobs, len(items))
+    size = -(-len(items) // n)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def _guard(codec: Codec, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
@@ -151,30 +162,33 @@ def _guard(codec: Codec, fn: Callable[[], Any]) -> Any:
 class ChunkEncoder:
     """Encodes groups of chunks, choosing per chunk the smallest candidate output."""
 
-    def __init__(self, plan: CodecPlan, executor: Executor, *, verify: bool = False) -> None:
+    def __init__(
+        self, plan: CodecPlan, executor: Executor, jobs: int, *, verify: bool = False
+    ) -> None:
         self.plan = plan
         self.executor = executor
+        self.jobs = jobs
         self.verify = verify
 
-    def _run(self, slot: int, chunks: list[bytes]) -> list[Future[Any]]:
+    def _run(self, slot: int, chunks: list[bytes]) -> list[tuple[list[bytes], Future[Any]]]:
+        """One ``encode_many`` call per part; parts run in parallel for GIL-releasing codecs."""
         codec = self.plan.codecs[slot]
-        if codec.releases_gil and codec.thread_safe and len(chunks) > 1:
-            return [
-                self.executor.submit(_guard, codec, lambda c=c: codec.encode(c)) for c in chunks
-            ]
-        return [self.executor.submit(_guard, codec, lambda: codec.encode_many(chunks))]
+        return [
+            (part, self.executor.submit(_guard, codec, lambda p=part: codec.encode_many(p)))
+            for part in _parts(codec, chunks, self.jobs)
+        ]
 
     def encode_group(self, chunks: Sequence[bytes]) -> list[tuple[int, bytes]]:
         """Return ``(slot, output)`` per chunk, in order; a chunk nothing shrinks is stored."""
         best: list[tuple[int, bytes]] = [(0, bytes(c)) for c in chunks]
-        jobs: list[tuple[int, list[int], list[Future[Any]]]] = []
+        jobs: list[tuple[int, list[int], list[tuple[list[bytes], Future[Any]]]]] = []
         for slot in self.plan.candidates:
             codec = self.plan.codecs[slot]
             accepted = [i for i, c in enumerate(chunks) if codec.accepts(c)]
             if accepted:
                 jobs.append((slot, accepted, self._run(slot, [chunks[i] for i in accepted])))
         for slot, accepted, futures in jobs:
-            outputs = self._collect(futures, len(accepted))
+            outputs = self._collect(self.plan.codecs[slot], futures)
             codec = self.plan.codecs[slot]
             for i, out in zip(accepted, outputs, strict=True):
                 if out is None or len(out) >= len(best[i][1]):
@@ -187,19 +201,25 @@ class ChunkEncoder:
         return best
 
     @staticmethod
-    def _collect(futures: list[Future[Any]], n: int) -> list[bytes | None]:
+    def _collect(
+        codec: Codec, futures: list[tuple[list[bytes], Future[Any]]]
+    ) -> list[bytes | None]:
+        """Outputs in order; None where the codec declined (CodecError) that chunk."""
         results: list[bytes | None] = []
-        for fut in futures:
+        for part, fut in futures:
             try:
-                value = fut.result()
-            except CodecError:  # the codec declines: fall back to another candidate
-                value = None
-            if isinstance(value, list):
-                results.extend(value)
-            else:
-                results.append(value)
-        if len(results) != n:
-            return [None] * n
+                values = fut.result()
+                if not isinstance(values, list) or len(values) != len(part):
+                    raise CodecError(
+                        f"{codec.codec_id}: encode_many returned the wrong number of chunks"
+                    )
+                results.extend(values)
+            except CodecError:  # isolate the chunk(s) the codec declines
+                for chunk in part:
+                    try:
+                        results.append(_guard(codec, lambda c=chunk: codec.encode(c)))
+                    except CodecError:
+                        results.append(None)
         return results
 
     @staticmethod
@@ -213,41 +233,36 @@ class ChunkEncoder:
 class ChunkDecoder:
     """Decodes groups of chunk frames, batching per codec slot through ``decode_many``."""
 
-    def __init__(self, codecs: dict[int, Codec], executor: Executor) -> None:
+    def __init__(self, codecs: dict[int, Codec], executor: Executor, jobs: int) -> None:
         self.codecs = codecs
         self.executor = executor
+        self.jobs = jobs
 
     def decode_group(self, items: Sequence[tuple[int, bytes, int]]) -> list[bytes]:
         """``items``: (slot, codec output, raw_len). Returns exactly raw_len bytes each."""
         by_slot: dict[int, list[int]] = {}
         for i, (slot, _, _) in enumerate(items):
             by_slot.setdefault(slot, []).append(i)
-        futures: list[tuple[list[int], Future[Any], bool]] = []
+        futures: list[tuple[list[int], Future[Any]]] = []
         for slot, idx in by_slot.items():
             codec = self.codecs.get(slot)
             if codec is None:
-                raise UnsupportedCodec(f"codec slot {slot} was not prepared for decoding")
-            if codec.releases_gil and codec.thread_safe and len(idx) > 1:
-                for i in idx:
-                    _, data, raw = items[i]
-                    fut = self.executor.submit(
-                        _guard, codec, lambda d=data, r=raw, c=codec: c.decode(d, r)
-                    )
-                    futures.append(([i], fut, False))
-            else:
-                pairs = [(items[i][1], items[i][2]) for i in idx]
+                raise FormatError(
+                    f"a chunk uses codec slot {slot}, which the index lists as unused"
+                )
+            for part in _parts(codec, idx, self.jobs):
+                pairs = [(items[i][1], items[i][2]) for i in part]
                 fut = self.executor.submit(_guard, codec, lambda p=pairs, c=codec: c.decode_many(p))
-                futures.append((idx, fut, True))
+                futures.append((part, fut))
         out: list[bytes | None] = [None] * len(items)
         first_error: BaseException | None = None
-        for idx, fut, many in futures:
+        for idx, fut in futures:
             try:
-                value = fut.result()
+                values = fut.result()
             except BaseException as exc:  # collect all futures before re-raising
                 first_error = first_error or exc
                 continue
-            values = value if many else [value]
-            if len(values) != len(idx):
+            if not isinstance(values, list) or len(values) != len(idx):
                 first_error = first_error or CodecError(
                     "decode_many returned the wrong number of chunks"
                 )

@@ -20,7 +20,8 @@ from nzarc.codecs.contract import Codec
 from nzarc.crypto import keys as keymod
 from nzarc.crypto.recipients import parse_identity, unwrap_file_key
 from nzarc.crypto.suites import SegmentAead, make_aead
-from nzarc.errors import FormatError, IntegrityError
+from nzarc.errors import FormatError, IntegrityError, LimitExceeded
+from nzarc.format import limits
 from nzarc.format.frames import (
     ChunkFrame,
     EntryFrame,
@@ -162,8 +163,12 @@ class ArchiveReader:
             parse_identity(i) if isinstance(i, str) else bytes(i) for i in identities
         ]
         self._jobs = default_jobs(jobs)
-        self._prelude, self._header_bytes, self._mac = read_prelude(self._src.read)
-        self.header: Header = decode_header(self._header_bytes)
+        try:
+            self._prelude, self._header_bytes, self._mac = read_prelude(self._src.read)
+            self.header: Header = decode_header(self._header_bytes)
+        except BaseException:
+            self.close()
+            raise
         self._payload_start = PRELUDE_LEN + len(self._header_bytes) + MAC_LEN
         self._aead: SegmentAead | None = None
         self._index: Index | None = None
@@ -174,7 +179,7 @@ class ArchiveReader:
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
-        if self._executor is not None:
+        if getattr(self, "_executor", None) is not None:
             self._executor.shutdown()
             self._executor = None
         if self._owned is not None:
@@ -207,7 +212,7 @@ class ArchiveReader:
         self._decoders.update(build_decoders(self.header.codecs, missing))
         if self._executor is None:
             self._executor = make_executor(self._jobs)
-        return ChunkDecoder(self._decoders, self._executor)
+        return ChunkDecoder(self._decoders, self._executor, self._jobs)
 
     # -- header / info --------------------------------------------------------------------
 
@@ -272,7 +277,14 @@ class ArchiveReader:
             raise ValueError("a non-seekable archive can be read only once")
         self._consumed = True
         h = self.header
-        decoder = self._decoder(range(len(h.codecs))) if with_data else None
+        decoder = None
+        if with_data:  # refuse missing codecs before decoding anything
+            if self._src.seekable:
+                index = self._get_index()
+                decoder = self._decoder([s for s, c in enumerate(index.counts) if c])
+                self._src.seek(self._payload_start)
+            else:
+                decoder = self._decoder(range(len(h.codecs)))
         stream = PlainStream(iter_segments(self._src.read, aead, h.segment_size))
         reader = FrameReader(stream, chunk_size=h.chunk_size, slots=len(h.codecs))
         return _windowed(reader.next, decoder, 2 * self._jobs), stream
@@ -346,10 +358,15 @@ class ArchiveReader:
         seg_no = offset // seg
         if seg_no >= n_segments:
             raise FormatError("an index offset points beyond the payload")
-        self._src.seek(self._payload_start + seg_no * (seg + TAG_LEN))
-        segments = iter_segments(
-            self._src.read, self._unlock(), seg, first=seg_no, total=n_segments
-        )
+        at = [self._payload_start + seg_no * (seg + TAG_LEN)]
+
+        def read(n: int) -> bytes:  # positioned reads: several streams may be open at once
+            self._src.seek(at[0])
+            data = self._src.read(n)
+            at[0] += len(data)
+            return data
+
+        segments = iter_segments(read, self._unlock(), seg, first=seg_no, total=n_segments)
         return PlainStream(segments, pos=seg_no * seg, skip=offset - seg_no * seg)
 
     def _frames_at(self, offset: int, n_segments: int) -> FrameReader:
@@ -361,6 +378,9 @@ class ArchiveReader:
     def _load_index(self) -> Index:
         h = self.header
         n, plain = self._layout()
+        # Authenticate the last segment (its last flag) before parsing anything: a truncated or
+        # extended file must fail as such, not as garbage frames.
+        self._stream_at((n - 1) * h.segment_size, n).at_end()
         if plain < TRAILER_LEN:
             raise FormatError("payload too short to hold a trailer")
         trailer_at = plain - TRAILER_LEN
@@ -417,13 +437,13 @@ def _windowed(
 ) -> Iterator[Frame]:
     """Frames in order; chunk frames carry decoded bytes (or are passed as-is without a decoder).
 
-    Up to ``window`` chunk frames (or 1024 frames) are gathered and decoded together.
+    Up to ``window`` chunk frames (or 256 frames) are gathered and decoded together.
     """
     while True:
         pending: list[Frame] = []
         chunks = 0
         stop = False
-        while chunks < window and len(pending) < 1024:
+        while chunks < window and len(pending) < 256:
             frame = next_frame()
             pending.append(frame)
             if isinstance(frame, ChunkFrame):
@@ -521,6 +541,8 @@ def _demux(
         if isinstance(frame, EntryFrame):
             entry = frame.entry
             m = entry.member
+            if len(seen) + len(unclosed) >= limits.MAX_ENTRIES:
+                raise LimitExceeded(f"more than {limits.MAX_ENTRIES} members")
             names.add(m.name, m.type)
             if entry.offset < received or (last is not None and entry.offset < last.entry.offset):
                 raise FormatError(f"entry {m.name!r} starts inside data already assigned")
@@ -543,6 +565,11 @@ def _demux(
         elif isinstance(frame, ChunkFrame):
             if last is None:
                 raise FormatError("chunk before the first entry")
+            if len(unclosed) > 1 and unclosed[1].entry.offset <= received:
+                name = unclosed[0].entry.member.name
+                raise FormatError(f"member {name!r} is complete but its finish frame is missing")
+            if len(offsets) >= limits.MAX_CHUNKS:
+                raise LimitExceeded(f"more than {limits.MAX_CHUNKS} chunks")
             if short:
                 raise FormatError("only the last chunk may be shorter than the chunk size")
             short = frame.raw_len < cs

@@ -130,7 +130,7 @@ class ArchiveWriter:
         self._batch = 2 * self._jobs
         self._plan = plan_codecs(codec, level)
         self._executor = make_executor(self._jobs)
-        self._encoder = ChunkEncoder(self._plan, self._executor, verify=verify)
+        self._encoder = ChunkEncoder(self._plan, self._executor, self._jobs, verify=verify)
 
         if encrypt:
             file_key = self._rng(KEY_LEN)

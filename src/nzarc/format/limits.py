@@ -22,7 +22,6 @@ __all__ = [
     "MAX_PATH_BYTES",
     "MAX_COMPONENT_BYTES",
     "MAX_LINK_BYTES",
-    "MAX_SEGMENTS",
     "check",
 ]
 
@@ -43,7 +42,6 @@ MAX_CHUNKS = 1 << 24
 MAX_PATH_BYTES = 4096
 MAX_COMPONENT_BYTES = 255
 MAX_LINK_BYTES = 4096
-MAX_SEGMENTS = 1 << 64  # the 11-byte counter allows more; v1 caps at 2^64 segments
 
 
 def check(what: str, value: int, cap: int, *, low: int = 0) -> int:

@@ -58,7 +58,7 @@ def _is_int(v: Any) -> bool:
 def check_mode(mode: Any) -> int:
     _need(
         _is_int(mode) and 0 <= mode and mode & ~MODE_MASK == 0,
-        f"entry mode {mode!r} has bits outside 0o1777",
+        f"entry mode {oct(mode) if _is_int(mode) else repr(mode)} has bits outside 0o1777",
     )
     return mode
 

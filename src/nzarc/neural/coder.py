@@ -291,9 +291,9 @@ class BatchRangeDecoder:
     """Decode many independent streams in lockstep, one vectorised step per symbol.
 
     ``streams[i]`` holds ``counts[i]`` symbols. Each :meth:`step` takes the
-    frequency tables of the next symbol of every stream as an integer tensor
-    ``[B, V]`` (rows of finished streams are ignored) and returns the decoded
-    symbols as an int64 tensor ``[B]`` (``-1`` for finished streams). All
+    frequency tables (an integer tensor ``[rows, V]``) of the next symbol of
+    every stream, or of a chosen subset of streams, and returns the decoded
+    symbols. Streams are independent and may be at different positions. All
     state lives on ``device``; results are identical on every device.
     Invalid streams are recorded, not raised, inside :meth:`step` (so a GPU
     step needs no host synchronisation); :meth:`check` raises CodecError if
@@ -310,69 +310,85 @@ class BatchRangeDecoder:
         if len(streams) != len(counts):
             raise ValueError("streams and counts differ in length")
         self.freq_bits = _check_freq_bits(freq_bits)
-        self.device = torch.device(device)
+        self.device = dev = torch.device(device)
         self.batch = n = len(streams)
-        dev = self.device
         lengths = [len(s) for s in streams]
         offsets = np.zeros(n, dtype=np.int64)
         if n:
             offsets[1:] = np.cumsum(lengths[:-1])
-        flat = b"".join(streams) + b"\x00"  # final byte: the padding read past every end
+        flat = b"".join(streams) + b"\x00"  # the last byte is what a read past any end sees
         self._flat = torch.frombuffer(bytearray(flat), dtype=torch.uint8).to(dev)
         self._pad_index = len(flat) - 1
         self._offsets = torch.as_tensor(offsets, dtype=torch.int64, device=dev)
         self._lengths = torch.as_tensor(lengths, dtype=torch.int64, device=dev)
         self.counts = torch.as_tensor(list(counts), dtype=torch.int64, device=dev)
-        self.steps = 0
+        self.decoded = torch.zeros(n, dtype=torch.int64, device=dev)
         self._pos = torch.zeros(n, dtype=torch.int64, device=dev)
-        self._code = torch.zeros(n, dtype=torch.int64, device=dev)
+        code = torch.zeros(n, dtype=torch.int64, device=dev)
         for _ in range(_INIT_BYTES):
-            self._code = (self._code << 8) | self._next_byte(torch.ones(n, dtype=torch.bool, device=dev))
+            code = (code << 8) | self._bytes_at(self._pos, self._offsets, self._lengths)
+            self._pos += 1
+        self._code = code
         self._low = torch.zeros(n, dtype=torch.int64, device=dev)
         self._range = torch.full((n,), _TOP, dtype=torch.int64, device=dev)
         self._bad = torch.zeros(n, dtype=torch.bool, device=dev)
 
-    def _next_byte(self, mask: torch.Tensor) -> torch.Tensor:
-        """Bytes at each stream's position (0 past its end) for rows in ``mask``; advance them."""
-        pos = self._pos
-        idx = torch.where(pos < self._lengths, self._offsets + pos, self._pad_index)
-        byte = self._flat[idx].to(torch.int64)
-        self._pos = pos + mask.to(torch.int64)
-        return torch.where(mask, byte, 0)
+    def _bytes_at(self, pos: torch.Tensor, offsets: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The byte at ``pos`` of each selected stream, 0 at or past its end."""
+        idx = torch.where(pos < lengths, offsets + pos, self._pad_index)
+        return self._flat[idx].to(torch.int64)
 
     def active(self) -> torch.Tensor:
         """Boolean ``[B]``: streams that still have symbols to decode."""
-        return self.counts > self.steps
+        return self.decoded < self.counts
 
-    def step(self, freqs: torch.Tensor) -> torch.Tensor:
-        """Decode the next symbol of every unfinished stream from ``freqs`` ``[B, V]``."""
-        if freqs.dim() != 2 or freqs.shape[0] != self.batch:
-            raise ValueError(f"freqs must be [{self.batch}, V], got {tuple(freqs.shape)}")
+    def step(self, freqs: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode the next symbol of several streams in one vectorised step.
+
+        Without ``rows``, ``freqs`` is ``[B, V]`` (one row per stream; rows of
+        finished streams are ignored and give ``-1``). With ``rows`` (distinct
+        indices of unfinished streams, a LongTensor ``[b]``), ``freqs`` is
+        ``[b, V]`` for those streams only. Returns int64 symbols, one per row.
+        """
+        if rows is None:
+            if freqs.dim() != 2 or freqs.shape[0] != self.batch:
+                raise ValueError(f"freqs must be [{self.batch}, V], got {tuple(freqs.shape)}")
+            idx = torch.arange(self.batch, device=self.device)
+            active = self.active()
+        else:
+            idx = rows.to(device=self.device, dtype=torch.int64)
+            if freqs.dim() != 2 or idx.dim() != 1 or freqs.shape[0] != idx.shape[0]:
+                raise ValueError("freqs must be [b, V] for b = len(rows)")
+            active = self.decoded[idx] < self.counts[idx]
+            if not bool(active.all()):
+                raise ValueError("step() on a finished stream")
         bits = self.freq_bits
-        active = self.active()
-        f = freqs.to(device=self.device, dtype=torch.int64)
-        cdf = torch.cumsum(f, dim=1)
-        r = self._range >> bits
-        q = torch.div(self._code, r, rounding_mode="floor")
+        f = freqs.to(device=self.device)
+        cdf = torch.cumsum(f, dim=1, dtype=torch.int64)
+        code, rng, low = self._code[idx], self._range[idx], self._low[idx]
+        pos, offs, lens = self._pos[idx], self._offsets[idx], self._lengths[idx]
+        r = rng >> bits
+        q = torch.div(code, r, rounding_mode="floor")
         bad = active & (q >= (1 << bits))
         q = torch.where(bad, 0, q)
         sym = torch.searchsorted(cdf, q.unsqueeze(1), right=True).clamp_(max=f.shape[1] - 1)
         hi = cdf.gather(1, sym).squeeze(1)
-        fs = f.gather(1, sym).squeeze(1)
+        fs = f.gather(1, sym).squeeze(1).to(torch.int64)
         lo = hi - fs
         ok = active & ~bad
-        self._code = torch.where(ok, self._code - r * lo, self._code)
-        self._low = torch.where(ok, self._low + r * lo, self._low)
-        rng = torch.where(ok, r * fs, self._range)
+        code = torch.where(ok, code - r * lo, code)
+        low = torch.where(ok, low + r * lo, low)
+        rng = torch.where(ok, r * fs, rng)
         for _ in range(bits // 8 + 2):
             need = ok & (rng < _BOT)
-            byte = self._next_byte(need)
+            byte = self._bytes_at(pos, offs, lens)
             rng = torch.where(need, rng << 8, rng)
-            self._code = torch.where(need, (self._code << 8) | byte, self._code)
-            self._low = torch.where(need, (self._low & (_BOT - 1)) << 8, self._low)
-        self._range = rng
-        self._bad |= bad | (self._pos - _INIT_BYTES > self._lengths)
-        self.steps += 1
+            code = torch.where(need, (code << 8) | byte, code)
+            low = torch.where(need, (low & (_BOT - 1)) << 8, low)
+            pos = pos + need.to(torch.int64)
+        self._code[idx], self._range[idx], self._low[idx], self._pos[idx] = code, rng, low, pos
+        self._bad[idx] |= bad | (pos - _INIT_BYTES > lens)
+        self.decoded[idx] += active.to(torch.int64)
         return torch.where(active, sym.squeeze(1), -1)
 
     def failed(self) -> torch.Tensor:

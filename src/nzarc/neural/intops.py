@@ -53,7 +53,6 @@ class FixedPoint:
     V_MAX = (1 << 22) - 1  # v projection clamp
     GU_MAX = (1 << 20) - 1  # gate/up clamp
     L_MAX = (1 << 20) - 1  # logit clamp
-    S_MAX = 1 << 23  # attention score clamp (in units 2**-FZ)
     SILU_HALF = 1 << 14  # SiLU table covers g in [-SILU_HALF, SILU_HALF)
     EXPA_BITS = 15  # attention exp table: round(2**15 * exp(-j / 2**FZ))
     EXPL_BITS = 24  # logit exp table:     round(2**24 * exp(-j / 2**FL))

@@ -1,0 +1,1 @@
+"""Fuzzing and archive-surgery tools for nzarc (see fuzz/run and spec/vectors/bad/)."""

@@ -1,0 +1,57 @@
+"""Fixed distributions and seeds for the range-decoder fuzz target.
+
+Input layout: ``selector (u8) || count (u8) || stream``. The selector picks ``freq_bits``
+from :data:`FREQ_BITS` and the count (mod :data:`MAX_SYMBOLS` + 1) the number of symbols;
+the distributions are fixed pseudo-random tables (every entry >= 1, each row summing to
+``2**freq_bits``), the same on every run.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections.abc import Iterator
+
+import numpy as np
+
+FREQ_BITS = (1, 2, 8, 12, 16, 24, 32)
+MAX_SYMBOLS = 48
+VOCAB = 24
+
+
+def cdf_table(freq_bits: int) -> np.ndarray:
+    """Inclusive cumulative rows, ``MAX_SYMBOLS`` x ``min(VOCAB, 2**freq_bits)``."""
+    rng = random.Random(freq_bits)
+    total = 1 << freq_bits
+    vocab = min(VOCAB, total)
+    rows = []
+    for i in range(MAX_SYMBOLS):
+        skew = i % 4  # flat rows, a dominant symbol, and very unequal tails
+        weights = [rng.randint(1, 1000) ** (1 + skew) for _ in range(vocab)]
+        spare = total - vocab
+        scale = sum(weights)
+        freqs = [1 + (w * spare) // scale for w in weights]
+        freqs[rng.randrange(vocab)] += total - sum(freqs)
+        rows.append(np.cumsum(freqs))
+    return np.array(rows, dtype=np.int64)
+
+
+TABLES = {fb: cdf_table(fb) for fb in FREQ_BITS}
+
+
+def parse(data: bytes) -> tuple[int, int, bytes] | None:
+    if len(data) < 2:
+        return None
+    sel, count = struct.unpack(">BB", data[:2])
+    return FREQ_BITS[sel % len(FREQ_BITS)], count % (MAX_SYMBOLS + 1), data[2:]
+
+
+def seeds() -> Iterator[bytes]:
+    from nzarc.neural.coder import encode_symbols
+
+    rng = random.Random(7)
+    for sel, fb in enumerate(FREQ_BITS):
+        table = TABLES[fb]
+        for count in (0, 1, 5, MAX_SYMBOLS):
+            symbols = [rng.randrange(table.shape[1]) for _ in range(count)]
+            yield struct.pack(">BB", sel, count) + encode_symbols(symbols, table[:count], fb)

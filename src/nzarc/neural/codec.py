@@ -1,0 +1,463 @@
+"""``nzarc.neural``: text compressed by the exact integer language model and a range coder.
+
+Importing this module is cheap: torch, the runtime and the model are loaded
+only when a codec is used. ``spec/NEURAL.md`` ("Range coding and the
+nzarc.neural bitstream") is the normative description of the bitstream;
+this docstring summarises it.
+
+Params (all recorded in the archive header)
+    ``{"model": <lowercase hex SHA-256 of the model file>, "window": N}``.
+    ``N`` (``MIN_WINDOW..MAX_WINDOW``, at most the model's longest window) is
+    the number of tokens coded per independent window. Where the codec runs
+    (``NZARC_DEVICE``) and how many threads it uses do not affect the bytes,
+    so they are not params.
+
+Bitstream (version 1) of a chunk of ``raw_len`` bytes
+    1. The chunk is tokenised (:meth:`Tokenizer.encode`, lossless for every
+       byte string) into ``T`` tokens, ``T <= MAX_TOKENS_PER_BYTE * raw_len``.
+    2. The tokens are cut into ``W = ceil(T / N)`` windows of ``N`` tokens
+       (the last one holds the rest). Window ``w`` is coded on its own: the
+       model is fed ``BOS, t_0, ..., t_{n-2}`` and token ``t_i`` is range-coded
+       (:mod:`nzarc.neural.coder`) with the model's frequency table for
+       position ``i`` (``cum`` = sum of the table below ``t_i``, ``freq`` =
+       its entry, ``total = 2**freq_bits``).
+    3. The chunk is ``varint(T)``, then ``varint(len(stream_w))`` for each of
+       the ``W`` windows, then the ``W`` streams concatenated. A varint is
+       unsigned LEB128 in its shortest form.
+
+Decoding checks, before any model work: ``T`` within its bound (``T = 0``
+iff ``raw_len = 0``), canonical varints, every stream length at most
+``ceil(freq_bits / 8) * n + 1`` for its ``n`` symbols, and the lengths adding
+up to exactly the rest of the data. Then every window of every chunk in the
+call is decoded in lockstep batches through the runtime's incremental session
+(batch size bounded by a memory budget), each range-coded stream must end
+canonically, and the detokenised bytes must be exactly ``raw_len`` long.
+Any failure raises :class:`CodecError`. Decoding time is linear in
+``raw_len`` (at most ``2 * raw_len`` model steps).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from nzarc.codecs.contract import Codec, ModelPin
+from nzarc.errors import CodecError, ModelMismatch, NzarcError
+from nzarc.neural.textdetect import looks_like_text
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "NeuralCodec",
+    "DEFAULT_MODEL_NAME",
+    "DEFAULT_WINDOW",
+    "INSTALL_HINT",
+    "register_model",
+    "set_device",
+]
+
+DEFAULT_MODEL_NAME = "smollm2-135m"
+INSTALL_HINT = f"run `nzarc model install {DEFAULT_MODEL_NAME}`"
+DEFAULT_WINDOW = 1024
+MIN_WINDOW = 8
+MAX_WINDOW = 8192
+#: The tokenizer emits at most two tokens per input byte (an escape pair).
+MAX_TOKENS_PER_BYTE = 2
+#: Tokens prefilled per model call when encoding (windows are batched up to this).
+PREFILL_TOKENS = 4096
+#: Rows of frequency tables held at once when encoding (bounds the slab memory).
+PREFILL_ROWS = 512
+#: Memory budget of one decoding batch (KV caches and frequency tables), in bytes.
+DEFAULT_DECODE_MEMORY = 2 << 30
+#: Decoding checks for corrupt streams every this many steps (an early exit).
+_CHECK_EVERY = 64
+
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+_ID = "nzarc.neural"
+
+_REGISTERED: dict[str, Any] = {}
+_REGISTERED_LOCK = threading.Lock()
+_DEVICE: str | None = None
+
+
+def register_model(model: Any) -> str:
+    """Make an already loaded model usable by SHA-256 in this process (tests, tools).
+
+    Returns the model's ``weights_sha256``. Registered models are looked up
+    before the model store.
+    """
+    sha = str(model.weights_sha256)
+    with _REGISTERED_LOCK:
+        _REGISTERED[sha] = model
+    return sha
+
+
+def set_device(device: str | None) -> None:
+    """Choose where the model runs (``"cpu"``, ``"cuda"``...); ``None`` defers to ``NZARC_DEVICE``.
+
+    The output is identical on every device.
+    """
+    global _DEVICE
+    _DEVICE = device
+
+
+def _device() -> str:
+    return _DEVICE or os.environ.get("NZARC_DEVICE", "").strip() or "cpu"
+
+
+def _decode_memory() -> int:
+    raw = os.environ.get("NZARC_NEURAL_MEMORY", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return DEFAULT_DECODE_MEMORY
+
+
+def _store() -> Any:
+    from nzarc.neural.store import ModelStore
+
+    return ModelStore.default()
+
+
+def _default_model_sha() -> str:
+    """The SHA-256 of the installed default model; ModelMismatch when none is installed."""
+    try:
+        store = _store()
+        for entry in store.list():
+            name = getattr(entry, "name", None)
+            sha = getattr(entry, "weights_sha256", None) or getattr(entry, "sha256", None)
+            if name == DEFAULT_MODEL_NAME and isinstance(sha, str) and _SHA_RE.match(sha):
+                return sha
+    except NzarcError:
+        raise
+    except Exception as exc:  # an unreadable store is the same as no model for the user
+        raise ModelMismatch(
+            f"{_ID}: cannot read the model store: {exc}", hint=INSTALL_HINT
+        ) from None
+    raise ModelMismatch(
+        f"{_ID}: the model {DEFAULT_MODEL_NAME} is not installed", hint=INSTALL_HINT
+    )
+
+
+def _model_installed(sha: str) -> bool:
+    with _REGISTERED_LOCK:
+        if sha in _REGISTERED:
+            return True
+    try:
+        path = _store().path_for(sha)
+    except Exception:
+        return False
+    return path is not None and os.path.exists(path)
+
+
+def _load(sha: str) -> Any:
+    with _REGISTERED_LOCK:
+        model = _REGISTERED.get(sha)
+    if model is not None:
+        return model
+    from nzarc.neural.runtime import load_model
+
+    try:
+        return load_model(sha)
+    except NzarcError:
+        raise
+    except Exception as exc:
+        raise ModelMismatch(f"{_ID}: cannot load model {sha[:16]}…: {exc}", hint=INSTALL_HINT) from None
+
+
+# ----------------------------------------------------------------------------- varints
+
+
+def _put_varint(out: bytearray, value: int) -> None:
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _get_varint(data: bytes, pos: int, limit: int, what: str) -> tuple[int, int]:
+    """Read a shortest-form LEB128 value ``<= limit`` at ``pos``; return (value, next pos)."""
+    value = 0
+    shift = 0
+    while True:
+        if pos >= len(data):
+            raise CodecError(f"{_ID}: chunk ends inside the {what}")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if value > limit:
+            raise CodecError(f"{_ID}: {what} {value}… exceeds its limit {limit}")
+        if not byte & 0x80:
+            if byte == 0 and shift:
+                raise CodecError(f"{_ID}: {what} is not in shortest form")
+            return value, pos
+        shift += 7
+
+
+# ----------------------------------------------------------------------------- the codec
+
+
+class NeuralCodec(Codec):
+    """The exact integer language model driving a range coder; see the module docstring."""
+
+    codec_id: ClassVar[str] = _ID
+    version: ClassVar[int] = 1
+    releases_gil: ClassVar[bool] = True
+    uses_models: ClassVar[tuple[str, ...]] = (DEFAULT_MODEL_NAME,)
+
+    def __init__(self, model: str | None = None, window: int = DEFAULT_WINDOW) -> None:
+        if model is None:
+            model = _default_model_sha()
+        if not isinstance(model, str) or not _SHA_RE.match(model):
+            raise CodecError(f"{_ID}: param 'model' must be a lowercase hex SHA-256, got {model!r}")
+        if not isinstance(window, int) or isinstance(window, bool):
+            raise CodecError(f"{_ID}: param 'window' must be an integer")
+        if not MIN_WINDOW <= window <= MAX_WINDOW:
+            raise CodecError(f"{_ID}: param 'window' = {window} is outside {MIN_WINDOW}..{MAX_WINDOW}")
+        if not _model_installed(model):
+            raise ModelMismatch(
+                f"{_ID}: model {model} is not installed",
+                hint=f"{INSTALL_HINT} (the archive needs the model with SHA-256 {model})",
+            )
+        self.model_sha = model
+        self.window = window
+        self._model_obj: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> NeuralCodec:
+        if not isinstance(params, Mapping):
+            raise CodecError(f"{_ID}: params must be a map")
+        unknown = set(params) - {"model", "window"}
+        if unknown:
+            raise CodecError(f"{_ID}: unknown param(s) {sorted(map(str, unknown))} (allowed: model, window)")
+        return cls(**dict(params))
+
+    def get_params(self) -> dict[str, Any]:
+        return {"model": self.model_sha, "window": self.window}
+
+    # ------------------------------------------------------------------ model access
+
+    def _model(self) -> Any:
+        with self._lock:
+            if self._model_obj is None:
+                model = _load(self.model_sha)
+                if self.window > int(model.max_len):
+                    raise CodecError(
+                        f"{_ID}: window {self.window} exceeds the model's longest window {model.max_len}"
+                    )
+                self._model_obj = model
+            return self._model_obj
+
+    def required_models(self) -> list[ModelPin]:
+        model = self._model()
+        return [
+            ModelPin(
+                name=str(model.name),
+                weights_sha256=self.model_sha,
+                tokenizer_sha256=str(model.tokenizer_sha256),
+                runtime_id=str(model.runtime_id),
+                extra={"window": self.window},
+            )
+        ]
+
+    def accepts(self, chunk: bytes) -> bool:
+        return looks_like_text(chunk)
+
+    def max_decode_memory(self, raw_len: int) -> int:
+        return _decode_memory() + 64 * raw_len + (64 << 20)
+
+    # ------------------------------------------------------------------ encoding
+
+    def encode(self, chunk: bytes) -> bytes:
+        return self.encode_many([chunk])[0]
+
+    def encode_many(self, chunks: Sequence[bytes]) -> list[bytes]:
+        from nzarc.neural.coder import RangeEncoder
+
+        model = self._model()
+        n = self.window
+        token_lists = [model.tokenizer.encode(bytes(c)) for c in chunks]
+        windows: list[list[int]] = []
+        owner: list[int] = []
+        for ci, toks in enumerate(token_lists):
+            for start in range(0, len(toks), n):
+                windows.append(toks[start : start + n])
+                owner.append(ci)
+        streams: list[bytes] = [b""] * len(windows)
+        for wi, cums, freqs in _window_intervals(model, windows):
+            enc = RangeEncoder(model.freq_bits)
+            enc.encode_many(cums, freqs)
+            streams[wi] = enc.finish()
+        outputs: list[bytearray] = []
+        for toks in token_lists:
+            out = bytearray()
+            _put_varint(out, len(toks))
+            outputs.append(out)
+        per_chunk: list[list[bytes]] = [[] for _ in chunks]
+        for wi, ci in enumerate(owner):
+            per_chunk[ci].append(streams[wi])
+        for out, parts in zip(outputs, per_chunk, strict=True):
+            for s in parts:
+                _put_varint(out, len(s))
+            for s in parts:
+                out += s
+        return [bytes(o) for o in outputs]
+
+    # ------------------------------------------------------------------ decoding
+
+    def _parse(self, data: bytes, raw_len: int, freq_bits: int) -> tuple[int, list[bytes]]:
+        """Validate a chunk's layout; return (token count, window streams)."""
+        if not isinstance(raw_len, int) or isinstance(raw_len, bool) or raw_len < 0:
+            raise CodecError(f"{_ID}: invalid raw length {raw_len!r}")
+        data = bytes(data)
+        total, pos = _get_varint(data, 0, MAX_TOKENS_PER_BYTE * raw_len, "token count")
+        if raw_len and not total:
+            raise CodecError(f"{_ID}: no tokens for a {raw_len}-byte chunk")
+        n = self.window
+        count = -(-total // n)
+        per_symbol = -(-freq_bits // 8)
+        lengths = []
+        for w in range(count):
+            symbols = min(n, total - w * n)
+            length, pos = _get_varint(data, pos, per_symbol * symbols + 1, "window length")
+            lengths.append(length)
+        if sum(lengths) != len(data) - pos:
+            raise CodecError(
+                f"{_ID}: window lengths add up to {sum(lengths)} bytes, the chunk holds {len(data) - pos}"
+            )
+        streams = []
+        for length in lengths:
+            streams.append(data[pos : pos + length])
+            pos += length
+        return total, streams
+
+    def decode(self, data: bytes, raw_len: int) -> bytes:
+        return self.decode_many([(data, raw_len)])[0]
+
+    def decode_many(self, items: Sequence[tuple[bytes, int]]) -> list[bytes]:
+        freq_bits = 24 if self._model_obj is None else int(self._model_obj.freq_bits)
+        parsed = [self._parse(d, r, freq_bits) for d, r in items]
+        results: list[bytes | None] = [b"" if total == 0 else None for total, _ in parsed]
+        todo = [i for i, r in enumerate(results) if r is None]
+        if not todo:
+            return [b"" for _ in items]
+        model = self._model()
+        if int(model.freq_bits) != freq_bits:
+            parsed = [self._parse(d, r, int(model.freq_bits)) for d, r in items]
+        n = self.window
+        jobs: list[tuple[int, int, bytes, int]] = []  # (chunk, window index, stream, symbols)
+        for ci in todo:
+            total, streams = parsed[ci]
+            for w, s in enumerate(streams):
+                jobs.append((ci, w, s, min(n, total - w * n)))
+        jobs.sort(key=lambda j: -j[3])
+        tokens: dict[tuple[int, int], list[int]] = {}
+        for group in _decode_groups(model, [j[3] for j in jobs]):
+            sel = [jobs[k] for k in group]
+            decoded = _decode_windows(model, [j[2] for j in sel], [j[3] for j in sel])
+            for (ci, w, _, _), toks in zip(sel, decoded, strict=True):
+                tokens[(ci, w)] = toks
+        for ci in todo:
+            ids: list[int] = []
+            for w in range(len(parsed[ci][1])):
+                ids.extend(tokens.pop((ci, w)))
+            out = model.tokenizer.decode(ids)
+            if len(out) != items[ci][1]:
+                raise CodecError(f"{_ID}: chunk decoded to {len(out)} bytes, expected {items[ci][1]}")
+            results[ci] = out
+        return [r if r is not None else b"" for r in results]
+
+
+# ----------------------------------------------------------------------------- model work
+
+
+def _window_intervals(model: Any, windows: list[list[int]]):  # -> Iterator[tuple[int, list[int], list[int]]]
+    """Yield ``(window index, cums, freqs)`` of every token of every window (prefill)."""
+    import torch
+
+    if not windows:
+        return
+    order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
+    bos = int(model.bos_id)
+    k = 0
+    while k < len(order):
+        length = len(windows[order[k]])
+        per_call = max(1, PREFILL_TOKENS // length)
+        group = order[k : k + per_call]
+        k += len(group)
+        inputs = torch.full((len(group), length), bos, dtype=torch.int64)
+        targets = torch.zeros((len(group), length), dtype=torch.int64)
+        for row, wi in enumerate(group):
+            toks = torch.as_tensor(windows[wi], dtype=torch.int64)
+            inputs[row, 1 : len(toks)] = toks[:-1]
+            targets[row, : len(toks)] = toks
+        slab = max(1, PREFILL_ROWS // len(group))
+        cums = torch.empty_like(targets)
+        freqs = torch.empty_like(targets)
+        for t0, table in model.prefill_freqs(inputs, slab=slab):
+            span = table.shape[1]
+            tgt = targets[:, t0 : t0 + span].unsqueeze(2)
+            cdf = torch.cumsum(table, dim=2, dtype=torch.int64)
+            hi = cdf.gather(2, tgt).squeeze(2)
+            f = table.gather(2, tgt).squeeze(2).to(torch.int64)
+            cums[:, t0 : t0 + span] = hi - f
+            freqs[:, t0 : t0 + span] = f
+        for row, wi in enumerate(group):
+            n = len(windows[wi])
+            yield wi, cums[row, :n].tolist(), freqs[row, :n].tolist()
+
+
+def _kv_bytes_per_token(model: Any) -> int:
+    """Bytes of KV cache one token of one window takes in the runtime's session."""
+    try:
+        layers, kv, hd = int(model.n_layer), int(model.n_kv), int(model.hd)
+    except (AttributeError, TypeError, ValueError):
+        return 0
+    return layers * kv * (4 * hd + 8 * (hd + 1))
+
+
+def _decode_groups(model: Any, counts: list[int]) -> list[list[int]]:
+    """Split windows (sorted by decreasing length) into batches that fit the memory budget."""
+    budget = _decode_memory()
+    kv = _kv_bytes_per_token(model)
+    tables = 4 * 8 * int(model.vocab_size)  # int32 table, int64 cumulative sums, temporaries
+    groups: list[list[int]] = []
+    k = 0
+    while k < len(counts):
+        size = max(1, budget // (counts[k] * kv + tables))  # counts[k] is the group's longest
+        groups.append(list(range(k, min(len(counts), k + size))))
+        k += size
+    return groups
+
+
+def _decode_windows(model: Any, streams: list[bytes], counts: list[int]) -> list[list[int]]:
+    """Decode windows (sorted by decreasing symbol count) in one lockstep batch."""
+    import torch
+
+    from nzarc.neural.coder import BatchRangeDecoder
+
+    batch = len(streams)
+    longest = counts[0]
+    session = model.session(batch=batch, max_len=longest)
+    device = getattr(model, "device", None) or "cpu"
+    decoder = BatchRangeDecoder(streams, counts, int(model.freq_bits), device=device)
+    counts_t = torch.as_tensor(counts, dtype=torch.int64)
+    out = torch.zeros((batch, longest), dtype=torch.int64)
+    tokens = torch.full((batch,), int(model.bos_id), dtype=torch.int64)
+    for t in range(longest):
+        live = int((counts_t > t).sum())  # windows are sorted: rows 0..live-1 are unfinished
+        if live == batch:
+            symbols = decoder.step(session.step(tokens)).cpu()
+        else:
+            rows = torch.arange(live)
+            symbols = decoder.step(session.step(tokens[:live], rows), rows).cpu()
+        out[:live, t] = symbols
+        tokens[:live] = symbols
+        if t % _CHECK_EVERY == _CHECK_EVERY - 1:
+            decoder.check()
+    decoder.finish()
+    return [out[b, : counts[b]].tolist() for b in range(batch)]

@@ -1,0 +1,134 @@
+"""Slow reference implementation of nzarc-int-v1 in numpy int64 (the executable spec).
+
+It follows spec/NEURAL.md literally, one sequence at a time, with integer
+operations only (floor division, shifts, round-half-even division). The
+fast runtime in :mod:`nzarc.neural.runtime` is tested against it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nzarc.neural.intops import FixedPoint, isqrt_i64, norm12, rne_div, rne_shift
+from nzarc.neural.modelfile import ModelFile
+
+__all__ = ["ReferenceModel"]
+
+_F = FixedPoint
+
+
+def _bitlen(x: np.ndarray) -> np.ndarray:
+    from nzarc.neural.intops import bitlen
+
+    return bitlen(x)
+
+
+class ReferenceModel:
+    """Integer-only forward pass over a model file: ``freqs(tokens) -> int64 [T, V]``."""
+
+    def __init__(self, path: str) -> None:
+        mf = ModelFile(path)
+        self.cfg = cfg = mf.config
+        self.t = {n: np.asarray(mf.tensor(n)).astype(np.int64) for n in mf.names() if n != "tokenizer"}
+        self.L = cfg["n_layer"]
+        self.d = cfg["d_model"]
+        self.H = cfg["n_head"]
+        self.KV = cfg["n_kv_head"]
+        self.hd = cfg["head_dim"]
+        self.dff = cfg["d_ffn"]
+        self.V = cfg["vocab_size"]
+        self.E = cfg["eps_int"]
+
+    # y = rne(acc * m_r * xm_t * 2**(xe_t - e_r))
+    def _linear(self, name: str, q: np.ndarray, xm: np.ndarray, xe: np.ndarray) -> np.ndarray:
+        w = self.t[name + ".w"]
+        acc = q @ w.T  # int64, exact
+        prod = acc * self.t[name + ".m"][None, :] * xm[:, None]
+        return rne_shift(prod, self.t[name + ".e"][None, :] - xe[:, None])
+
+    @staticmethod
+    def _quant(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = np.abs(v).max(axis=-1)
+        safe = np.where(m > 0, m, 1)
+        return rne_div(127 * v, safe[:, None]), m
+
+    def _rms_quant(self, h: np.ndarray, gain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ss = (h * h).sum(axis=-1)
+        r = isqrt_i64(ss + self.d * self.E)
+        q, m = self._quant(h * gain[None, :])
+        c = (m << _F.RMS_P) // r
+        xm, k = norm12(c)
+        return q, xm, k - _F.RMS_P
+
+    def _act_quant(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        q, m = self._quant(v)
+        xm, k = norm12(m)
+        return q, xm, k
+
+    def _rope(self, x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        c = self.t["rope_cos"][pos][:, None, :]
+        s = self.t["rope_sin"][pos][:, None, :]
+        y = np.empty_like(x)
+        y[..., 0::2] = x[..., 0::2] * c - x[..., 1::2] * s
+        y[..., 1::2] = x[..., 0::2] * s + x[..., 1::2] * c
+        return y
+
+    @staticmethod
+    def _qk10(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = np.abs(y).max(axis=-1)
+        e = np.maximum(_bitlen(m) - _F.QK_BITS, 0)
+        return rne_shift(y, e[..., None]), e
+
+    def freqs(self, tokens: list[int]) -> np.ndarray:
+        T = len(tokens)
+        d, H, KV, hd = self.d, self.H, self.KV, self.hd
+        G = H // KV
+        t = self.t
+        pos = np.arange(T)
+        h = t["embed"][np.asarray(tokens)]
+        expa = t["exp_attn"]
+        JA = len(expa)
+        nq, nkv = H * hd, KV * hd
+        for li in range(self.L):
+            p = f"blk.{li}."
+            q8, xm, xe = self._rms_quant(h, t[p + "attn_gain"])
+            out = self._linear(p + "qkv", q8, xm, xe)
+            q = np.clip(out[:, :nq], -_F.QK_MAX, _F.QK_MAX).reshape(T, H, hd)
+            k = np.clip(out[:, nq : nq + nkv], -_F.QK_MAX, _F.QK_MAX).reshape(T, KV, hd)
+            v = np.clip(out[:, nq + nkv :], -_F.V_MAX, _F.V_MAX).reshape(T, KV, hd)
+            q10, eq = self._qk10(self._rope(q, pos))  # [T, H, hd], [T, H]
+            k10, ek = self._qk10(self._rope(k, pos))
+            o = np.empty((T, H, hd), dtype=np.int64)
+            for head in range(H):
+                kv = head // G
+                acc = q10[:, head, :] @ k10[:, kv, :].T  # [T, T]
+                ex = eq[:, head][:, None] + ek[:, kv][None, :] - 43
+                z = np.where(ex >= 0, acc << np.maximum(ex, 0), acc >> np.maximum(-ex, 0))  # floor
+                causal = pos[None, :] <= pos[:, None]
+                zmax = np.where(causal, z, np.iinfo(np.int64).min).max(axis=1)
+                j = np.minimum(zmax[:, None] - z, JA - 1)
+                e = np.where(causal, expa[np.where(causal, j, JA - 1)], 0)
+                A = e @ v[:, kv, :]
+                Z = e.sum(axis=1)
+                o[:, head, :] = A // Z[:, None]
+            q8, xm, xe = self._act_quant(o.reshape(T, nq))
+            h = np.clip(h + self._linear(p + "o", q8, xm, xe), -_F.H_MAX, _F.H_MAX)
+            q8, xm, xe = self._rms_quant(h, t[p + "ffn_gain"])
+            gu = np.clip(self._linear(p + "gu", q8, xm, xe), -_F.GU_MAX, _F.GU_MAX)
+            g, u = gu[:, : self.dff], gu[:, self.dff :]
+            half = _F.SILU_HALF
+            s = np.where(g >= half, g, t["silu"][np.clip(g, -half, half - 1) + half])
+            q8, xm, xe = self._act_quant(s * u)
+            h = np.clip(h + self._linear(p + "down", q8, xm, xe), -_F.H_MAX, _F.H_MAX)
+        q8, xm, xe = self._rms_quant(h, t["out_gain"])
+        z = np.clip(self._linear("lm", q8, xm, xe), -_F.L_MAX, _F.L_MAX)
+        expl = t["exp_logit"]
+        j = np.minimum(z.max(axis=1)[:, None] - z, len(expl) - 1)
+        e = expl[j]
+        E = e.sum(axis=1)
+        total = 1 << _F.FREQ_BITS
+        M = ((total - self.V) << _F.FREQ_SHIFT) // E
+        f = 1 + ((e * M[:, None]) >> _F.FREQ_SHIFT)
+        rest = total - f.sum(axis=1)
+        f[np.arange(T), np.argmax(z, axis=1)] += rest
+        return f

@@ -1,0 +1,504 @@
+"""The nzarc-int-v1 language-model runtime: exact integer inference on torch tensors.
+
+Semantics are defined in spec/NEURAL.md (and executable, slowly, in
+:mod:`nzarc.neural.reference`). This module computes the *same integers*
+with fast tensor operations: int8 GEMMs (``torch._int_mm`` when a start-up
+self-test proves it exact here, else float32 GEMMs on integer values with
+every partial sum below 2**24), float64 element-wise arithmetic only where
+every intermediate is an integer or dyadic value below 2**53, and table
+look-ups. Results are therefore identical across thread counts, ISAs, batch
+shapes and between prefill and incremental decoding.
+
+Public API (shapes are exact)::
+
+    m = load_model(sha256_or_path)          # IntModel, weights mmapped read-only
+    m.name, m.weights_sha256, m.tokenizer_sha256, m.runtime_id == "nzarc-int-v1"
+    m.vocab_size (V), m.freq_bits (24), m.bos_id, m.max_len (longest window, 8192)
+    m.tokenizer.encode(data: bytes) -> list[int]; m.tokenizer.decode(ids) -> bytes
+
+    m.prefill_freqs(tokens, slab=256) -> Iterator[tuple[int, IntTensor]]
+        tokens: LongTensor[B, T] (1 <= T <= max_len; ids in [0, V)); rows may be
+        right-padded with any valid id (causal: padding never changes earlier rows).
+        Yields (t0, F) with F: torch.int32 [B, n, V], n <= slab, covering
+        t0 .. t0+n-1 in order. F[b, i] is the distribution of token t0+i+1 given
+        tokens[b, :t0+i+1]: every entry >= 1, each row sums to 2**freq_bits.
+    m.prefill_all(tokens) -> IntTensor[B, T, V]   (concatenation of the above)
+
+    s = m.session(batch=B, max_len=L)         # L <= m.max_len; KV cache for B windows
+    s.step(tokens: LongTensor[b], rows: LongTensor[b] | None = None) -> IntTensor[b, V]
+        Appends tokens[i] to window rows[i] (all rows 0..B-1 when rows is None;
+        rows distinct) and returns the table for the next token of each of those
+        windows: identical to the prefill row for the same prefix. Rows are
+        independent and may be at different positions.
+    s.reset(rows: LongTensor | None = None)  # empty those windows (all when None)
+    s.positions -> LongTensor[B]              # tokens held per window
+
+Tensors are CPU tensors; inputs are validated (shape, dtype, id range, length)
+and bad ones raise ValueError (programming errors, not input data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nzarc.neural.intops import RUNTIME_ID, FixedPoint
+from nzarc.neural.modelfile import ModelFile
+
+__all__ = ["load_model", "IntModel", "Session", "matmul_backend", "file_sha256"]
+
+_F = FixedPoint
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------ matmul backends
+
+_BACKEND_LOCK = threading.Lock()
+_BACKEND: str | None = None
+
+
+def _int_mm_exact() -> bool:
+    """Self-test of ``torch._int_mm`` on worst-case and random operands."""
+    if not hasattr(torch, "_int_mm"):
+        return False
+    try:
+        g = torch.Generator().manual_seed(1234)
+        cases = []
+        for m_, k_, n_ in ((1, 1536, 576), (8, 576, 960), (33, 1536, 64), (64, 576, 3072), (300, 576, 128)):
+            a = torch.randint(-127, 128, (m_, k_), generator=g, dtype=torch.int8)
+            b = torch.randint(-127, 128, (n_, k_), generator=g, dtype=torch.int8)
+            cases.append((a, b))
+            cases.append((torch.full((m_, k_), 127, dtype=torch.int8), torch.full((n_, k_), 127, dtype=torch.int8)))
+            cases.append((torch.full((m_, k_), -127, dtype=torch.int8), torch.full((n_, k_), 127, dtype=torch.int8)))
+            alt = torch.tensor([127, -127], dtype=torch.int8).repeat(k_ // 2)
+            cases.append((alt.repeat(m_, 1), torch.full((n_, k_), -127, dtype=torch.int8)))
+        for a, b in cases:
+            got = torch._int_mm(a, b.t())
+            want = (a.double() @ b.double().t()).to(torch.int64)
+            if got.dtype != torch.int32 or not torch.equal(got.to(torch.int64), want):
+                return False
+        return True
+    except Exception:
+        return False
+
+
+def matmul_backend() -> str:
+    """The exact int8 GEMM route used in this process: ``intmm``, ``fp32`` or ``fp64``.
+
+    ``NZARC_MATMUL`` forces one (``intmm`` is still refused if its self-test fails).
+    """
+    global _BACKEND
+    with _BACKEND_LOCK:
+        if _BACKEND is None:
+            forced = os.environ.get("NZARC_MATMUL", "").strip().lower()
+            if forced in ("fp32", "fp64"):
+                _BACKEND = forced
+            else:
+                _BACKEND = "intmm" if _int_mm_exact() else "fp32"
+        return _BACKEND
+
+
+class _Linear:
+    """int8 weight [N, K] with per-row dyadic multipliers; exact accumulation."""
+
+    def __init__(self, w: np.ndarray, m: np.ndarray, e: np.ndarray) -> None:
+        self.w = torch.from_numpy(w)  # int8 [N, K] (mmap, copy-on-write)
+        self.n, self.k = self.w.shape
+        # m * 2**-e as float64: exact (m < 2**17)
+        self.mult = torch.from_numpy(np.ldexp(m.astype(np.float64), -e.astype(np.int64)))
+        self._wf: torch.Tensor | None = None
+
+    def acc(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact ``x @ w.T`` for int8 ``x`` [M, K]; int32 or float64 result holding integers."""
+        be = matmul_backend()
+        if be == "intmm":
+            if x.shape[0] == 0:
+                return torch.zeros((0, self.n), dtype=torch.int32)
+            return torch._int_mm(x, self.w.t())
+        if self._wf is None:
+            dt = torch.float32 if be == "fp32" else torch.float64
+            self._wf = self.w.to(dt)
+        wf = self._wf
+        xf = x.to(wf.dtype)
+        if wf.dtype == torch.float64 or self.k <= 1024:
+            return xf @ wf.t()
+        # float32: split K so that every partial sum is below 127*127*1024 < 2**24
+        out = None
+        for k0 in range(0, self.k, 1024):
+            part = (xf[:, k0 : k0 + 1024] @ wf[:, k0 : k0 + 1024].t()).double()
+            out = part if out is None else out + part
+        return out
+
+    def requant(self, x: torch.Tensor, xd: torch.Tensor) -> torch.Tensor:
+        """``rne(acc * m_r * 2**-e_r * xd_t)`` as float64 integers; ``xd`` [M] dyadic."""
+        a = self.acc(x)
+        out = torch.mul(a, self.mult)  # exact: |acc| < 2**25, m < 2**17
+        out.mul_(xd[:, None])  # exact: product of mantissas < 2**53
+        return out.round_()
+
+
+def _bitlen_small(m: torch.Tensor) -> torch.Tensor:
+    """Bit length of non-negative float64 integers < 2**53 (exact via frexp)."""
+    return torch.frexp(m)[1].to(torch.int64)
+
+
+def _norm12(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """int64 c >= 0 (< 2**62) -> (mant, k): k = max(bitlen(c) - 12, 0), mant = c >> k."""
+    bl = torch.frexp(c.double())[1].to(torch.int64)
+    # float64 rounding of c may bump it to the next power of two: correct downwards
+    too_big = (bl > 0) & ((torch.ones_like(c) << (bl - 1).clamp_min(0)) > c)
+    bl = bl - too_big.to(torch.int64)
+    k = (bl - _F.TOK_BITS).clamp_min(0)
+    return c >> k, k
+
+
+def _isqrt(n: torch.Tensor) -> torch.Tensor:
+    """Exact floor(sqrt(n)) for int64 0 <= n < 2**62."""
+    r = torch.sqrt(n.double()).floor().to(torch.int64)
+    for _ in range(2):
+        r = torch.where(r * r > n, r - 1, r)
+        r = torch.where((r + 1) * (r + 1) <= n, r + 1, r)
+    return r
+
+
+def _quant_act(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row int8 quantisation of float64 integers (|v| < 2**45).
+
+    Returns (q int8, m int64) with ``q = rne(127 v / m)``, ``m = max|v|`` (q = 0 when m = 0).
+    """
+    lo, hi = torch.aminmax(v, dim=-1)
+    m = torch.maximum(hi, -lo)
+    safe = torch.where(m > 0, m, torch.ones_like(m))
+    q = (v * 127.0).div_(safe[:, None]).round_()
+    return q.to(torch.int8), m.to(torch.int64)
+
+
+@dataclass
+class _Layer:
+    attn_gain: torch.Tensor
+    qkv: _Linear
+    o: _Linear
+    ffn_gain: torch.Tensor
+    gu: _Linear
+    down: _Linear
+
+
+class IntModel:
+    """A loaded integer model (see the module docstring for the API)."""
+
+    runtime_id = RUNTIME_ID
+
+    def __init__(self, path: str | Path, weights_sha256: str | None = None) -> None:
+        from nzarc.neural.tokenizer import Tokenizer
+
+        self.path = Path(path)
+        mf = ModelFile(self.path)
+        self._mf = mf
+        cfg = mf.config
+        if cfg.get("runtime_id") != RUNTIME_ID:
+            from nzarc.errors import UnsupportedVersion
+
+            raise UnsupportedVersion(f"model file needs runtime {cfg.get('runtime_id')!r}, this is {RUNTIME_ID}")
+        if cfg.get("fixed") != _F.as_dict():
+            from nzarc.errors import FormatError
+
+            raise FormatError("model file fixed-point constants differ from this runtime's")
+        self.config = cfg
+        self.name: str = cfg["name"]
+        self.weights_sha256 = weights_sha256 or file_sha256(self.path)
+        self.n_layer: int = cfg["n_layer"]
+        self.d: int = cfg["d_model"]
+        self.n_head: int = cfg["n_head"]
+        self.n_kv: int = cfg["n_kv_head"]
+        self.hd: int = cfg["head_dim"]
+        self.group = self.n_head // self.n_kv
+        self.d_ffn: int = cfg["d_ffn"]
+        self.vocab_size: int = cfg["vocab_size"]
+        self.bos_id: int = cfg["bos_id"]
+        self.max_len: int = cfg["max_len"]
+        self.eps_int: int = cfg["eps_int"]
+        self.freq_bits: int = _F.FREQ_BITS
+        t = mf.tensor
+
+        def lin(p: str) -> _Linear:
+            return _Linear(t(p + ".w"), t(p + ".m"), t(p + ".e"))
+
+        self.embed = torch.from_numpy(t("embed"))
+        self.layers = [
+            _Layer(
+                attn_gain=torch.from_numpy(t(f"blk.{i}.attn_gain").astype(np.float64)),
+                qkv=lin(f"blk.{i}.qkv"),
+                o=lin(f"blk.{i}.o"),
+                ffn_gain=torch.from_numpy(t(f"blk.{i}.ffn_gain").astype(np.float64)),
+                gu=lin(f"blk.{i}.gu"),
+                down=lin(f"blk.{i}.down"),
+            )
+            for i in range(self.n_layer)
+        ]
+        self.out_gain = torch.from_numpy(t("out_gain").astype(np.float64))
+        self.lm = lin("lm")
+        self.rope_cos = torch.from_numpy(t("rope_cos").astype(np.float64))
+        self.rope_sin = torch.from_numpy(t("rope_sin").astype(np.float64))
+        self.exp_attn = torch.from_numpy(t("exp_attn").astype(np.float64))
+        self.exp_logit = torch.from_numpy(t("exp_logit").astype(np.float64))
+        self.silu = torch.from_numpy(t("silu").astype(np.float64))
+        nq, nkv = self.n_head * self.hd, self.n_kv * self.hd
+        self._qkv_lo = torch.tensor([-_F.QK_MAX] * (nq + nkv) + [-_F.V_MAX] * nkv, dtype=torch.float64)
+        self._qkv_hi = -self._qkv_lo
+        tok_blob = bytes(t("tokenizer"))
+        self.tokenizer = Tokenizer.from_json(tok_blob)
+        self.tokenizer_sha256 = self.tokenizer.sha256
+
+    # ----------------------------------------------------------- per-token blocks
+
+    def _rms_quant(self, h: torch.Tensor, gain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """RMSNorm + int8 quantisation of residual rows h [M, d] -> (q int8, xd float64 [M])."""
+        hl = h.to(torch.int64)
+        ss = (hl * hl).sum(dim=-1)
+        n = ss + self.d * self.eps_int
+        r = _isqrt(n)
+        v = h * gain  # exact: |h| < 2**26, G < 2**16
+        q, m = _quant_act(v)
+        c = torch.div(m << _F.RMS_P, r, rounding_mode="floor")
+        xm, k = _norm12(c)
+        xd = torch.ldexp(xm.double(), (k - _F.RMS_P).double())
+        return q, xd
+
+    @staticmethod
+    def _act_quant(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        q, m = _quant_act(v)
+        xm, k = _norm12(m)
+        return q, torch.ldexp(xm.double(), k.double())
+
+    def _qk_operand(self, y: torch.Tensor, bias: int) -> torch.Tensor:
+        """Power-of-two scaled 10-bit operand: rne(y 2**-e) * 2**(e - bias), float32 (exact)."""
+        lo, hi = torch.aminmax(y, dim=-1, keepdim=True)
+        m = torch.maximum(hi, -lo)
+        e = (_bitlen_small(m) - _F.QK_BITS).clamp_min(0).double()
+        return torch.ldexp(torch.ldexp(y, -e).round_(), e - bias).float()
+
+    def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """x [M, H, hd] float64 integers, pos [M] -> rotated (units * 2**ROPE_BITS)."""
+        c = self.rope_cos[pos][:, None, :]
+        s = self.rope_sin[pos][:, None, :]
+        x0 = x[..., 0::2]
+        x1 = x[..., 1::2]
+        y = torch.empty_like(x)
+        y[..., 0::2] = x0 * c - x1 * s
+        y[..., 1::2] = x0 * s + x1 * c
+        return y
+
+    def _qkv(self, layer: _Layer, h: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """h [M, d], pos [M] -> (q operand f32 [M, H, hd], k operand f32 [M, KV, hd], v f64 [M, KV, hd])."""
+        x, xd = self._rms_quant(h, layer.attn_gain)
+        out = layer.qkv.requant(x, xd)
+        out = torch.clamp(out, self._qkv_lo, self._qkv_hi)
+        nq, nkv = self.n_head * self.hd, self.n_kv * self.hd
+        M = h.shape[0]
+        q = self._rope(out[:, :nq].reshape(M, self.n_head, self.hd), pos)
+        k = self._rope(out[:, nq : nq + nkv].reshape(M, self.n_kv, self.hd), pos)
+        v = out[:, nq + nkv :].reshape(M, self.n_kv, self.hd)
+        return self._qk_operand(q, 22), self._qk_operand(k, 21), v
+
+    def _attend(
+        self, qop: torch.Tensor, kop: torch.Tensor, vext: torch.Tensor, mask: torch.Tensor | None, mask_from: int = 0
+    ) -> torch.Tensor:
+        """qop [B, KV, G*Tq, hd] f32, kop [B, KV, Tk, hd] f32, vext [B, KV, Tk, hd+1] f64
+        (last column 1), mask broadcastable bool [.., G*Tq, Tk - mask_from] (True = hidden) applied to the
+        keys from ``mask_from`` on -> o f64 [B, KV, G*Tq, hd]."""
+        s = torch.matmul(qop, kop.transpose(-1, -2))  # exact: |partial sums| <= 2**24
+        s.floor_()
+        if mask is not None:
+            if mask_from:
+                s[..., mask_from:].masked_fill_(mask, -float("inf"))
+            else:
+                s.masked_fill_(mask, -float("inf"))
+        zmax = s.amax(dim=-1, keepdim=True)
+        # zmax - s may round for differences above 2**24; the clamp below makes that irrelevant
+        # (rounding is monotone and JA - 1 is representable).
+        j = torch.sub(zmax, s).clamp_max_(float(self.exp_attn.shape[0] - 1)).to(torch.int64)
+        e = self.exp_attn[j]
+        az = torch.matmul(e, vext)  # exact: integers < 2**53
+        return torch.div(az[..., :-1], az[..., -1:]).floor_()
+
+    def _ffn(self, layer: _Layer, h: torch.Tensor) -> torch.Tensor:
+        x, xd = self._rms_quant(h, layer.ffn_gain)
+        gu = layer.gu.requant(x, xd).clamp_(-_F.GU_MAX, _F.GU_MAX)
+        g, u = gu[:, : self.d_ffn], gu[:, self.d_ffn :]
+        half = _F.SILU_HALF
+        idx = (g.clamp(-half, half - 1) + half).to(torch.int64)
+        s = self.silu[idx]
+        s = torch.where(g >= half, g, s)
+        a = s.mul_(u)  # exact: < 2**40
+        q, xd2 = self._act_quant(a)
+        return layer.down.requant(q, xd2)
+
+    def _freqs(self, h: torch.Tensor) -> torch.Tensor:
+        """Final residual rows h [M, d] -> int32 frequency tables [M, V]."""
+        x, xd = self._rms_quant(h, self.out_gain)
+        z = self.lm.requant(x, xd).clamp_(-_F.L_MAX, _F.L_MAX)
+        zmax, arg = z.max(dim=-1, keepdim=True)
+        j = torch.sub(zmax, z).clamp_max_(float(self.exp_logit.shape[0] - 1)).to(torch.int64)
+        e = self.exp_logit[j]
+        E = e.sum(dim=-1).to(torch.int64)  # exact: < 2**40
+        V = self.vocab_size
+        total = 1 << self.freq_bits
+        M = torch.div((total - V) << _F.FREQ_SHIFT, E, rounding_mode="floor")
+        mult = torch.ldexp(M.double(), torch.tensor(-float(_F.FREQ_SHIFT)))
+        f = e.mul_(mult[:, None]).floor_().add_(1.0)  # exact: e * M < 2**52
+        f = f.to(torch.int32)
+        rest = total - f.sum(dim=-1, dtype=torch.int64)
+        f.scatter_add_(1, arg, rest.to(torch.int32)[:, None])
+        return f
+
+    # ------------------------------------------------------------------- prefill
+
+    def _check_tokens(self, tokens: torch.Tensor, max_len: int) -> torch.Tensor:
+        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.dtype != torch.int64:
+            raise ValueError("tokens must be a LongTensor [B, T]")
+        if tokens.shape[1] < 1 or tokens.shape[1] > max_len:
+            raise ValueError(f"window length must be in [1, {max_len}]")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.vocab_size):
+            raise ValueError("token id out of range")
+        return tokens
+
+    def _hidden(self, tokens: torch.Tensor, qblock: int = 256) -> torch.Tensor:
+        B, T = tokens.shape
+        M = B * T
+        h = self.embed[tokens.reshape(-1)].to(torch.float64)
+        pos = torch.arange(T).repeat(B)
+        G, KV, hd = self.group, self.n_kv, self.hd
+        for layer in self.layers:
+            qop, kop, v = self._qkv(layer, h, pos)
+            qop = qop.reshape(B, T, KV, G, hd).permute(0, 2, 3, 1, 4)  # [B, KV, G, T, hd]
+            kop = kop.reshape(B, T, KV, hd).permute(0, 2, 1, 3)  # [B, KV, T, hd]
+            vext = torch.cat([v, torch.ones(M, KV, 1, dtype=torch.float64)], dim=-1)
+            vext = vext.reshape(B, T, KV, hd + 1).permute(0, 2, 1, 3)
+            o = torch.empty(B, KV, G, T, hd, dtype=torch.float64)
+            for t0 in range(0, T, qblock):
+                t1 = min(T, t0 + qblock)
+                qb = qop[:, :, :, t0:t1].reshape(B, KV, G * (t1 - t0), hd)
+                qi = torch.arange(t0, t1).repeat(G)
+                mask = torch.arange(t0, t1)[None, :] > qi[:, None]
+                ob = self._attend(qb, kop[:, :, :t1], vext[:, :, :t1], mask, t0)
+                o[:, :, :, t0:t1] = ob.reshape(B, KV, G, t1 - t0, hd)
+            o = o.permute(0, 3, 1, 2, 4).reshape(M, self.n_head * hd)
+            q, xd = self._act_quant(o)
+            h = h.add_(layer.o.requant(q, xd)).clamp_(-_F.H_MAX, _F.H_MAX)
+            h = h.add_(self._ffn(layer, h)).clamp_(-_F.H_MAX, _F.H_MAX)
+        return h.reshape(B, T, self.d)
+
+    def prefill_freqs(self, tokens: torch.Tensor, slab: int = 256) -> Iterator[tuple[int, torch.Tensor]]:
+        """Yield ``(t0, F[B, n, V])`` slabs of frequency tables (see module docstring)."""
+        tokens = self._check_tokens(tokens, self.max_len)
+        if slab < 1:
+            raise ValueError("slab must be >= 1")
+        B, T = tokens.shape
+        h = self._hidden(tokens)
+        for t0 in range(0, T, slab):
+            t1 = min(T, t0 + slab)
+            f = self._freqs(h[:, t0:t1].reshape(-1, self.d))
+            yield t0, f.reshape(B, t1 - t0, self.vocab_size)
+
+    def prefill_all(self, tokens: torch.Tensor) -> torch.Tensor:
+        """All tables at once: int32 [B, T, V] (memory: 4*B*T*V bytes)."""
+        return torch.cat([f for _, f in self.prefill_freqs(tokens)], dim=1)
+
+    def session(self, batch: int, max_len: int) -> Session:
+        return Session(self, batch, max_len)
+
+
+class Session:
+    """KV-cache state for ``batch`` independent windows (see the module docstring)."""
+
+    def __init__(self, model: IntModel, batch: int, max_len: int) -> None:
+        if batch < 1 or not (1 <= max_len <= model.max_len):
+            raise ValueError(f"batch must be >= 1 and max_len in [1, {model.max_len}]")
+        self.model = model
+        self.batch = batch
+        self.max_len = max_len
+        L, KV, hd = model.n_layer, model.n_kv, model.hd
+        self._k = torch.zeros(L, batch, KV, max_len, hd, dtype=torch.float32)
+        self._v = torch.zeros(L, batch, KV, max_len, hd + 1, dtype=torch.float64)
+        self.positions = torch.zeros(batch, dtype=torch.int64)
+
+    def reset(self, rows: torch.Tensor | None = None) -> None:
+        if rows is None:
+            self.positions.zero_()
+        else:
+            self.positions[rows] = 0
+
+    def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        mdl = self.model
+        if rows is None:
+            rows = torch.arange(self.batch)
+        if tokens.dim() != 1 or tokens.dtype != torch.int64 or rows.shape != tokens.shape:
+            raise ValueError("tokens and rows must be LongTensors [b] of equal length")
+        if tokens.numel() == 0:
+            return torch.empty(0, mdl.vocab_size, dtype=torch.int32)
+        if int(tokens.min()) < 0 or int(tokens.max()) >= mdl.vocab_size:
+            raise ValueError("token id out of range")
+        if int(rows.min()) < 0 or int(rows.max()) >= self.batch or rows.unique().numel() != rows.numel():
+            raise ValueError("rows must be distinct indices in [0, batch)")
+        pos = self.positions[rows]
+        if int(pos.max()) >= self.max_len:
+            raise ValueError("a window is full (max_len reached)")
+        b = tokens.shape[0]
+        G, KV, hd = mdl.group, mdl.n_kv, mdl.hd
+        lk = int(pos.max()) + 1
+        mask = (torch.arange(lk)[None, :] > pos[:, None])[:, None, None, :]  # [b, 1, 1, lk]
+        h = mdl.embed[tokens].to(torch.float64)
+        for li, layer in enumerate(mdl.layers):
+            qop, kop, v = mdl._qkv(layer, h, pos)
+            self._k[li, rows, :, pos] = kop
+            self._v[li, rows, :, pos, :hd] = v
+            self._v[li, rows, :, pos, hd] = 1.0
+            kk = self._k[li, rows, :, :lk]  # [b, KV, lk, hd]
+            vv = self._v[li, rows, :, :lk]
+            qb = qop.reshape(b, KV, G, hd)
+            o = mdl._attend(qb, kk, vv, mask)  # [b, KV, G, hd]
+            o = o.reshape(b, mdl.n_head * hd)
+            q, xd = mdl._act_quant(o)
+            h = h.add_(layer.o.requant(q, xd)).clamp_(-_F.H_MAX, _F.H_MAX)
+            h = h.add_(mdl._ffn(layer, h)).clamp_(-_F.H_MAX, _F.H_MAX)
+        self.positions[rows] = pos + 1
+        return mdl._freqs(h)
+
+
+_CACHE: dict[str, IntModel] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(sha256_or_path: str | Path) -> IntModel:
+    """Load a model by SHA-256 (from the model store) or by file path; cached per process."""
+    key = str(sha256_or_path)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        p = Path(key)
+        if len(key) == 64 and all(ch in "0123456789abcdef" for ch in key) and not p.exists():
+            from nzarc.neural.store import ModelStore
+
+            path = ModelStore.default().path_for(key)
+            model = IntModel(path, weights_sha256=key)
+        else:
+            model = IntModel(p)
+        _CACHE[key] = model
+        return model
