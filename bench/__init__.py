@@ -6,6 +6,7 @@ Run from the repository root::
     python -m bench throughput [--size 256M] [--repeat N] [--profile]
     python -m bench scale [--size 2G]
     python -m bench report [--out DIR]
+    python -m bench all [CORPUS] [run options]   # throughput, scale, then the corpus run
 
 ``CORPUS`` defaults to ``../shared/corpus`` relative to the repository root.
 Results go to ``bench/`` (``RESULTS.md``, ``results.json``, ``plot.png``)

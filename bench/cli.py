@@ -34,7 +34,7 @@ def _run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench",
         description="Compare nzarc settings with gzip, bzip2, xz, zstd, brotli and "
-                    "tar|zstd|age on a corpus folder. Subcommands: throughput, scale, report.",
+                    "tar|zstd|age on a corpus folder. Subcommands: throughput, scale, report, all.",
     )
     p.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS,
                    help="folder of input files (default: ../shared/corpus from the repo root)")
@@ -115,6 +115,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return scale_main(args[1:])
     if args and args[0] == "report":
         return _cmd_report(args[1:])
+    if args and args[0] == "all":
+        return _cmd_all(args[1:])
     if args and args[0] == "run":
         args = args[1:]
     return _cmd_run(args)
+
+
+def _cmd_all(argv: Sequence[str]) -> int:
+    """Throughput, then scale, then the corpus run (whose report includes both)."""
+    from bench.scale import main as scale_main
+    from bench.throughput import main as tp_main
+
+    run_args = _run_parser().parse_args(argv)  # validate before the long steps
+    out = ["--out", str(run_args.out)]
+    status = [tp_main(["--profile", *out]), scale_main(out), _cmd_run(argv)]
+    return max(status)

@@ -169,6 +169,9 @@ def test_pipe_can_be_read_once_and_members_on_pipe():
         assert [m.name for m in r.members()] == ["a"]
         with pytest.raises(ValueError):
             list(r.iter_members())
+    with nzarc.open(Pipe(data), identities=[SK]) as r:
+        info = r.info()
+        assert info.archive_size == len(data) and info.raw_size == 3 and info.chunks == 1
 
 
 def test_header_info_needs_no_key():
@@ -191,3 +194,42 @@ def test_writer_argument_errors():
             w.add_bytes("../x", b"")
     with pytest.raises(nzarc.UnsupportedCodec):
         nzarc.ArchiveWriter(io.BytesIO(), encrypt=False, codec="acme.nothing")
+
+
+def test_seekable_selection_skips_unrelated_segments():
+    import random
+
+    rnd = random.Random(5)
+    members = [("f", f"f{i:02d}", bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 700)))) for i in range(30)]
+    data = write_archive(members, recipients=[PK], codec="store", chunk_size=256, segment_size=64)
+    with nzarc.open(io.BytesIO(data), identities=[SK]) as r:
+        index = r._get_index()
+        offsets = {e.member.name: e for e in index.entries}
+    from helpers_format import split
+
+    head, _, seg = split(data)
+    head_len = len(head)
+    target = offsets["f03"]
+    # Corrupt a segment that lies far after the target's chunks (but before the index).
+    last_chunk = (target.offset + target.member.size - 1) // 256
+    far = index.chunk_offsets[min(last_chunk + 6, len(index.chunk_offsets) - 1)] // 64
+    bad = bytearray(data)
+    bad[head_len + far * seg + 5] ^= 1
+    wanted = ["f03", "f04", "nope"]
+    with nzarc.open(io.BytesIO(bytes(bad)), identities=[SK]) as r:
+        got = {md.member.name: md.read() for md in r.iter_members(wanted)}
+    assert got == {"f03": members[3][2], "f04": members[4][2]}
+    with pytest.raises(IntegrityError):
+        read_all(io.BytesIO(bytes(bad)), identities=[SK])
+
+
+def test_special_files_are_skipped(tmp_path: Path):
+    (tmp_path / "t").mkdir()
+    os.mkfifo(tmp_path / "t" / "fifo")
+    (tmp_path / "t" / "a").write_bytes(b"a")
+    events = []
+    out = io.BytesIO()
+    nzarc.create(out, [tmp_path / "t"], encrypt=False, codec="store", progress=events.append)
+    assert [e.name for e in events if e.kind == "skip"] == ["t/fifo"]
+    with nzarc.open(io.BytesIO(out.getvalue())) as r:
+        assert [m.name for m in r.members()] == ["t", "t/a"]

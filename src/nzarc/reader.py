@@ -134,9 +134,12 @@ class _Source:
                 self.seekable = True
         except (OSError, ValueError, AttributeError):
             self.seekable = False
+        self.consumed = 0  # bytes read sequentially (the archive size, once a pipe is drained)
 
     def read(self, n: int) -> bytes:
-        return self.f.read(n)
+        data = self.f.read(n)
+        self.consumed += len(data)
+        return data
 
     def seek(self, offset: int) -> None:
         self.f.seek(self.base + offset)
@@ -247,9 +250,10 @@ class ArchiveReader:
                 per[entry.codec_id] = per.get(entry.codec_id, 0) + count
         out.chunks_per_codec = per
         out.raw_size = index.total
-        if self._src.seekable:
-            out.archive_size = self._src.size - self._src.base
-            out.ratio = out.archive_size / index.total if index.total else None
+        out.archive_size = (
+            self._src.size - self._src.base if self._src.seekable else self._src.consumed
+        )
+        out.ratio = out.archive_size / index.total if index.total else None
         return out
 
     def members(self) -> list[Member]:
@@ -618,7 +622,7 @@ def _demux(
             yield from deliver()
             if declared:
                 raise FormatError("member data missing before the index")
-            _check_tail(h, next(frames), lambda: next(frames), frame.pos, None)
+            _check_tail(h, _next_frame(frames), lambda: _next_frame(frames), frame.pos, None)
             if not stream.at_end():
                 raise FormatError("data after the trailer")
             yield "index", index
@@ -627,6 +631,13 @@ def _demux(
             raise FormatError("padding or trailer frame before the index")
         yield from deliver()
     raise FormatError("the archive ends without an index")
+
+
+def _next_frame(frames: Iterator[Frame]) -> Frame:
+    frame = next(frames, None)
+    if frame is None:
+        raise FormatError("the archive ends without a trailer")
+    return frame
 
 
 def _final(p: _Pending) -> Member:

@@ -177,7 +177,14 @@ class ArchiveWriter:
     # -- output ---------------------------------------------------------------------------
 
     def _raw_write(self, data: bytes) -> None:
-        self._out.write(data)
+        view = memoryview(data)
+        while view:  # raw file objects may accept only part of a write
+            n = self._out.write(view)
+            if n is None or n >= len(view):
+                break
+            if n <= 0:
+                raise OSError("the output accepted no bytes")
+            view = view[n:]
         self.stats.archive_bytes += len(data)
 
     def _start(self) -> None:

@@ -1,6 +1,6 @@
 """Prints the SHA-256 of frequency tables for a fixed mixed text+binary input.
 
-Usage: python _determinism_probe.py MODEL(tiny|PATH|SHA) MODE(prefill|incremental) BATCH THREADS [NTOK]
+Usage: python _determinism_probe.py MODEL(PATH|SHA) MODE(prefill|incremental) BATCH THREADS [NTOK]
 Run in subprocesses with different environments by test_determinism.py.
 """
 
@@ -25,16 +25,10 @@ def main() -> None:
     which, mode, batch, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     ntok = int(sys.argv[5]) if len(sys.argv) > 5 else 3000
     torch.set_num_threads(threads)
-    if which == "tiny":
-        from nzarc.neural.tiny import tiny_model
+    from nzarc.neural.runtime import load_model
 
-        m = tiny_model(0)
-        win = 500
-    else:
-        from nzarc.neural.runtime import load_model
-
-        m = load_model(which)
-        win = 512
+    m = load_model(which)
+    win = min(512, m.max_len)
     ids = m.tokenizer.encode(sample_bytes())[:ntok]
     assert len(ids) == ntok, len(ids)
     windows = [[m.bos_id] + ids[i : i + win - 1] for i in range(0, ntok, win - 1)]

@@ -29,6 +29,15 @@ ALICE = (
 WINDOW = 32
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Keep this module fast on a busy machine; other thread counts run in subprocesses."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def codec(tiny) -> NeuralCodec:
     return NeuralCodec(model=register_model(tiny), window=WINDOW)
@@ -102,22 +111,23 @@ def test_prefill_tables_decode_the_streams(codec: NeuralCodec, tiny) -> None:
 
 
 def test_decode_many_equals_one_by_one(codec: NeuralCodec, monkeypatch: pytest.MonkeyPatch) -> None:
-    chunks = [ALICE, b"", ALICE[:50], b"\x00\x04\xff", ALICE[100:] * 2, b"z"]
+    chunks = [ALICE, b"", ALICE[:50], b"\x00\x04\xff", ALICE[100:250], b"z"]
     encoded = codec.encode_many(chunks)
     assert encoded == [codec.encode(c) for c in chunks]
     items = list(zip(encoded, map(len, chunks), strict=True))
     assert codec.decode_many(items) == chunks
     assert [codec.decode(e, n) for e, n in items] == chunks
-    # A memory budget that allows one window per batch gives the same result.
+    # A memory budget that allows a single window per batch gives the same result.
     monkeypatch.setenv("NZARC_NEURAL_MEMORY", "1")
-    assert codec.decode_many(items) == chunks
+    small = [ALICE[:120], b"", ALICE[300:400]]
+    assert codec.decode_many([(codec.encode(c), len(c)) for c in small]) == small
 
 
-def _fresh_process_digest(codec: NeuralCodec, isa_env: dict[str, str]) -> str:
+def _fresh_process_digest(isa_env: dict[str, str], threads: int) -> str:
     script = textwrap.dedent(
         f"""
         import hashlib, torch
-        torch.set_num_threads(1)
+        torch.set_num_threads({threads})
         from nzarc.neural.tiny import tiny_model
         from nzarc.neural.codec import NeuralCodec, register_model
         c = NeuralCodec(model=register_model(tiny_model(0)), window={WINDOW})
@@ -136,10 +146,19 @@ def _fresh_process_digest(codec: NeuralCodec, isa_env: dict[str, str]) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def test_fresh_process_avx2_one_thread_gives_identical_bytes(codec: NeuralCodec) -> None:
+@pytest.mark.parametrize(
+    ("isa_env", "threads"),
+    [
+        ({"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "OMP_NUM_THREADS": "1"}, 1),
+        ({}, 2),
+    ],
+    ids=["avx2-1thread", "default-2threads"],
+)
+def test_fresh_process_gives_identical_bytes(
+    codec: NeuralCodec, isa_env: dict[str, str], threads: int
+) -> None:
     digest = hashlib.sha256(codec.encode(ALICE)).hexdigest()
-    env = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "OMP_NUM_THREADS": "1"}
-    assert _fresh_process_digest(codec, env) == digest
+    assert _fresh_process_digest(isa_env, threads) == digest
 
 
 # ---------------------------------------------------------------------------- hostile input
@@ -182,7 +201,7 @@ def test_bit_flips_and_garbage_raise_only_codec_error(codec: NeuralCodec) -> Non
     encoded = codec.encode(ALICE)
     rng = np.random.default_rng(4)
     rejected = 0
-    for _ in range(12):
+    for _ in range(6):
         flipped = bytearray(encoded)
         i = int(rng.integers(len(flipped)))
         flipped[i] ^= 1 << int(rng.integers(8))
@@ -192,7 +211,7 @@ def test_bit_flips_and_garbage_raise_only_codec_error(codec: NeuralCodec) -> Non
             rejected += 1
         else:
             assert len(out) == len(ALICE)
-    assert rejected >= 10
+    assert rejected >= 5
     for size in (1, 7, 100, 3000):
         junk = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
         for raw_len in (0, 1, 1000):

