@@ -49,6 +49,8 @@ def _run_parser() -> argparse.ArgumentParser:
                         help="skip the neural codec")
     p.add_argument("--sample-bytes", type=parse_size, default=64 * 1024,
                    help="prefix size of the text sample for slow settings (default 64K)")
+    p.add_argument("--sample-files", type=int, default=4,
+                   help="how many text files the sample takes, one per group (default 4)")
     p.add_argument("--only", default="",
                    help="comma-separated substrings: keep only tools whose name contains one")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
@@ -70,7 +72,7 @@ def _cmd_run(argv: Sequence[str]) -> int:
         return 2
     opts = RunOptions(
         corpus=args.corpus, quick=args.quick, full=args.full, neural=args.neural,
-        sample_bytes=args.sample_bytes,
+        sample_bytes=args.sample_bytes, sample_files=args.sample_files,
         only=tuple(s.strip() for s in args.only.split(",") if s.strip()),
         timeout=args.timeout,
     )

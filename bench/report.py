@@ -96,8 +96,8 @@ def _suite_sections(doc: dict[str, Any], aggs: list[dict[str, Any]]) -> list[str
     lines: list[str] = []
     titles = {
         "corpus": "Whole files",
-        "sample": f"Text sample: first {meta.get('sample_bytes', 0) // 1024} KiB of one text "
-                  "file per group (slow settings run here by default)",
+        "sample": f"Text sample: first {meta.get('sample_bytes', 0) // 1024} KiB of "
+                  f"{meta.get('sample_files', '')} text files (slow settings run here by default)",
         "quick": "Quick mode (small prefixes; CI smoke run, not a benchmark)",
     }
     for suite in ("corpus", "sample", "quick"):

@@ -4,8 +4,8 @@ Suites
     ``corpus``  every file of the corpus, whole; slow settings (the neural
                 codec, and ``auto`` when the model is installed) join only
                 with ``full=True``.
-    ``sample``  the first ``sample_bytes`` of one text file per group (one of
-                :data:`PREFERRED_SAMPLES` if the group has it, else its largest), run by
+    ``sample``  the first ``sample_bytes`` of ``sample_files`` text files, at most one
+                per group (:data:`PREFERRED_SAMPLES` first, then each group's largest), run by
                 every tool including the slow ones (so slow settings are
                 compared pair by pair on the same bytes). Only when slow
                 settings exist and ``full`` is off.
@@ -67,6 +67,7 @@ class RunOptions:
     full: bool = False
     neural: bool | None = None
     sample_bytes: int = 64 * 1024
+    sample_files: int = 4
     quick_bytes: int = 16 * 1024
     quick_files: int = 4
     quick_slow_bytes: int = 8 * 1024
@@ -147,8 +148,9 @@ def _suites(
         for f in sorted(text, key=lambda f: (f.rel not in PREFERRED_SAMPLES, -f.size, f.rel)):
             per_group.setdefault(f.group, f)
         kib = opts.sample_bytes // 1024
+        chosen = list(per_group.values())[: opts.sample_files]
         sample = [write_prefix_sample(f, work / "sample", opts.sample_bytes, f"[:{kib}k]")
-                  for f in per_group.values()]
+                  for f in chosen]
         suites.append(("sample", sample, sample))
     return suites
 
@@ -213,7 +215,7 @@ def run_benchmark(
                 "ppmd": setup.ppmd_id, "model_installed": setup.model_installed,
             },
             "nzarc_fixed_costs": fixed,
-            "sample_bytes": opts.sample_bytes,
+            "sample_bytes": opts.sample_bytes, "sample_files": opts.sample_files,
             "notes": notes,
             "tools": [{"name": t.name, "family": t.family, "slow": t.slow,
                        "compress": t.compress, "decompress": t.decompress, "note": t.note}

@@ -227,9 +227,10 @@ def profile_nzarc(nz: str, workdir: Path, *, log=print) -> dict[str, Any]:  # no
 
 
 def _thread_label(frame: str) -> str:
-    """``thread (1234): nzarc_0`` → ``nzarc_0``; an unnamed thread → ``thread``."""
+    """``thread (1234): nzarc_0`` → ``nzarc_0``; unnamed → ``unnamed`` (py-spy names the
+    main thread only once ``threading`` knows it, so start-up imports land here)."""
     _, _, name = frame.partition("): ")
-    return name or "thread"
+    return name or "unnamed"
 
 
 def summarize_collapsed(text: str, top: int = 15, *, wall_s: float | None = None,

@@ -55,3 +55,27 @@ def seeds() -> Iterator[bytes]:
         for count in (0, 1, 5, MAX_SYMBOLS):
             symbols = [rng.randrange(table.shape[1]) for _ in range(count)]
             yield struct.pack(">BB", sel, count) + encode_symbols(symbols, table[:count], fb)
+
+
+# -- the neural codec with the tiny test model ---------------------------------------------
+
+#: Largest raw_len the codec target decodes (one decode stays far below a second).
+MAX_RAW = 128
+TINY_WINDOW = 16
+
+
+def tiny_codec() -> object:
+    """``nzarc.neural`` over the tiny model of seed 0, window 16."""
+    from nzarc.neural.codec import NeuralCodec, register_model
+    from nzarc.neural.tiny import tiny_model
+
+    return NeuralCodec(model=register_model(tiny_model(0)), window=TINY_WINDOW)
+
+
+def codec_seeds() -> Iterator[bytes]:
+    codec = tiny_codec()
+    texts = [b"", b"a", b"hello world\n", b"the cat and the hat " * 3, bytes(range(40)),
+             b"\xf5\xff\x04 escape bytes", b"in the end, and then it was over. " * 3]
+    for text in texts:
+        text = text[:MAX_RAW]
+        yield bytes([len(text)]) + codec.encode(text)  # type: ignore[attr-defined]

@@ -14,7 +14,6 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -369,6 +368,3 @@ def test_broken_pipe_on_stdout(home: Path, tmp_path: Path) -> None:
     assert proc.wait(timeout=60) == 1, err
     Result(1, b"", err).assert_clean_error(1)
 
-
-def _dirs(root: Path) -> Iterator[Path]:
-    yield from (p for p in root.rglob("*") if p.is_dir())

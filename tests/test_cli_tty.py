@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import time
 from pathlib import Path
 
@@ -20,22 +21,38 @@ def _run_on_tty(argv: list[str], answers: list[str], env: dict[str, str], cwd: P
             os.execve(nzarc_executable(), [nzarc_executable(), *argv], env)
         finally:
             os._exit(127)
+    out = _converse(fd, answers)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+
+
+def _converse(fd: int, answers: list[str], timeout: float = 120) -> bytes:
+    """Read the terminal until the child closes it, answering each new prompt once.
+
+    An answer is typed only after a prompt that appeared since the previous
+    answer (text ending in ': '), never on the echo of the previous answer.
+    """
     out = b""
+    since_answer = b""
     pending = list(answers)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while True:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise AssertionError(f"no progress on the terminal; output so far: {out!r}")
         try:
             chunk = os.read(fd, 4096)
-        except OSError:
+        except OSError:  # EIO: the child closed the terminal
             break
         if not chunk:
             break
         out += chunk
-        if pending and out.rstrip().endswith(b":"):
+        since_answer += chunk
+        if pending and since_answer.endswith(b": ") and b"Passphrase" in since_answer:
             os.write(fd, pending.pop(0).encode() + b"\n")
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+            since_answer = b""
+    return out
 
 
 @pytest.fixture
@@ -83,19 +100,7 @@ def test_prompt_from_pipe_input(env: dict[str, str], tmp_path: Path) -> None:
             os.execve("/bin/sh", ["/bin/sh", "-c", script], env)
         finally:
             os._exit(127)
-    out = b""
-    answered = False
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-        if not answered and out.rstrip().endswith(b":"):
-            os.write(fd, b"pw\n")
-            answered = True
+    out = _converse(fd, ["pw"])
     _, status = os.waitpid(pid, 0)
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0, out

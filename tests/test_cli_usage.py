@@ -176,3 +176,32 @@ def test_device_flag_sets_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NZARC_DEVICE", raising=False)
     _apply_device(build_parser().parse_args(["test", "a", "--device", "cpu"]))
     assert os.environ["NZARC_DEVICE"] == "cpu"
+
+
+def test_replay_stream_reads_prefix_twice() -> None:
+    import io
+
+    from nzarc.cli import _Replay
+
+    class Pipe(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.buf = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return False
+
+        def read(self, n: int = -1) -> bytes:
+            return self.buf.read(n)
+
+    data = bytes(range(256)) * 10
+    r = _Replay(Pipe(data))
+    assert r.read(100) == data[:100] and r.read(50) == data[100:150]
+    r.rewind()
+    assert not r.seekable()
+    got = r.read(120) + r.read(10) + r.read(-1)
+    assert got == data
+    with pytest.raises(ValueError):
+        r.rewind()

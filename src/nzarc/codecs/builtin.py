@@ -43,7 +43,7 @@ def _neural_module(*, report: bool) -> object | None:
     if not report:
         return None
     warnings.warn(
-        f"nzarc: the built-in neural codec is unavailable: {type(problem).__name__}: {problem}",
+        f"the built-in neural codec is unavailable: {type(problem).__name__}: {problem}",
         PluginWarning,
         stacklevel=2,
     )

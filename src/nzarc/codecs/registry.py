@@ -216,7 +216,7 @@ class Registry:
         return reg
 
     def _fail(self, source: _Source, detail: str) -> None:
-        message = f"nzarc: {source.label} was not loaded: {detail}"
+        message = f"{source.label} was not loaded: {detail}"
         if source.distribution:
             self._failed[normalize_distribution(source.distribution)] = message
         hint = (
@@ -291,9 +291,12 @@ class Registry:
 
     def _partial(self, source: _Source, detail: str) -> None:
         """A plugin reported (by PluginWarning) that part of it is unavailable."""
-        message = f"nzarc: {source.label}: {detail.removeprefix('nzarc: ')}"
+        message = f"{source.label}: {detail}"
         if self.strict:
-            raise PluginError(message, hint=f"or set {ENV_DISABLE} to skip the plugin")
+            raise PluginError(
+                message,
+                hint=f"reinstall {source.distribution or 'the plugin'}, or unset {ENV_STRICT}",
+            )
         self.warnings.append(message)
         warnings.warn(message, PluginWarning, stacklevel=4)
 
@@ -318,17 +321,12 @@ class Registry:
                     )
         for model in models:
             known = self._models.get(model.name)
-            if known is not None and known[0] != model:
-                if (known[0].weights_sha256, known[0].tokenizer_sha256, known[0].runtime_id) != (
-                    model.weights_sha256,
-                    model.tokenizer_sha256,
-                    model.runtime_id,
-                ):
-                    raise PluginError(
-                        f"model {model.name!r} is described differently by distribution "
-                        f"{known[1]} and distribution {source.distribution or '(unknown)'}",
-                        hint=f"uninstall one of them, or set {ENV_DISABLE} to the one to skip",
-                    )
+            if known is not None and _model_identity(known[0]) != _model_identity(model):
+                raise PluginError(
+                    f"model {model.name!r} is described differently by distribution "
+                    f"{known[1]} and distribution {source.distribution or '(unknown)'}",
+                    hint=f"uninstall one of them, or set {ENV_DISABLE} to the one to skip",
+                )
         for codec in codecs:
             self._codecs[(codec.codec_id, codec.version)] = CodecInfo(
                 codec_id=codec.codec_id,
@@ -419,6 +417,10 @@ class Registry:
         ):
             return UnsupportedCodec(message, hint=f"{dist} is disabled by {ENV_DISABLE}")
         return UnsupportedCodec(message, hint=f"install it: pip install {dist}")
+
+
+def _model_identity(model: ModelDescriptor) -> tuple[str, str, str]:
+    return (model.weights_sha256, model.tokenizer_sha256, model.runtime_id)
 
 
 def _norm_disabled(entry: str) -> str:

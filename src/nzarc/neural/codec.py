@@ -107,22 +107,20 @@ def _store() -> Any:
 
 def _default_model_sha() -> str:
     """The SHA-256 of the installed default model; ModelMismatch when none is installed."""
+    from nzarc.neural.store import SMOLLM2_MODEL_SHA256
+
     try:
         store = _store()
-        for entry in store.list():
-            name = getattr(entry, "name", None)
-            sha = getattr(entry, "weights_sha256", None) or getattr(entry, "sha256", None)
-            if name == DEFAULT_MODEL_NAME and isinstance(sha, str) and _SHA_RE.match(sha):
-                return sha
+        if store.find_sha(SMOLLM2_MODEL_SHA256) is not None:
+            return SMOLLM2_MODEL_SHA256
+        entry = store.find(DEFAULT_MODEL_NAME)
     except NzarcError:
         raise
     except Exception as exc:  # an unreadable store is the same as no model for the user
-        raise ModelMismatch(
-            f"{_ID}: cannot read the model store: {exc}", hint=INSTALL_HINT
-        ) from None
-    raise ModelMismatch(
-        f"{_ID}: the model {DEFAULT_MODEL_NAME} is not installed", hint=INSTALL_HINT
-    )
+        raise ModelMismatch(f"{_ID}: cannot read the model store: {exc}", hint=INSTALL_HINT) from None
+    if entry is None:
+        raise ModelMismatch(f"{_ID}: the model {DEFAULT_MODEL_NAME} is not installed", hint=INSTALL_HINT)
+    return str(entry.sha256)
 
 
 def _model_installed(sha: str) -> bool:
@@ -130,10 +128,9 @@ def _model_installed(sha: str) -> bool:
         if sha in _REGISTERED:
             return True
     try:
-        path = _store().path_for(sha)
+        return _store().path_for(sha).is_file()
     except Exception:
         return False
-    return path is not None and os.path.exists(path)
 
 
 def _load(sha: str) -> Any:
@@ -149,6 +146,24 @@ def _load(sha: str) -> Any:
         raise
     except Exception as exc:
         raise ModelMismatch(f"{_ID}: cannot load model {sha[:16]}…: {exc}", hint=INSTALL_HINT) from None
+
+
+def __getattr__(name: str) -> Any:
+    """``MODELS``: the models this codec can use, for the ``nzarc_models()`` hook (lazy)."""
+    if name == "MODELS":
+        from nzarc.codecs.contract import ModelDescriptor
+        from nzarc.neural import store
+
+        return (
+            ModelDescriptor(
+                name=store.SMOLLM2_NAME,
+                weights_sha256=store.SMOLLM2_MODEL_SHA256,
+                tokenizer_sha256=store.SMOLLM2_TOKENIZER_SHA256,
+                runtime_id="nzarc-int-v1",
+                how_to_obtain=f"nzarc model install {store.SMOLLM2_NAME}",
+            ),
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------- varints
@@ -292,7 +307,7 @@ class NeuralCodec(Codec):
 
     # ------------------------------------------------------------------ decoding
 
-    def _parse(self, data: bytes, raw_len: int, freq_bits: int) -> tuple[int, list[bytes]]:
+    def _parse(self, data: bytes, raw_len: int) -> tuple[int, list[bytes]]:
         """Validate a chunk's layout; return (token count, window streams)."""
         if not isinstance(raw_len, int) or isinstance(raw_len, bool) or raw_len < 0:
             raise CodecError(f"{_ID}: invalid raw length {raw_len!r}")
@@ -300,9 +315,13 @@ class NeuralCodec(Codec):
         total, pos = _get_varint(data, 0, MAX_TOKENS_PER_BYTE * raw_len, "token count")
         if raw_len and not total:
             raise CodecError(f"{_ID}: no tokens for a {raw_len}-byte chunk")
+        if not total:
+            if pos != len(data):
+                raise CodecError(f"{_ID}: {len(data) - pos} bytes after an empty chunk")
+            return 0, []
         n = self.window
         count = -(-total // n)
-        per_symbol = -(-freq_bits // 8)
+        per_symbol = -(-int(self._model().freq_bits) // 8)
         lengths = []
         for w in range(count):
             symbols = min(n, total - w * n)
@@ -322,15 +341,12 @@ class NeuralCodec(Codec):
         return self.decode_many([(data, raw_len)])[0]
 
     def decode_many(self, items: Sequence[tuple[bytes, int]]) -> list[bytes]:
-        freq_bits = 24 if self._model_obj is None else int(self._model_obj.freq_bits)
-        parsed = [self._parse(d, r, freq_bits) for d, r in items]
+        parsed = [self._parse(d, r) for d, r in items]
         results: list[bytes | None] = [b"" if total == 0 else None for total, _ in parsed]
         todo = [i for i, r in enumerate(results) if r is None]
         if not todo:
             return [b"" for _ in items]
         model = self._model()
-        if int(model.freq_bits) != freq_bits:
-            parsed = [self._parse(d, r, int(model.freq_bits)) for d, r in items]
         n = self.window
         jobs: list[tuple[int, int, bytes, int]] = []  # (chunk, window index, stream, symbols)
         for ci in todo:

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Fuzz target: ``nzarc.neural`` decode (layout checks, range decoder, model steps,
+detokenisation) with the tiny test model.
+
+Input: ``raw_len (u8, reduced to 0 .. MAX_RAW) || codec output``; ``raw_len`` stays small so
+that one decode takes well under the one-second limit. Invariant: CodecError (or
+ModelMismatch/LimitExceeded), or exactly raw_len bytes that encode and decode back to
+themselves.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import atheris
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+with atheris.instrument_imports(include=["nzarc", "fuzz"]):
+    import torch
+
+    from fuzz import neural_support
+    from nzarc.errors import CodecError, LimitExceeded, ModelMismatch
+
+    CODEC = neural_support.tiny_codec()
+
+torch.set_num_threads(1)
+ALLOWED = (CodecError, ModelMismatch, LimitExceeded)
+
+
+def one_input(data: bytes) -> None:
+    if not data:
+        return
+    raw_len = data[0] % (neural_support.MAX_RAW + 1)
+    try:
+        out = CODEC.decode(data[1:], raw_len)
+    except ALLOWED:
+        return
+    if not isinstance(out, bytes) or len(out) != raw_len:
+        raise AssertionError(f"nzarc.neural: decode returned {len(out)} bytes, not {raw_len}")
+    if CODEC.decode(CODEC.encode(out), raw_len) != out:
+        raise AssertionError("nzarc.neural: decoded output does not re-encode consistently")
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, one_input)
+    atheris.Fuzz()

@@ -1,0 +1,137 @@
+"""The fast runtime equals the integer reference, in prefill and incremental mode."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from nzarc.neural import runtime
+from nzarc.neural.reference import ReferenceModel
+
+TEXTS = [
+    b"It is a truth universally acknowledged, that a single man in possession of a good fortune",
+    b"\x00\x01\x02 binary \xff\xfe\x04\x06 and 12345 digits <tag attr='1'>caf\xc3\xa9</tag>\n\n",
+]
+
+
+def _ids(m, data: bytes) -> list[int]:
+    return [m.bos_id] + m.tokenizer.encode(data)
+
+
+def _check_tables(f: torch.Tensor, freq_bits: int) -> None:
+    assert f.dtype == torch.int32
+    assert int(f.min()) >= 1
+    assert torch.all(f.sum(dim=-1, dtype=torch.int64) == (1 << freq_bits))
+
+
+@pytest.mark.parametrize("data", TEXTS)
+def test_prefill_equals_reference(tiny, data: bytes) -> None:
+    ids = _ids(tiny, data)
+    ref = ReferenceModel(str(tiny.path)).freqs(ids)
+    got = tiny.prefill_all(torch.tensor([ids]))[0]
+    _check_tables(got, tiny.freq_bits)
+    assert np.array_equal(got.numpy().astype(np.int64), ref)
+
+
+def test_incremental_equals_prefill_at_mixed_positions(tiny) -> None:
+    seqs = [_ids(tiny, TEXTS[0]), _ids(tiny, TEXTS[1]), _ids(tiny, TEXTS[0][::-1])]
+    want = [tiny.prefill_all(torch.tensor([s]))[0] for s in seqs]
+    sess = tiny.session(batch=3, max_len=128)
+    # window 1 starts 5 steps late; window 2 is stepped only every other round
+    cursor = [0, 0, 0]
+    for rnd in range(400):
+        rows = [b for b in range(3) if cursor[b] < len(seqs[b]) and not (b == 1 and rnd < 5) and not (b == 2 and rnd % 2)]
+        if not rows and all(cursor[b] >= len(seqs[b]) for b in range(3)):
+            break
+        if not rows:
+            continue
+        toks = torch.tensor([seqs[b][cursor[b]] for b in rows])
+        out = sess.step(toks, torch.tensor(rows))
+        _check_tables(out, tiny.freq_bits)
+        for i, b in enumerate(rows):
+            assert torch.equal(out[i], want[b][cursor[b]]), (b, cursor[b])
+            cursor[b] += 1
+    assert cursor == [len(s) for s in seqs]
+    assert sess.positions.tolist() == cursor
+    sess.reset(torch.tensor([0]))
+    assert torch.equal(sess.step(torch.tensor([seqs[0][0]]), torch.tensor([0]))[0], want[0][0])
+
+
+def test_prefill_rows_are_independent_of_batch_and_padding(tiny) -> None:
+    a = _ids(tiny, TEXTS[0])
+    b = _ids(tiny, TEXTS[1])
+    T = max(len(a), len(b))
+    alone = tiny.prefill_all(torch.tensor([a]))[0]
+    batch = torch.tensor([a + [7] * (T - len(a)), b + [0] * (T - len(b))])
+    slabs = list(tiny.prefill_freqs(batch, slab=7))
+    assert [t0 for t0, _ in slabs] == list(range(0, T, 7))
+    both = torch.cat([f for _, f in slabs], dim=1)
+    assert torch.equal(both[0, : len(a)], alone)
+
+
+@pytest.mark.parametrize("backend", ["fp32", "fp64", "intmm"])
+def test_backends_agree(tiny, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend == "intmm" and not runtime._int_mm_exact():
+        pytest.skip("torch._int_mm is not exact on this machine")
+    ids = torch.tensor([_ids(tiny, TEXTS[0])])
+    want = tiny.prefill_all(ids)
+    monkeypatch.setattr(runtime, "_BACKEND", backend)
+    for layer in tiny.layers:
+        for lin in (layer.qkv, layer.o, layer.gu, layer.down):
+            monkeypatch.setattr(lin, "_wf", None)
+    monkeypatch.setattr(tiny.lm, "_wf", None)
+    assert torch.equal(tiny.prefill_all(ids), want)
+
+
+def test_int_mm_self_test_rejects_avx2_kernels() -> None:
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2")
+    env.pop("NZARC_MATMUL", None)
+    code = "from nzarc.neural.runtime import matmul_backend; print(matmul_backend())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in ("fp32", "intmm")
+    if out.stdout.strip() == "intmm":  # only acceptable when the kernel really is exact there
+        code2 = "from nzarc.neural.runtime import _int_mm_exact; print(_int_mm_exact())"
+        out2 = subprocess.run([sys.executable, "-c", code2], env=env, capture_output=True, text=True, timeout=300)
+        assert out2.stdout.strip() == "True"
+
+
+def test_bad_inputs_raise_value_error(tiny) -> None:
+    with pytest.raises(ValueError):
+        next(tiny.prefill_freqs(torch.tensor([[tiny.vocab_size]])))
+    with pytest.raises(ValueError):
+        next(tiny.prefill_freqs(torch.zeros((1, tiny.max_len + 1), dtype=torch.int64)))
+    with pytest.raises(ValueError):
+        next(tiny.prefill_freqs(torch.zeros((2,), dtype=torch.int64)))
+    s = tiny.session(batch=2, max_len=2)
+    with pytest.raises(ValueError):
+        s.step(torch.tensor([1, 2]), torch.tensor([0, 0]))
+    s.step(torch.tensor([1, 2]))
+    s.step(torch.tensor([1, 2]))
+    with pytest.raises(ValueError):
+        s.step(torch.tensor([1, 2]))
+
+
+def test_model_attributes(tiny) -> None:
+    assert tiny.runtime_id == "nzarc-int-v1"
+    assert tiny.freq_bits == 24
+    assert len(tiny.weights_sha256) == 64 and len(tiny.tokenizer_sha256) == 64
+    assert tiny.vocab_size == tiny.tokenizer.vocab_size
+
+
+@pytest.mark.realmodel
+@pytest.mark.slow
+def test_real_model_equals_reference_on_a_few_positions(real_model) -> None:
+    ids = _ids(real_model, b"The quick brown fox \x04 jumps over 13 lazy dogs.\n")[:24]
+    ref = ReferenceModel(str(real_model.path)).freqs(ids)
+    got = real_model.prefill_all(torch.tensor([ids]))[0]
+    assert np.array_equal(got.numpy().astype(np.int64), ref)
+    sess = real_model.session(batch=2, max_len=32)
+    for t, tok in enumerate(ids):
+        out = sess.step(torch.tensor([tok]), torch.tensor([1]))
+        assert torch.equal(out[0], got[t])
