@@ -21,6 +21,7 @@ its error and excluded from aggregates.
 from __future__ import annotations
 
 import filecmp
+import os
 import platform
 import shutil
 import sys
@@ -169,6 +170,7 @@ def run_benchmark(
 ) -> dict[str, object]:
     """Run the selected suites; return the ``results.json`` document."""
     t_start = time.time()
+    load_start = os.getloadavg()
     work.mkdir(parents=True, exist_ok=True)
     files = discover(opts.corpus)
     if not files:
@@ -202,6 +204,7 @@ def run_benchmark(
         "meta": {
             "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t_start)),
             "wall_s": round(time.time() - t_start, 1),
+            "loadavg_start_end": [load_start[0], os.getloadavg()[0]],
             "mode": "quick" if opts.quick else ("full" if opts.full else "default"),
             "corpus": str(opts.corpus),
             "machine": {
@@ -226,8 +229,6 @@ def run_benchmark(
 
 
 def _cpu_count() -> int:
-    import os
-
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux

@@ -14,7 +14,7 @@ import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-with atheris.instrument_imports(include=["nzarc", "fuzz"]):
+with atheris.instrument_imports(include=["nzarc"]):
     from fuzz.codec_target import make_target
 
     one_input = make_target("nzarc.zstd")

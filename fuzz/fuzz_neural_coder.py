@@ -15,7 +15,7 @@ import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-with atheris.instrument_imports(include=["nzarc", "fuzz"]):
+with atheris.instrument_imports(include=["nzarc"]):
     import torch
 
     from fuzz import neural_support

@@ -97,6 +97,29 @@ def test_create_file_then_list_test_info(home: Path, src: Path, tmp_path: Path) 
     assert "chacha20-poly1305" in bare and "index:" in bare
 
 
+@pytest.mark.parametrize(
+    "opts",
+    [
+        ["--pad", "--suite", "aes-256-gcm"],
+        ["--verify", "-j", "2", "-c", "store", "--chunk-size", "4K"],
+        ["-c", "zstd", "-l", "1", "--device", "cpu"],
+    ],
+)
+def test_create_options_round_trip(home: Path, src: Path, tmp_path: Path, opts: list[str]) -> None:
+    arc = tmp_path / "a.nzarc"
+    r = run_nzarc("create", "-v", "-o", arc, *opts, src, home=home, env=PW).assert_ok()
+    assert "src/sub/deeper/c.txt" in r.stderr.splitlines()  # -v lists members on stderr
+    info = json.loads(run_nzarc("info", "--json", arc, home=home, env=PW).assert_ok().stdout)
+    assert info["padded"] is ("--pad" in opts)
+    assert info["suite"] == ("aes-256-gcm" if "aes-256-gcm" in opts else "chacha20-poly1305")
+    if "store" in opts:
+        assert set(info["chunks_per_codec"]) == {"nzarc.store"} and info["chunk_size"] == 4096
+    out = tmp_path / "out"
+    q = run_nzarc("extract", "-q", arc, "-C", out, home=home, env=PW).assert_ok()
+    assert q.stderr == "" and q.stdout == b""
+    assert snapshot(out / "src") == snapshot(src)
+
+
 def test_wrong_passphrase_exit_1_and_nothing_written(home: Path, src: Path, tmp_path: Path) -> None:
     arc = tmp_path / "a.nzarc"
     run_nzarc("create", "-o", arc, src, home=home, env=PW).assert_ok()

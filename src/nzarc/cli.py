@@ -294,10 +294,8 @@ def _warn(message: str) -> None:
     sys.stderr.write(f"{PROG}: warning: {message}\n")
 
 
-def _progress(args: argparse.Namespace, label: str = "") -> Progress:
-    return Progress(
-        quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False), label=label
-    )
+def _progress(args: argparse.Namespace) -> Progress:
+    return Progress(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
 
 
 def _apply_device(args: argparse.Namespace) -> None:
@@ -431,17 +429,6 @@ def _is_seekable(f: IO[bytes]) -> bool:
         return False
 
 
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    """First present attribute or key of ``obj`` among ``names``."""
-    for n in names:
-        if isinstance(obj, dict):
-            if n in obj:
-                return obj[n]
-        elif hasattr(obj, n):
-            return getattr(obj, n)
-    return default
-
-
 def _jsonable(obj: Any) -> Any:
     if is_dataclass(obj) and not isinstance(obj, type):
         return _jsonable(asdict(obj))
@@ -522,6 +509,12 @@ class _AtomicOutput:
         os.fchmod(self.file.fileno(), 0o666 & ~umask)
         self.file.close()
         os.replace(self.tmp, self.target)
+        with contextlib.suppress(OSError):  # make the rename itself durable
+            dfd = os.open(os.path.dirname(self.target), os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
 
     def discard(self) -> None:
         with contextlib.suppress(OSError):
@@ -676,7 +669,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         else:
             prog.advance(nbytes)
 
-    wanted = list(args.members) or None
+    wanted = [_normalize_member_arg(m) for m in args.members] or None
     with _open_reader(args) as reader:
         if prog.show_bar and args.archive != "-" and wanted is None:
             prog.set_total(reader.info().raw_size)  # seekable: reads only the index
@@ -691,6 +684,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
             _err(f"not found in archive: {', '.join(repr(m) for m in missing)}")
             return EXIT_FAILURE
     return EXIT_OK
+
+
+def _normalize_member_arg(name: str) -> str:
+    """Accept ``./a/b/`` for the member ``a/b``, as tar does."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name.rstrip("/") or name
 
 
 def _mode_string(member: Any) -> str:
@@ -742,19 +742,11 @@ def cmd_test(args: argparse.Namespace) -> int:
         report = reader.test()
     if args.json:
         _print_json(report)
-        return EXIT_OK
-    members = _get(report, "members", "member_count")
-    chunks = _get(report, "chunks", "chunk_count")
-    raw = _get(report, "raw_bytes", "bytes", "raw_size")
-    parts = []
-    if isinstance(members, int):
-        parts.append(f"{members} members")
-    if isinstance(chunks, int):
-        parts.append(f"{chunks} chunks")
-    if isinstance(raw, int):
-        parts.append(format_bytes(raw))
-    if not args.quiet:
-        sys.stdout.write("OK" + (": " + ", ".join(parts) if parts else "") + "\n")
+    elif not args.quiet:
+        sys.stdout.write(
+            f"OK: {report.members} members ({report.files} files, {format_bytes(report.bytes)}), "
+            f"{report.chunks} chunks verified\n"
+        )
     return EXIT_OK
 
 
@@ -1007,7 +999,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         _err("out of memory", hint="use a smaller --chunk-size or fewer --jobs")
         return EXIT_FAILURE
-
-
-def run() -> NoReturn:  # pragma: no cover - console-script shim
-    sys.exit(main())

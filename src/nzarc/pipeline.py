@@ -125,8 +125,8 @@ def build_decoders(entries: Sequence[CodecEntry], slots: Sequence[int]) -> dict[
     for slot in slots:
         entry = entries[slot]
         cls = registry.codec_class(entry.codec_id, entry.version, distribution=entry.dist)
-        codec = cls.from_params(entry.params)
-        have = [p.to_wire() for p in codec.required_models()]
+        codec = _guard_build(cls, entry)
+        have = [p.to_wire() for p in _guard(codec, codec.required_models)]
         want = [p.to_wire() for p in entry.models]
         if have != want:
             names = ", ".join(p.name for p in entry.models) or "none"
@@ -137,6 +137,19 @@ def build_decoders(entries: Sequence[CodecEntry], slots: Sequence[int]) -> dict[
             )
         out[slot] = codec
     return out
+
+
+def _guard_build(cls: type[Codec], entry: CodecEntry) -> Codec:
+    """``cls.from_params`` on header params; anything but an NzarcError becomes CodecError."""
+    try:
+        return cls.from_params(entry.params)
+    except NzarcError:
+        raise
+    except Exception as exc:  # hostile params must not surface as a plugin's traceback
+        raise CodecError(
+            f"{entry.codec_id} v{entry.version}: bad params in the header "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _parts(codec: Codec, items: list[Any], jobs: int) -> list[list[Any]]:

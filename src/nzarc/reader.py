@@ -381,6 +381,9 @@ class ArchiveReader:
 
     def _load_index(self) -> Index:
         h = self.header
+        # Unwrap the file key and verify the header MAC before any other header field (the
+        # segment size below) is acted upon: a wrong key must say so, whatever the file size.
+        self._unlock()
         n, plain = self._layout()
         # Authenticate the last segment (its last flag) before parsing anything: a truncated or
         # extended file must fail as such, not as garbage frames.
@@ -399,6 +402,8 @@ class ArchiveReader:
             raise FormatError("trailer does not point at the index")
         index = decode_index(frame.body, chunk_size=h.chunk_size, slots=len(h.codecs))
         _check_tail(h, frames.next(), frames.next, frame.pos, trailer_at)
+        if index.chunk_offsets and index.chunk_offsets[-1] >= trailer.index_offset:
+            raise FormatError("the index lists a chunk offset at or beyond the index itself")
         return index
 
     def _iter_selected(self, names: set[str]) -> Iterator[MemberData]:

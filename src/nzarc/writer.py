@@ -123,7 +123,7 @@ class ArchiveWriter:
             raise ValueError("encrypt=False cannot take a passphrase or recipients")
         limits.check("recipient count", len(recipient_keys), limits.MAX_STANZAS)
         self._out = fileobj
-        self._rng = rng or os.urandom
+        self._rng = _checked_rng(rng) if rng is not None else os.urandom
         self._progress = progress
         self.chunk_size = chunk_size
         self._jobs = default_jobs(jobs)
@@ -426,6 +426,18 @@ class ArchiveWriter:
             self.abort()
         else:
             self.close()
+
+
+def _checked_rng(rng: Callable[[int], bytes]) -> Callable[[int], bytes]:
+    """Wrap an injected randomness source (tests, vectors) so a short or wrong draw is refused."""
+
+    def draw(n: int) -> bytes:
+        out = rng(n)
+        if not isinstance(out, bytes) or len(out) != n:
+            raise ValueError(f"rng({n}) must return exactly {n} bytes")
+        return out
+
+    return draw
 
 
 def _mtime(mtime_ns: int | None) -> int:

@@ -209,7 +209,7 @@ def _batch_case(seed: int, batch: int, max_len: int, vocab: int, bits: int):
     return freqs, counts, streams, symbols
 
 
-@pytest.mark.parametrize(("seed", "bits"), [(1, 24), (2, 16), (3, 30), (4, 9)])
+@pytest.mark.parametrize(("seed", "bits"), [(1, 24), (2, 16), (3, 30), (4, 9), (7, 32)])
 def test_batch_decoder_matches_reference(seed: int, bits: int) -> None:
     freqs, counts, streams, symbols = _batch_case(seed, batch=9, max_len=60, vocab=300, bits=bits)
     dec = BatchRangeDecoder(streams, counts, bits)

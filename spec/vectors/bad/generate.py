@@ -565,6 +565,11 @@ def _vectors(bases: dict[str, Base]) -> list[Vector]:
         lambda: _edit_entry(x, 2, lambda w: w.update(o=w["o"] + 1)), "FormatError", resealed=True)
     add("entry-symlink-target-nul", "symlink target with a NUL",
         lambda: _edit_entry(x, 3, lambda w: w.update(l="a\x00b")), "UnsafePath", resealed=True)
+    add("entry-type-unhashable", "unencrypted archive (anyone can forge one): entry type is a list",
+        lambda: _edit_entry(n, 0, lambda w: w.update(t=[])), "FormatError", key=KEY_NONE,
+        resealed=True, base="none")
+    add("entry-path-not-string", "member name is an integer",
+        lambda: _edit_entry(x, 0, lambda w: w.update(p=7)), "UnsafePath", resealed=True)
     add("entry-extra-field", "entry map with an extra key",
         lambda: _edit_entry(x, 1, lambda w: w.update(zz=1)), "FormatError", resealed=True)
 
@@ -644,6 +649,10 @@ def _vectors(bases: dict[str, Base]) -> list[Vector]:
 
     add("index-entry-disagrees", "index shifts 10 bytes from docs/a.txt to docs/b.bin",
         lambda: _edit_index(x, entry_sizes), "FormatError", resealed=True)
+
+    add("index-entry-type-unhashable", "index row type is a list",
+        lambda: _edit_index(x, lambda w: w["entries"][0].__setitem__(1, [0, 0])), "FormatError",
+        resealed=True, expect_seekable="FormatError")
 
     def index_noncanonical(f: list[Frame]) -> None:
         i = _nth(f, b"I")

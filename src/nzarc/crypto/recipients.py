@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from nzarc.crypto import bech32
 from nzarc.crypto.keys import hkdf
-from nzarc.errors import DecryptionError
+from nzarc.errors import DecryptionError, FormatError
 from nzarc.format import limits
 from nzarc.format.header import Stanza
 from nzarc.format.layout import (
@@ -34,6 +34,7 @@ from nzarc.format.layout import (
 __all__ = [
     "Argon2Params",
     "DEFAULT_ARGON2",
+    "check_argon2_params",
     "wrap_x25519",
     "wrap_argon2id",
     "unwrap_file_key",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 _ZERO_NONCE = bytes(NONCE_LEN)
+_PROBE = X25519PrivateKey.from_private_bytes(b"\x09" * 32)
 
 
 @dataclass(frozen=True)
@@ -77,16 +79,41 @@ def _x25519_wrap_key(shared: bytes, share: bytes, recipient: bytes) -> bytes:
     return hkdf(shared, share + recipient, INFO_X25519)
 
 
+def _low_order(public: bytes) -> FormatError:
+    return FormatError(
+        f"recipient {bech32.encode_public_key(public)} is a low-order X25519 point, "
+        "not a usable public key"
+    )
+
+
 def wrap_x25519(recipient: bytes, file_key: bytes, rng: Callable[[int], bytes]) -> Stanza:
-    """Wrap ``file_key`` to the raw 32-byte X25519 public key ``recipient``."""
+    """Wrap ``file_key`` to the raw 32-byte X25519 public key ``recipient``.
+
+    A low-order ``recipient`` (all-zero shared secret) raises FormatError.
+    """
     ephemeral = X25519PrivateKey.from_private_bytes(rng(32))
     share = ephemeral.public_key().public_bytes_raw()
-    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient))
+    try:
+        shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient))
+    except ValueError:  # cryptography refuses an all-zero shared secret
+        raise _low_order(recipient) from None
+    if not any(shared):
+        raise _low_order(recipient)
     key = _x25519_wrap_key(shared, share, recipient)
     return Stanza(STANZA_X25519, (share,), _wrap(key, file_key))
 
 
+def check_argon2_params(params: Argon2Params) -> None:
+    """LimitExceeded unless the cost is within the read caps (spec §4); costs nothing itself."""
+    limits.check("argon2id time cost", params.t, limits.ARGON2_MAX_T, low=1)
+    limits.check("argon2id parallelism", params.p, limits.ARGON2_MAX_P, low=1)
+    limits.check("argon2id memory (KiB)", params.m_kib, limits.ARGON2_MAX_M_KIB, low=8 * params.p)
+
+
 def _argon2_key(passphrase: bytes, salt: bytes, params: Argon2Params) -> bytes:
+    check_argon2_params(params)  # never run the KDF on uncapped parameters
+    if len(salt) != ARGON2_SALT_LEN:
+        raise FormatError(f"argon2id salt must be {ARGON2_SALT_LEN} bytes")
     kdf = Argon2id(
         salt=salt,
         length=KEY_LEN,
@@ -109,9 +136,7 @@ def wrap_argon2id(
     params: Argon2Params = DEFAULT_ARGON2,
 ) -> Stanza:
     """Wrap ``file_key`` under a key derived from ``passphrase`` by Argon2id."""
-    limits.check("argon2id time cost", params.t, limits.ARGON2_MAX_T, low=1)
-    limits.check("argon2id parallelism", params.p, limits.ARGON2_MAX_P, low=1)
-    limits.check("argon2id memory (KiB)", params.m_kib, limits.ARGON2_MAX_M_KIB, low=8 * params.p)
+    check_argon2_params(params)
     pw = _passphrase_bytes(passphrase)
     if not pw:
         raise ValueError("empty passphrase")
@@ -138,12 +163,16 @@ def unwrap_file_key(
                 "this archive is passphrase-protected and no passphrase was given",
                 hint="pass --passphrase (or passphrase=...)",
             )
+        if len(stanzas) != 1:
+            raise FormatError("an argon2id stanza must be the only stanza")
         stanza = stanzas[0]
         salt, t, m, p = stanza.args
         key = _argon2_key(_passphrase_bytes(passphrase), salt, Argon2Params(t, m, p))
         found = _unwrap(key, stanza.body)
         if found is None:
-            raise DecryptionError("no identity matched: wrong passphrase")
+            raise DecryptionError(
+                "no identity matched: wrong passphrase", hint="check the passphrase and retry"
+            )
         return found
     if STANZA_X25519 in kinds and not identities:
         raise DecryptionError(
@@ -173,8 +202,19 @@ def unwrap_file_key(
 
 
 def parse_recipient(text: str) -> bytes:
-    """``age1…`` → raw public key (FormatError if malformed)."""
-    return bech32.decode_public_key(text)
+    """``age1…`` → raw public key (FormatError if malformed or a low-order point).
+
+    Clamped X25519 scalars are multiples of the cofactor, so one exchange with a fixed scalar
+    yields all zeros exactly for the low-order points.
+    """
+    raw = bech32.decode_public_key(text)
+    try:
+        shared = _PROBE.exchange(X25519PublicKey.from_public_bytes(raw))
+    except ValueError:
+        raise _low_order(raw) from None
+    if not any(shared):
+        raise _low_order(raw)
+    return raw
 
 
 def parse_identity(text: str) -> bytes:

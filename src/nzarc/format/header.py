@@ -177,7 +177,10 @@ def _stanza(value: Any) -> Stanza:
         isinstance(value, dict) and set(value) == {"t", "a", "b"}, "stanza must be a map of t, a, b"
     )
     kind, args, body = value["t"], value["a"], value["b"]
-    _need(isinstance(kind, str) and 0 < len(kind) <= 64, "stanza type must be a short string")
+    _need(
+        isinstance(kind, str) and 0 < len(kind.encode("utf-8")) <= 64,
+        "stanza type must be a string of 1 to 64 bytes",
+    )
     _need(isinstance(args, list) and len(args) <= 16, "stanza args must be a short list")
     _need(isinstance(body, bytes) and len(body) <= 1024, "stanza body must be a short bin")
     if kind == STANZA_X25519:

@@ -87,7 +87,7 @@ def entry_from_wire(wire: Any) -> Entry:
     """Validate an entry-start map; the member's size and sha256 are left None."""
     _need(isinstance(wire, dict), "entry must be a map")
     kind = wire.get("t")
-    _need(kind in WIRE_TYPES, f"unknown entry type {kind!r}")
+    _need(isinstance(kind, str) and kind in WIRE_TYPES, f"unknown entry type {kind!r}")
     keys = {"p", "t", "m", "mt", "o"} | ({"l"} if kind == TYPE_SYMLINK else set())
     _need(set(wire) == keys, f"entry fields must be exactly {sorted(keys)}")
     name = validate_member_name(wire["p"])

@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from nzarc.crypto.suites import SegmentAead
-from nzarc.errors import FormatError, IntegrityError
+from nzarc.errors import FormatError, IntegrityError, LimitExceeded
 from nzarc.format.layout import LAST_FLAG, NONCE_COUNTER_LEN, NOT_LAST_FLAG, TAG_LEN
 
-__all__ = ["nonce", "SegmentWriter", "iter_segments", "segment_count", "PlainStream"]
+__all__ = ["MAX_SEGMENTS", "nonce", "SegmentWriter", "iter_segments", "segment_count", "PlainStream"]
+
+
+#: Segments per archive: the counter must fit its 11 bytes (never reached in practice).
+MAX_SEGMENTS = 1 << (8 * NONCE_COUNTER_LEN)
 
 
 def nonce(counter: int, last: bool) -> bytes:
-    """11-byte big-endian counter || last flag."""
+    """11-byte big-endian counter || last flag; LimitExceeded once the counter would wrap."""
+    if not 0 <= counter < MAX_SEGMENTS:
+        raise LimitExceeded(f"segment counter {counter} does not fit the 11-byte nonce counter")
     return counter.to_bytes(NONCE_COUNTER_LEN, "big") + (LAST_FLAG if last else NOT_LAST_FLAG)
 
 

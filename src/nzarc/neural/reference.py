@@ -89,6 +89,7 @@ class ReferenceModel:
         expa = t["exp_attn"]
         JA = len(expa)
         nq, nkv = H * hd, KV * hd
+        shift = 2 * (_F.FA + _F.ROPE_BITS) + (hd.bit_length() - 1) // 2 - _F.FZ
         for li in range(self.L):
             p = f"blk.{li}."
             q8, xm, xe = self._rms_quant(h, t[p + "attn_gain"])
@@ -102,7 +103,7 @@ class ReferenceModel:
             for head in range(H):
                 kv = head // G
                 acc = q10[:, head, :] @ k10[:, kv, :].T  # [T, T]
-                ex = eq[:, head][:, None] + ek[:, kv][None, :] - 43
+                ex = eq[:, head][:, None] + ek[:, kv][None, :] - shift
                 z = np.where(ex >= 0, acc << np.maximum(ex, 0), acc >> np.maximum(-ex, 0))  # floor
                 causal = pos[None, :] <= pos[:, None]
                 zmax = np.where(causal, z, np.iinfo(np.int64).min).max(axis=1)

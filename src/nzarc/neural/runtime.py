@@ -154,27 +154,41 @@ class _Linear:
         return out.round_()
 
 
+def _score_shift(head_dim: int) -> int:
+    """Exponent turning q10*k10 into attention logits in units 2**-FZ."""
+    half_log = (head_dim.bit_length() - 1) // 2
+    if head_dim not in (4, 16, 64):  # 64 * 512**2 = 2**24 bounds the float32 score sums
+        from nzarc.errors import FormatError
+
+        raise FormatError(f"head dimension {head_dim} is not supported (4, 16 or 64)")
+    return 2 * (_F.FA + _F.ROPE_BITS) + half_log - _F.FZ
+
+
 def _bitlen_small(m: torch.Tensor) -> torch.Tensor:
     """Bit length of non-negative float64 integers < 2**53 (exact via frexp)."""
     return torch.frexp(m)[1].to(torch.int64)
 
 
-def _norm12(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """int64 c >= 0 (< 2**62) -> (mant, k): k = max(bitlen(c) - 12, 0), mant = c >> k."""
-    bl = torch.frexp(c.double())[1].to(torch.int64)
-    # float64 rounding of c may bump it to the next power of two: correct downwards
-    too_big = (bl > 0) & ((torch.ones_like(c) << (bl - 1).clamp_min(0)) > c)
-    bl = bl - too_big.to(torch.int64)
-    k = (bl - _F.TOK_BITS).clamp_min(0)
-    return c >> k, k
+def _bitlen_np(c: np.ndarray) -> np.ndarray:
+    """Bit length of non-negative int64 values < 2**62."""
+    bl = np.frexp(c.astype(np.float64))[1].astype(np.int64)
+    # float64 rounding may bump c up to the next power of two: correct downwards
+    too_big = (bl > 0) & ((np.int64(1) << np.maximum(bl - 1, 0)) > c)
+    return bl - too_big
 
 
-def _isqrt(n: torch.Tensor) -> torch.Tensor:
+def _token_scale(c: np.ndarray, offset: int) -> torch.Tensor:
+    """Dyadic token scale xm * 2**(k - offset) (float64, exact) with (xm, k) = N(c)."""
+    k = np.maximum(_bitlen_np(c) - _F.TOK_BITS, 0)
+    return torch.from_numpy(np.ldexp((c >> k).astype(np.float64), k - offset))
+
+
+def _isqrt_np(n: np.ndarray) -> np.ndarray:
     """Exact floor(sqrt(n)) for int64 0 <= n < 2**62."""
-    r = torch.sqrt(n.double()).floor().to(torch.int64)
+    r = np.floor(np.sqrt(n.astype(np.float64))).astype(np.int64)
     for _ in range(2):
-        r = torch.where(r * r > n, r - 1, r)
-        r = torch.where((r + 1) * (r + 1) <= n, r + 1, r)
+        r = np.where(r * r > n, r - 1, r)
+        r = np.where((r + 1) * (r + 1) <= n, r + 1, r)
     return r
 
 
@@ -235,6 +249,7 @@ class IntModel:
         self.max_len: int = cfg["max_len"]
         self.eps_int: int = cfg["eps_int"]
         self.freq_bits: int = _F.FREQ_BITS
+        self._score_shift = _score_shift(self.hd)
         t = mf.tensor
 
         def lin(p: str) -> _Linear:
@@ -271,21 +286,17 @@ class IntModel:
     def _rms_quant(self, h: torch.Tensor, gain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """RMSNorm + int8 quantisation of residual rows h [M, d] -> (q int8, xd float64 [M])."""
         hl = h.to(torch.int64)
-        ss = (hl * hl).sum(dim=-1)
-        n = ss + self.d * self.eps_int
-        r = _isqrt(n)
+        ss = (hl * hl).sum(dim=-1).numpy()
+        r = _isqrt_np(ss + self.d * self.eps_int)
         v = h * gain  # exact: |h| < 2**26, G < 2**16
         q, m = _quant_act(v)
-        c = torch.div(m << _F.RMS_P, r, rounding_mode="floor")
-        xm, k = _norm12(c)
-        xd = torch.ldexp(xm.double(), (k - _F.RMS_P).double())
-        return q, xd
+        c = (m.numpy() << _F.RMS_P) // r
+        return q, _token_scale(c, _F.RMS_P)
 
     @staticmethod
     def _act_quant(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         q, m = _quant_act(v)
-        xm, k = _norm12(m)
-        return q, torch.ldexp(xm.double(), k.double())
+        return q, _token_scale(m.numpy(), 0)
 
     def _qk_operand(self, y: torch.Tensor, bias: int) -> torch.Tensor:
         """Power-of-two scaled 10-bit operand: rne(y 2**-e) * 2**(e - bias), float32 (exact)."""
@@ -315,7 +326,7 @@ class IntModel:
         q = self._rope(out[:, :nq].reshape(M, self.n_head, self.hd), pos)
         k = self._rope(out[:, nq : nq + nkv].reshape(M, self.n_kv, self.hd), pos)
         v = out[:, nq + nkv :].reshape(M, self.n_kv, self.hd)
-        return self._qk_operand(q, 22), self._qk_operand(k, 21), v
+        return self._qk_operand(q, self._score_shift - self._score_shift // 2), self._qk_operand(k, self._score_shift // 2), v
 
     def _attend(
         self, qop: torch.Tensor, kop: torch.Tensor, vext: torch.Tensor, mask: torch.Tensor | None, mask_from: int = 0
@@ -447,6 +458,7 @@ class Session:
 
     def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         mdl = self.model
+        all_rows = rows is None or (rows.numel() == self.batch and bool((rows == torch.arange(self.batch)).all()))
         if rows is None:
             rows = torch.arange(self.batch)
         if tokens.dim() != 1 or tokens.dtype != torch.int64 or rows.shape != tokens.shape:
@@ -470,8 +482,12 @@ class Session:
             self._k[li, rows, :, pos] = kop
             self._v[li, rows, :, pos, :hd] = v
             self._v[li, rows, :, pos, hd] = 1.0
-            kk = self._k[li, rows, :, :lk]  # [b, KV, lk, hd]
-            vv = self._v[li, rows, :, :lk]
+            if all_rows:
+                kk = self._k[li, :, :, :lk]  # views, no copy
+                vv = self._v[li, :, :, :lk]
+            else:
+                kk = self._k[li, :, :, :lk].index_select(0, rows)  # [b, KV, lk, hd]
+                vv = self._v[li, :, :, :lk].index_select(0, rows)
             qb = qop.reshape(b, KV, G, hd)
             o = mdl._attend(qb, kk, vv, mask)  # [b, KV, G, hd]
             o = o.reshape(b, mdl.n_head * hd)

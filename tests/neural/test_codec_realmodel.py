@@ -1,0 +1,48 @@
+"""nzarc.neural with the real SmolLM2 model: an archive made here extracts identically elsewhere.
+
+Skipped unless the model is installed in ``$NZARC_HOME`` (``nzarc model install smollm2-135m``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nzarc.testing import text_sample
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.realmodel, pytest.mark.slow]
+
+
+def _nzarc(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = dict(env)
+    env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run(
+        [sys.executable, "-m", "nzarc", *args], env=env, capture_output=True, text=True, timeout=3600
+    )
+
+
+def test_64k_text_extracts_identically_in_a_fresh_avx2_single_thread_process(
+    real_model, tmp_path: Path
+) -> None:
+    data = text_sample(64 * 1024, seed=64)
+    src = tmp_path / "sample.txt"
+    src.write_bytes(data)
+    archive = tmp_path / "sample.nzarc"
+    made = _nzarc(["create", "-q", "--no-encrypt", "-c", "neural", "-o", str(archive), str(src)], dict(os.environ))
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert archive.stat().st_size < len(data) // 3
+
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2", OMP_NUM_THREADS="1")
+    out = tmp_path / "out"
+    out.mkdir()
+    done = _nzarc(["extract", "-q", "-C", str(out), str(archive)], env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (extracted,) = [p for p in out.rglob("*") if p.is_file()]
+    assert hashlib.sha256(extracted.read_bytes()).digest() == hashlib.sha256(data).digest()
