@@ -51,6 +51,9 @@ def _run_parser() -> argparse.ArgumentParser:
                    help="prefix size of the text sample for slow settings (default 64K)")
     p.add_argument("--sample-files", type=int, default=4,
                    help="how many text files the sample takes, one per group (default 4)")
+    p.add_argument("--files", default="",
+                   help="comma-separated patterns (fnmatch) of corpus-relative paths to keep, "
+                        "e.g. 'canterbury/alice29.txt,calgary/book1,enwik/*'")
     p.add_argument("--only", default="",
                    help="comma-separated substrings: keep only tools whose name contains one")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
@@ -74,10 +77,16 @@ def _cmd_run(argv: Sequence[str]) -> int:
         corpus=args.corpus, quick=args.quick, full=args.full, neural=args.neural,
         sample_bytes=args.sample_bytes, sample_files=args.sample_files,
         only=tuple(s.strip() for s in args.only.split(",") if s.strip()),
+        files=tuple(s.strip() for s in args.files.split(",") if s.strip()),
         timeout=args.timeout,
     )
     with tempfile.TemporaryDirectory(prefix="nzarc-bench-") as tmp:
-        doc = run_benchmark(opts, Path(tmp), log=lambda s: print(s, file=sys.stderr, flush=True))
+        try:
+            doc = run_benchmark(opts, Path(tmp),
+                                log=lambda s: print(s, file=sys.stderr, flush=True))
+        except FileNotFoundError as exc:
+            print(f"bench: error: {exc}", file=sys.stderr)
+            return 2
     for msg in write_reports(doc, args.out):
         print(f"bench: {msg}", file=sys.stderr)
     print(f"bench: wrote {args.out / 'RESULTS.md'}", file=sys.stderr)

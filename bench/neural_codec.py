@@ -7,8 +7,9 @@ Usage (from the repository root)::
     python -m bench.neural_codec --tiny --bytes 3000 --windows 64 --decode   # smoke test
 
 ``bpb`` is ``8 * len(codec output) / len(input)`` for the whole slice coded as
-one chunk (no container overhead; a chunk costs a few varint bytes more per
-window). ``--archive`` additionally writes a real archive with
+one chunk (no container overhead); ``ideal`` is the model's own code length,
+``sum(-log2(freq / 2**freq_bits))``, so ``bpb - ideal`` is what the range
+coder and the chunk layout cost. ``--archive`` additionally writes a real archive with
 ``nzarc.create(codec="neural")`` (default window) and reports its size.
 Files are read from ``../shared/corpus`` relative to the repository root.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import time
@@ -34,6 +36,28 @@ def _codec(window: int, tiny: bool):  # -> NeuralCodec
 
         return NeuralCodec(model=register_model(tiny_model(0)), window=window)
     return NeuralCodec(window=window)
+
+
+class _InfoMeter:
+    """Sums the model's ideal code length, -log2(freq / total), over everything encoded."""
+
+    def __init__(self) -> None:
+        import nzarc.neural.codec as module
+
+        self.bits = 0.0
+        self._module = module
+        self._inner = module._window_intervals
+        module._window_intervals = self._wrapped
+
+    def _wrapped(self, model, windows):  # type: ignore[no-untyped-def]
+        total = float(1 << int(model.freq_bits))
+        for wi, cums, freqs in self._inner(model, windows):
+            self.bits += sum(-math.log2(f / total) for f in freqs)
+            yield wi, cums, freqs
+
+    def take(self) -> float:
+        bits, self.bits = self.bits, 0.0
+        return bits
 
 
 def _archive_bpb(path: Path, data_len: int) -> float:
@@ -62,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     rows = []
-    print(f"{'file':28} {'bytes':>8} {'win':>5} {'tokens':>7} {'out':>8} {'bpb':>6} {'enc kB/s':>9} {'dec kB/s':>9}")
+    meter = _InfoMeter()
+    print(
+        f"{'file':28} {'bytes':>8} {'win':>5} {'tokens':>7} {'out':>8} {'bpb':>6} {'ideal':>6} "
+        f"{'enc kB/s':>9} {'dec kB/s':>9}"
+    )
     for name in args.files:
         path = CORPUS / name
         if not path.is_file():
@@ -75,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
             codec = _codec(window, args.tiny)
             model = codec._model()
             tokens = len(model.tokenizer.encode(data))
+            meter.take()
             t0 = time.perf_counter()
             encoded = codec.encode(data)
             enc_s = time.perf_counter() - t0
+            ideal_bits = meter.take()
             dec_s = None
             if args.decode:
                 t0 = time.perf_counter()
@@ -94,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 "tokens": tokens,
                 "out_bytes": len(encoded),
                 "bpb": 8 * len(encoded) / max(1, len(data)),
+                "ideal_bpb": ideal_bits / max(1, len(data)),
                 "enc_kBps": len(data) / 1000 / enc_s,
                 "dec_kBps": None if dec_s is None else len(data) / 1000 / dec_s,
                 "threads": args.threads,
@@ -103,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             dec = "-" if dec_s is None else f"{row['dec_kBps']:9.2f}"
             print(
                 f"{name:28} {len(data):8} {window:5} {tokens:7} {len(encoded):8} {row['bpb']:6.3f} "
+                f"{row['ideal_bpb']:6.3f} "
                 f"{row['enc_kBps']:9.2f} {dec:>9}",
                 flush=True,
             )

@@ -35,6 +35,16 @@ def _mbps(raw: int, seconds: float) -> float | None:
     return raw / seconds / 1e6 if seconds > 0 else None
 
 
+def _sum_known(values: Iterable[float | None]) -> float | None:
+    """Sum, or ``None`` when any value is unknown."""
+    total = 0.0
+    for v in values:
+        if v is None:
+            return None
+        total += v
+    return total
+
+
 def aggregate(measurements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (suite, tool, group) and per (suite, tool, ALL) figures over successful rows."""
     rows = list(measurements)
@@ -60,6 +70,8 @@ def aggregate(measurements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "bpb": 8 * comp / raw if raw else None,
             "comp_mbps": _mbps(raw, cs), "decomp_mbps": _mbps(raw, ds),
             "comp_s": cs, "decomp_s": ds,
+            "comp_cpu_s": _sum_known(m.get("comp_cpu_s") for m in ms),
+            "decomp_cpu_s": _sum_known(m.get("decomp_cpu_s") for m in ms),
             "comp_rss_mib": max((m["comp_rss_kib"] or 0) for m in ms) / 1024,
             "decomp_rss_mib": max((m["decomp_rss_kib"] or 0) for m in ms) / 1024,
             "failed": failed.get((suite, tool), 0) if group == ALL else None,
@@ -107,7 +119,8 @@ def _suite_sections(doc: dict[str, Any], aggs: list[dict[str, Any]]) -> list[str
         lines += ["", f"## {titles[suite]}", ""]
         totals = {a["tool"]: a for a in sa if a["group"] == ALL}
         header = ["tool", "files", "bpb", "size ÷ zstd -3", "size ÷ zstd -19",
-                  "compress MB/s", "decompress MB/s", "peak RSS c/d MiB", "failed"]
+                  "compress MB/s", "decompress MB/s", "CPU s c/d", "peak RSS c/d MiB",
+                  "failed"]
         body = []
         for tool in order:
             a = totals.get(tool)
@@ -117,6 +130,7 @@ def _suite_sections(doc: dict[str, Any], aggs: list[dict[str, Any]]) -> list[str
                 f"`{tool}`", str(a["files"]), _fmt(a["bpb"]),
                 _fmt(a["vs zstd -3 -T0"]), _fmt(a["vs zstd -19"]),
                 _fmt(a["comp_mbps"], ".2f"), _fmt(a["decomp_mbps"], ".2f"),
+                f"{_fmt(a.get('comp_cpu_s'), '.1f')} / {_fmt(a.get('decomp_cpu_s'), '.1f')}",
                 f"{a['comp_rss_mib']:.0f} / {a['decomp_rss_mib']:.0f}", str(a["failed"]),
             ])
         lines += _table(header, body)
@@ -265,9 +279,24 @@ def render_markdown(doc: dict[str, Any], out_dir: Path) -> str:
     versions = meta.get("versions", {})
     if versions:
         lines += ["", "## Tool versions", ""] + [f"- {k}: {v}" for k, v in versions.items()]
+    lines += [
+        "", "## Reproduce", "",
+        "From the repository root (`pip install -e '.[bench]'`; optional `apt-get install brotli "
+        "age`, `pip install py-spy` for the profile):",
+        "",
+        "- `python -m bench all`: throughput (256 MiB tree, with profile), scale (2 GiB via "
+        "pipes), then this corpus run; writes `bench/RESULTS.md`, `results.json`, `plot.png`.",
+        "- `python -m bench` (corpus only), `--quick` (CI smoke run), `--full` (slow settings "
+        "on whole files), `python -m bench report` (re-render from `results.json`).",
+        "- Neural acceptance figures (whole files): `python -m bench --full --only "
+        "'nzarc neural,nzarc auto,xz -9e,zstd -19' --files "
+        "'canterbury/alice29.txt,calgary/book1,enwik/enwik6' --out /tmp/neural`.",
+    ]
     lines += ["", "## Commands", ""]
+    nz = (meta.get("nzarc") or {}).get("command") or "\0"
     for t in meta.get("tools", []):
-        lines.append(f"- `{t['name']}`: `{t['compress']}` / `{t['decompress']}`"
+        comp, decomp = (t[k].replace(nz, "nzarc") for k in ("compress", "decompress"))
+        lines.append(f"- `{t['name']}`: `{comp}` / `{decomp}`"
                      + (" (slow: sampled unless `--full`)" if t["slow"] else ""))
     return "\n".join(lines) + "\n"
 

@@ -21,6 +21,7 @@ its error and excluded from aggregates.
 from __future__ import annotations
 
 import filecmp
+import fnmatch
 import os
 import platform
 import shutil
@@ -55,13 +56,16 @@ class Measurement:
     decomp_s: float | None = None
     comp_rss_kib: int | None = None
     decomp_rss_kib: int | None = None
+    comp_cpu_s: float | None = None
+    decomp_cpu_s: float | None = None
     ok: bool = False
     error: str = ""
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """What to run. ``only`` keeps tools whose name contains any of its strings."""
+    """What to run. ``only`` keeps tools whose name contains any of its strings; ``files``
+    keeps inputs whose corpus-relative path matches any of its ``fnmatch`` patterns."""
 
     corpus: Path
     quick: bool = False
@@ -73,6 +77,7 @@ class RunOptions:
     quick_files: int = 4
     quick_slow_bytes: int = 8 * 1024
     only: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
     timeout: float = 1800.0
 
 
@@ -97,13 +102,13 @@ def measure(tool: Tool, inp: InputFile, suite: str, work: Path, timeout: float) 
     }
     try:
         c = run_timed(render(tool.compress, **names), env=tool.env, timeout=timeout)
-        m.comp_s, m.comp_rss_kib = c.seconds, c.max_rss_kib
+        m.comp_s, m.comp_rss_kib, m.comp_cpu_s = c.seconds, c.max_rss_kib, c.cpu_s
         if c.returncode != 0 or not arc.is_file():
             m.error = f"compress exit {c.returncode}: {_last_line(c.stderr)}"
             return m
         m.comp_bytes = arc.stat().st_size
         d = run_timed(render(tool.decompress, **names), env=tool.env, timeout=timeout)
-        m.decomp_s, m.decomp_rss_kib = d.seconds, d.max_rss_kib
+        m.decomp_s, m.decomp_rss_kib, m.decomp_cpu_s = d.seconds, d.max_rss_kib, d.cpu_s
         if d.returncode != 0:
             m.error = f"decompress exit {d.returncode}: {_last_line(d.stderr)}"
             return m
@@ -173,8 +178,11 @@ def run_benchmark(
     load_start = os.getloadavg()
     work.mkdir(parents=True, exist_ok=True)
     files = discover(opts.corpus)
+    if opts.files:
+        files = [f for f in files if any(fnmatch.fnmatchcase(f.rel, p) for p in opts.files)]
     if not files:
-        raise FileNotFoundError(f"no input files under {opts.corpus}")
+        raise FileNotFoundError(f"no input files under {opts.corpus}"
+                                + (f" match {', '.join(opts.files)}" if opts.files else ""))
     ext_tools, notes = external_tools(work)
     setup: NzarcSetup = detect()
     notes.extend(setup.problems)

@@ -40,16 +40,19 @@ __all__ = [
 
 TIME_BIN = "/usr/bin/time"
 _RSS_RE = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
+_CPU_RE = re.compile(r"(?:User|System) time \(seconds\):\s*([\d.]+)")
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """Outcome of one measured command: wall seconds, peak RSS in KiB, exit status."""
+    """Outcome of one measured command: wall seconds, peak RSS in KiB, exit status,
+    and CPU seconds (user + system, all processes of the command; ``None`` if unknown)."""
 
     seconds: float
     max_rss_kib: int | None
     returncode: int
     stderr: str
+    cpu_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -129,13 +132,17 @@ def run_timed(
             return RunResult(time.perf_counter() - t0, None, 124, err.decode(errors="replace"))
         seconds = time.perf_counter() - t0
         rss: int | None = None
+        cpu: float | None = None
         if tbin and rss_file.exists():
-            match = _RSS_RE.search(rss_file.read_text(errors="replace"))
+            report = rss_file.read_text(errors="replace")
+            match = _RSS_RE.search(report)
             rss = int(match.group(1)) if match else None
+            times = [float(x) for x in _CPU_RE.findall(report)]
+            cpu = sum(times) if len(times) == 2 else None
         stderr = err.decode(errors="replace")
     if not tbin:
         rss = _children_maxrss_kib()
-    return RunResult(seconds, rss, proc.returncode, stderr)
+    return RunResult(seconds, rss, proc.returncode, stderr, cpu)
 
 
 def _children_maxrss_kib() -> int | None:

@@ -375,12 +375,16 @@ def read_everything(
     passphrase: str | bytes | None = None,
     identities: Sequence[str | bytes] = (),
     pipe: bool = True,
+    catch: tuple[type[BaseException], ...] = (),
 ) -> ReadOutcome:
     """Open ``data`` (as a pipe by default), read every member, record the released bytes.
 
-    Only :class:`nzarc.NzarcError` is caught; anything else propagates (that is a bug).
+    Only :class:`nzarc.NzarcError` (and the classes in ``catch``) end up in the outcome;
+    anything else propagates (that is a bug).
     """
     import nzarc
+
+    catch = (nzarc.NzarcError, *catch)
 
     released = bytearray()
     members: list[Any] = []
@@ -391,6 +395,6 @@ def read_everything(
                 for piece in item.chunks():
                     released += piece
                 members.append(item.member)
-    except nzarc.NzarcError as exc:
+    except catch as exc:
         return ReadOutcome(bytes(released), members, exc)
     return ReadOutcome(bytes(released), members, None)

@@ -30,7 +30,7 @@ needs_cli = pytest.mark.skipif(
 )
 
 TEXT = (b"It was the best of times, it was the worst of times, it was the age of "
-        b"wisdom, it was the age of foolishness.\n") * 200
+        b"wisdom, it was the age of foolishness.\n") * 100  # under the quick prefix size
 
 
 @pytest.fixture()
@@ -87,8 +87,10 @@ def test_measure_detects_wrong_restore(tiny_corpus: Path, tmp_path: Path) -> Non
     assert not m.ok and m.error.startswith("compress exit 3")
 
 
-def test_bad_corpus_is_a_usage_error(tmp_path: Path) -> None:
+def test_bad_corpus_is_a_usage_error(tiny_corpus: Path, tmp_path: Path) -> None:
     assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert main([str(tiny_corpus), "--files", "no/such*", "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
 
 
 def test_discover_groups_and_text_heuristic(tiny_corpus: Path) -> None:

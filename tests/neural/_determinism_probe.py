@@ -63,7 +63,9 @@ def main() -> None:
     out["prefill-b1-t1-short"] = tables_hash(m, ids[: ntok // 3], "prefill", 1, 1)
     for be in backends:  # other exact GEMM routes, in this process
         runtime._BACKEND = be
-        for lin in [x for layer in m.layers for x in (layer.qkv, layer.o, layer.gu, layer.down)] + [m.lm]:
+        for lin in [x for layer in m.layers for x in (layer.qkv, layer.o, layer.gu, layer.down)] + [
+            m.lm
+        ]:
             lin._wf = None
         out[f"prefill-b1-t1-{be}"] = tables_hash(m, ids, "prefill", 1, 1)
     print(json.dumps(out))

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from nzarc.errors import CodecError, ModelMismatch
-from nzarc.neural.codec import NeuralCodec, register_model
+from nzarc.neural.codec import NeuralCodec, register_model, set_progress_hook
 from nzarc.neural.coder import RangeDecoder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -129,7 +129,7 @@ def _fresh_process_digest(isa_env: dict[str, str], threads: int) -> str:
         import hashlib, torch
         torch.set_num_threads({threads})
         from nzarc.neural.tiny import tiny_model
-        from nzarc.neural.codec import NeuralCodec, register_model
+        from nzarc.neural.codec import NeuralCodec, register_model, set_progress_hook
         c = NeuralCodec(model=register_model(tiny_model(0)), window={WINDOW})
         data = {ALICE!r} + bytes(range(256))
         enc = c.encode(data)
@@ -159,6 +159,18 @@ def test_fresh_process_gives_identical_bytes(
 ) -> None:
     digest = hashlib.sha256(codec.encode(ALICE)).hexdigest()
     assert _fresh_process_digest(isa_env, threads) == digest
+
+
+def test_progress_hook_counts_every_token(codec: NeuralCodec, tiny) -> None:
+    seen: dict[str, int] = {"encode": 0, "decode": 0}
+    set_progress_hook(lambda kind, n: seen.__setitem__(kind, seen[kind] + n))
+    try:
+        encoded = codec.encode(ALICE)
+        codec.decode(encoded, len(ALICE))
+    finally:
+        set_progress_hook(None)
+    tokens = len(tiny.tokenizer.encode(ALICE))
+    assert seen == {"encode": tokens, "decode": tokens}
 
 
 # ---------------------------------------------------------------------------- hostile input

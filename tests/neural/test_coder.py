@@ -295,6 +295,31 @@ def test_any_bytes_fail_or_are_canonical(data: bytes, n: int, bits: int) -> None
         assert encode_symbols(symbols, cdfs, bits) == data
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.binary(max_size=24), min_size=1, max_size=5), st.integers(0, 30))
+def test_batch_decoder_accepts_exactly_what_the_reference_accepts(streams: list[bytes], n: int) -> None:
+    bits, vocab = 16, 9
+    row = freqs_from_weights([5, 0, 300, 1, 40, 0, 0, 7, 2], bits)
+    cdfs = np.broadcast_to(np.cumsum(row), (n, vocab))
+    expected = [_decode_or_none(s, cdfs, bits) for s in streams]
+    dec = BatchRangeDecoder(streams, [n] * len(streams), bits)
+    got: list[list[int]] = [[] for _ in streams]
+    table = torch.as_tensor(row).expand(len(streams), vocab)
+    for _ in range(n):
+        for b, sym in enumerate(dec.step(table).tolist()):
+            got[b].append(sym)
+    failed = dec.failed().tolist()
+    for b, want in enumerate(expected):
+        if want is not None:
+            assert not failed[b] and got[b] == want
+    try:
+        dec.finish()
+        batch_ok = True
+    except CodecError:
+        batch_ok = False
+    assert batch_ok == all(e is not None for e in expected)
+
+
 def test_truncated_and_extended_streams_are_rejected() -> None:
     bits, vocab = 24, 1000
     rng = np.random.default_rng(9)

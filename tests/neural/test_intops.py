@@ -9,7 +9,16 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nzarc.neural.intops import bitlen, exp_table, isqrt_i64, norm12, rne_div, rne_shift, rope_tables, silu_table
+from nzarc.neural.intops import (
+    bitlen,
+    exp_table,
+    isqrt_i64,
+    norm12,
+    rne_div,
+    rne_shift,
+    rope_tables,
+    silu_table,
+)
 
 
 def _rne(fr: Fraction) -> int:

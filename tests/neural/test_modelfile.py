@@ -17,7 +17,9 @@ from nzarc.neural.tiny import build_tiny_model
 
 def _write(path: Path) -> None:
     with open(path, "wb") as f:
-        write_model_file(f, {"a": 1}, {"x": np.arange(10, dtype=np.int32), "y": np.ones((3, 5), np.int8)})
+        write_model_file(
+            f, {"a": 1}, {"x": np.arange(10, dtype=np.int32), "y": np.ones((3, 5), np.int8)}
+        )
 
 
 def test_round_trip_and_alignment(tmp_path: Path) -> None:

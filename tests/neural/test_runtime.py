@@ -45,7 +45,11 @@ def test_incremental_equals_prefill_at_mixed_positions(tiny) -> None:
     # window 1 starts 5 steps late; window 2 is stepped only every other round
     cursor = [0, 0, 0]
     for rnd in range(400):
-        rows = [b for b in range(3) if cursor[b] < len(seqs[b]) and not (b == 1 and rnd < 5) and not (b == 2 and rnd % 2)]
+        rows = [
+            b
+            for b in range(3)
+            if cursor[b] < len(seqs[b]) and not (b == 1 and rnd < 5) and not (b == 2 and rnd % 2)
+        ]
         if not rows and all(cursor[b] >= len(seqs[b]) for b in range(3)):
             break
         if not rows:
@@ -92,12 +96,16 @@ def test_int_mm_self_test_rejects_avx2_kernels() -> None:
     env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2")
     env.pop("NZARC_MATMUL", None)
     code = "from nzarc.neural.runtime import matmul_backend; print(matmul_backend())"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() in ("fp32", "intmm")
     if out.stdout.strip() == "intmm":  # only acceptable when the kernel really is exact there
         code2 = "from nzarc.neural.runtime import _int_mm_exact; print(_int_mm_exact())"
-        out2 = subprocess.run([sys.executable, "-c", code2], env=env, capture_output=True, text=True, timeout=300)
+        out2 = subprocess.run(
+            [sys.executable, "-c", code2], env=env, capture_output=True, text=True, timeout=300
+        )
         assert out2.stdout.strip() == "True"
 
 
@@ -135,3 +143,20 @@ def test_real_model_equals_reference_on_a_few_positions(real_model) -> None:
     for t, tok in enumerate(ids):
         out = sess.step(torch.tensor([tok]), torch.tensor([1]))
         assert torch.equal(out[0], got[t])
+
+
+#: Golden values for the tiny model (seed 0): its file hash and the hash of its tables for GOLDEN_TEXT.
+#: They pin the converter and the runtime semantics; update only with a deliberate semantic change.
+TINY_FILE_SHA256 = "56ea333599109bc3647edcf0b845fead7ea27738ba91d6de511b323267cbe0af"
+TINY_TABLES_SHA256 = "5a0ca1ab654c7b75bfd2b582ccde1549af708b2ea1dd4448449c397b83f3639c"
+GOLDEN_TEXT = b"It is a truth universally acknowledged \x00\x04\xff\xfe 0123456789 <a href='x'>caf\xc3\xa9</a>\n" * 3
+
+
+def test_tiny_golden_hashes(tiny) -> None:
+    import hashlib
+
+    assert tiny.weights_sha256 == TINY_FILE_SHA256
+    ids = _ids(tiny, GOLDEN_TEXT)
+    assert len(ids) == 211
+    f = tiny.prefill_all(torch.tensor([ids]))[0]
+    assert hashlib.sha256(f.numpy().astype("<i4").tobytes()).hexdigest() == TINY_TABLES_SHA256

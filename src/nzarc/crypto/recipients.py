@@ -29,6 +29,7 @@ from nzarc.format.layout import (
     NONCE_LEN,
     STANZA_ARGON2ID,
     STANZA_X25519,
+    WRAPPED_KEY_LEN,
 )
 
 __all__ = [
@@ -66,6 +67,8 @@ def _wrap(key: bytes, file_key: bytes) -> bytes:
 
 
 def _unwrap(key: bytes, body: bytes) -> bytes | None:
+    if len(body) != WRAPPED_KEY_LEN:  # exact length before the AEAD (no partitioning oracle)
+        return None
     try:
         out = ChaCha20Poly1305(key).decrypt(_ZERO_NONCE, body, None)
     except InvalidTag:
@@ -126,7 +129,12 @@ def _argon2_key(passphrase: bytes, salt: bytes, params: Argon2Params) -> bytes:
 
 
 def _passphrase_bytes(passphrase: str | bytes) -> bytes:
-    return passphrase.encode("utf-8") if isinstance(passphrase, str) else bytes(passphrase)
+    """The passphrase as UTF-8 bytes (no normalization); TypeError for anything else."""
+    if isinstance(passphrase, str):
+        return passphrase.encode("utf-8")
+    if isinstance(passphrase, (bytes, bytearray, memoryview)):
+        return bytes(passphrase)
+    raise TypeError(f"passphrase must be str or bytes, not {type(passphrase).__name__}")
 
 
 def wrap_argon2id(

@@ -224,7 +224,7 @@ def _codec(value: Any) -> CodecEntry:
         "codec entry must be a map of id, ver, params, dist, models",
     )
     cid, ver, params, dist, models = (value[k] for k in ("id", "ver", "params", "dist", "models"))
-    _need(isinstance(cid, str) and bool(CODEC_ID_RE.match(cid)), f"bad codec id {cid!r}")
+    _need(isinstance(cid, str) and bool(CODEC_ID_RE.fullmatch(cid)), f"bad codec id {cid!r}")
     _need(_is_int(ver) and 1 <= ver < 2**31, f"bad codec version {ver!r}")
     _need(isinstance(params, dict), "codec params must be a map")
     _need(

@@ -1,4 +1,4 @@
-"""Every cap nzarc enforces when reading (and respects when writing). spec/FORMAT.md §10."""
+"""Every cap nzarc enforces when reading (and respects when writing). spec/FORMAT.md §11."""
 
 from __future__ import annotations
 

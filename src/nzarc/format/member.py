@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from nzarc.errors import FormatError, UnsafePath
+from nzarc.errors import FormatError, LimitExceeded, UnsafePath
+from nzarc.format import limits
 from nzarc.format.layout import MODE_MASK, SHA256_LEN, TYPE_DIR, TYPE_FILE, TYPE_SYMLINK, WIRE_TYPES
 from nzarc.format.paths import validate_link_target, validate_member_name
 
@@ -118,25 +119,44 @@ def finished(member: Member, size: int, sha256: bytes) -> Member:
 
 
 class NameSet:
-    """Tracks member names: rejects duplicates and members below a file or symlink."""
+    """Tracks member names: rejects duplicates and members below a file or symlink.
+
+    Names are kept as a trie of components (one node per distinct prefix, shared between
+    siblings), so adding a name costs time linear in its length, and the number of nodes is
+    capped at ``2 * limits.MAX_ENTRIES`` (LimitExceeded): deep, unshared names cannot make a
+    reader spend memory or time quadratic in the path length.
+    """
 
     def __init__(self) -> None:
-        self._kinds: dict[str, str] = {}
-        self._parents: set[str] = set()
+        self._nodes: dict[tuple[int, str], int] = {}  # (parent node, component) -> node
+        self._kinds: dict[int, str] = {}  # node -> kind, for nodes that are members
+        self._cap = 2 * limits.MAX_ENTRIES
+
+    def _child(self, node: int, part: str) -> tuple[int, bool]:
+        child = self._nodes.get((node, part))
+        if child is not None:
+            return child, False
+        if len(self._nodes) >= self._cap:
+            raise LimitExceeded(f"member names hold more than {self._cap} distinct path prefixes")
+        child = len(self._nodes) + 1  # node 0 is the root
+        self._nodes[(node, part)] = child
+        return child, True
 
     def add(self, name: str, kind: str) -> None:
-        if name in self._kinds:
-            raise UnsafePath(f"duplicate member name {name!r}")
         parts = name.split("/")
-        for i in range(1, len(parts)):
-            parent = "/".join(parts[:i])
-            if self._kinds.get(parent, "dir") != "dir":
-                raise UnsafePath(f"member {name!r} lies below the {self._kinds[parent]} {parent!r}")
-        if kind != "dir" and name in self._parents:
+        node = 0
+        for i, part in enumerate(parts[:-1]):
+            node, _ = self._child(node, part)
+            parent_kind = self._kinds.get(node, "dir")
+            if parent_kind != "dir":
+                parent = "/".join(parts[: i + 1])
+                raise UnsafePath(f"member {name!r} lies below the {parent_kind} {parent!r}")
+        node, new = self._child(node, parts[-1])
+        if node in self._kinds:
+            raise UnsafePath(f"duplicate member name {name!r}")
+        if kind != "dir" and not new:  # the node exists only as the parent of other members
             raise UnsafePath(f"{kind} {name!r} is also the parent of another member")
-        for i in range(1, len(parts)):
-            self._parents.add("/".join(parts[:i]))
-        self._kinds[name] = kind
+        self._kinds[node] = kind
 
 
 # re-exported for modules that build members

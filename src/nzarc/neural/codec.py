@@ -1,7 +1,7 @@
 """``nzarc.neural``: text compressed by the exact integer language model and a range coder.
 
 Importing this module is cheap: torch, the runtime and the model are loaded
-only when a codec is used. ``spec/NEURAL.md`` ("Range coding and the
+only when a codec is used. ``spec/NEURAL-CODEC.md`` ("Range coding and the
 nzarc.neural bitstream") is the normative description of the bitstream;
 this docstring summarises it.
 
@@ -35,6 +35,13 @@ call is decoded in lockstep batches through the runtime's incremental session
 canonically, and the detokenised bytes must be exactly ``raw_len`` long.
 Any failure raises :class:`CodecError`. Decoding time is linear in
 ``raw_len`` (at most ``2 * raw_len`` model steps).
+
+Resources
+    The default window is ``DEFAULT_WINDOW`` tokens: longer windows give
+    the model more context (fewer bits) but cost more per token and more
+    KV-cache memory per window when decoding. A decoding batch holds as many
+    windows as fit ``NZARC_NEURAL_MEMORY`` bytes (default 2 GiB) of KV cache
+    and tables; a larger budget means larger batches and faster decoding.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from nzarc.codecs.contract import Codec, ModelPin
@@ -55,6 +62,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "INSTALL_HINT",
     "register_model",
+    "set_progress_hook",
 ]
 
 DEFAULT_MODEL_NAME = "smollm2-135m"
@@ -76,6 +84,7 @@ _CHECK_EVERY = 64
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _ID = "nzarc.neural"
 
+_PROGRESS: Callable[[str, int], None] | None = None
 _REGISTERED: dict[str, Any] = {}
 _REGISTERED_LOCK = threading.Lock()
 
@@ -90,6 +99,21 @@ def register_model(model: Any) -> str:
     with _REGISTERED_LOCK:
         _REGISTERED[sha] = model
     return sha
+
+
+def set_progress_hook(hook: Callable[[str, int], None] | None) -> None:
+    """Report model work as it happens: ``hook(kind, tokens)`` with ``kind`` ``"encode"``
+    or ``"decode"`` and ``tokens`` the number of tokens just finished (a delta, so calls
+    from several threads add up). The hook must be cheap and thread-safe; ``None`` removes it.
+    """
+    global _PROGRESS
+    _PROGRESS = hook
+
+
+def _report(kind: str, tokens: int) -> None:
+    hook = _PROGRESS
+    if hook is not None and tokens:
+        hook(kind, tokens)
 
 
 def _decode_memory() -> int:
@@ -411,6 +435,7 @@ def _window_intervals(model: Any, windows: list[list[int]]) -> Iterator[tuple[in
         for row, wi in enumerate(group):
             n = len(windows[wi])
             yield wi, cums[row, :n].tolist(), freqs[row, :n].tolist()
+            _report("encode", n)
 
 
 def _kv_bytes_per_token(model: Any) -> int:
@@ -423,15 +448,21 @@ def _kv_bytes_per_token(model: Any) -> int:
 
 
 def _decode_groups(model: Any, counts: list[int]) -> list[list[int]]:
-    """Split windows (sorted by decreasing length) into batches that fit the memory budget."""
+    """Split windows (sorted by decreasing length) into batches that fit the memory budget.
+
+    Batches are balanced: with ``g`` batches needed, each holds about ``len / g``
+    windows, so no batch runs a full window's steps for a handful of rows.
+    """
     budget = _decode_memory()
     kv = _kv_bytes_per_token(model)
-    tables = 4 * 8 * int(model.vocab_size)  # int32 table, int64 cumulative sums, temporaries
+    tables = 4 * 8 * int(model.vocab_size)  # int32 table, cumulative sums, temporaries
     groups: list[list[int]] = []
     k = 0
     while k < len(counts):
-        size = max(1, budget // (counts[k] * kv + tables))  # counts[k] is the group's longest
-        groups.append(list(range(k, min(len(counts), k + size))))
+        cap = max(1, budget // (counts[k] * kv + tables))  # counts[k] is the longest left
+        rest = len(counts) - k
+        size = -(-rest // -(-rest // cap))  # balanced: ceil(rest / ceil(rest / cap)) <= cap
+        groups.append(list(range(k, k + size)))
         k += size
     return groups
 
@@ -450,6 +481,7 @@ def _decode_windows(model: Any, streams: list[bytes], counts: list[int]) -> list
     counts_t = torch.as_tensor(counts, dtype=torch.int64)
     out = torch.zeros((batch, longest), dtype=torch.int64)
     tokens = torch.full((batch,), int(model.bos_id), dtype=torch.int64)
+    done = 0
     for t in range(longest):
         live = int((counts_t > t).sum())  # windows are sorted: rows 0..live-1 are unfinished
         if live == batch:
@@ -459,7 +491,11 @@ def _decode_windows(model: Any, streams: list[bytes], counts: list[int]) -> list
             symbols = decoder.step(session.step(tokens[:live], rows), rows).cpu()
         out[:live, t] = symbols
         tokens[:live] = symbols
+        done += live
         if t % _CHECK_EVERY == _CHECK_EVERY - 1:
             decoder.check()
+            _report("decode", done)
+            done = 0
     decoder.finish()
+    _report("decode", done)
     return [out[b, : counts[b]].tolist() for b in range(batch)]

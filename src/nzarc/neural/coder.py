@@ -3,9 +3,9 @@
 A symbol is coded from its ``(cum, freq)`` pair under a distribution whose
 frequencies sum to ``total = 2**freq_bits``: ``cum`` is the sum of the
 frequencies of all smaller symbols, ``freq >= 1``, ``cum + freq <= total``.
-Everything is integer arithmetic on values below ``2**57``, so Python ints,
+Everything is integer arithmetic on values below ``2**58``, so Python ints,
 numpy int64 and torch int64 on any device give identical results.
-``spec/NEURAL.md`` ("Range coding and the nzarc.neural bitstream") is the
+``spec/NEURAL-CODEC.md`` ("Range coding and the nzarc.neural bitstream") is the
 normative description; this docstring restates it.
 
 State and constants
@@ -133,19 +133,7 @@ class RangeEncoder:
 
     def encode(self, cum: int, freq: int) -> None:
         """Code one symbol; raise CodecError if ``(cum, freq)`` is not a valid interval."""
-        if self._done:
-            raise ValueError("encoder already finished")
-        if freq < 1 or cum < 0 or cum + freq > self._total:
-            raise CodecError(
-                f"neural: symbol interval ({cum}, {freq}) is outside 0..{self._total}"
-            )
-        r = self._range >> self._bits
-        self._low += r * cum
-        rng = r * freq
-        while rng < _BOT:
-            rng <<= 8
-            self._shift()
-        self._range = rng
+        self.encode_many((cum,), (freq,))
 
     def encode_many(self, cums: Iterable[int], freqs: Iterable[int]) -> None:
         """Code a sequence of symbols (same as calling :meth:`encode` on each pair)."""
@@ -155,7 +143,7 @@ class RangeEncoder:
             raise ValueError("encoder already finished")
         for cum, freq in zip(cums, freqs, strict=True):
             if freq < 1 or cum < 0 or cum + freq > total:
-                raise CodecError(f"neural: symbol interval ({cum}, {freq}) is outside 0..{total}")
+                raise CodecError(f"nzarc.neural: symbol interval ({cum}, {freq}) is outside 0..{total}")
             r = self._range >> bits
             self._low += r * cum
             rng = r * freq
@@ -226,7 +214,7 @@ class RangeDecoder:
         self._r = r = self._range >> self._bits
         q = self._code // r
         if q >= self._total:
-            raise CodecError("neural: corrupt range-coded stream (value outside the coding interval)")
+            raise CodecError("nzarc.neural: corrupt range-coded stream (value outside the coding interval)")
         return q
 
     def consume(self, cum: int, freq: int) -> None:
@@ -244,7 +232,7 @@ class RangeDecoder:
             rng <<= 8
             pos = self._pos
             if pos >= len(self._data) + _INIT_BYTES:
-                raise CodecError("neural: corrupt range-coded stream (overrun)")
+                raise CodecError("nzarc.neural: corrupt range-coded stream (overrun)")
             byte = self._data[pos] if pos < len(self._data) else 0
             self._pos = pos + 1
             self._code = (self._code << 8) | byte
@@ -264,9 +252,9 @@ class RangeDecoder:
         """Check that the stream ended exactly where its encoder would have ended it."""
         v = _flush_value(self._low, self._range)
         if (self._code + self._low) & _MASK != v & _MASK:
-            raise CodecError("neural: corrupt range-coded stream (bad termination)")
+            raise CodecError("nzarc.neural: corrupt range-coded stream (bad termination)")
         if len(self._data) != self._pos - _INIT_BYTES + (1 if v & _MASK else 0):
-            raise CodecError("neural: corrupt range-coded stream (wrong length)")
+            raise CodecError("nzarc.neural: corrupt range-coded stream (wrong length)")
 
 
 def encode_symbols(symbols: Sequence[int], cdfs: np.ndarray, freq_bits: int) -> bytes:
@@ -400,7 +388,7 @@ class BatchRangeDecoder:
     def check(self) -> None:
         """Raise CodecError if any stream has been found invalid."""
         if bool(self._bad.any()):
-            raise CodecError("neural: corrupt range-coded stream (invalid value or overrun)")
+            raise CodecError("nzarc.neural: corrupt range-coded stream (invalid value or overrun)")
 
     def finish(self) -> None:
         """After every stream is done: raise CodecError unless each ended canonically."""
@@ -414,4 +402,4 @@ class BatchRangeDecoder:
         term_ok = ((self._code + low) & _MASK) == (v & _MASK)
         len_ok = self._lengths == self._pos - _INIT_BYTES + ((v & _MASK) != 0).to(torch.int64)
         if not bool((term_ok & len_ok).all()):
-            raise CodecError("neural: corrupt range-coded stream (bad termination)")
+            raise CodecError("nzarc.neural: corrupt range-coded stream (bad termination)")

@@ -15,7 +15,14 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from nzarc.errors import FormatError
-from nzarc.neural.intops import DEFAULT_FIXED, RUNTIME_ID, FixedPoint, exp_table, rope_tables, silu_table
+from nzarc.neural.intops import (
+    DEFAULT_FIXED,
+    RUNTIME_ID,
+    FixedPoint,
+    exp_table,
+    rope_tables,
+    silu_table,
+)
 from nzarc.neural.modelfile import write_model_file
 
 __all__ = [
@@ -89,7 +96,7 @@ def row_multipliers(a: np.ndarray, kappa: float, out_bits: int) -> tuple[np.ndar
 
 
 def _kappa_norm(d: int) -> float:
-    return float(np.sqrt(np.float64(d)) / 127.0 / (2.0 ** _F.FG))
+    return float(np.sqrt(np.float64(d)) / 127.0 / (2.0**_F.FG))
 
 
 def _kappa_act(frac_bits: int) -> float:
@@ -97,10 +104,14 @@ def _kappa_act(frac_bits: int) -> float:
 
 
 def _gain(g: np.ndarray) -> np.ndarray:
-    return np.rint(np.asarray(g, dtype=np.float32).astype(np.float64) * (2.0 ** _F.FG)).astype(np.int32)
+    return np.rint(np.asarray(g, dtype=np.float32).astype(np.float64) * (2.0**_F.FG)).astype(
+        np.int32
+    )
 
 
-def _linear(prefix: str, w: np.ndarray, kappa: float, out_bits: np.ndarray | int, out: dict[str, np.ndarray]) -> None:
+def _linear(
+    prefix: str, w: np.ndarray, kappa: float, out_bits: np.ndarray | int, out: dict[str, np.ndarray]
+) -> None:
     q, a = quantize_rows(w)
     if isinstance(out_bits, int):
         m, e = row_multipliers(a, kappa, out_bits)
@@ -158,7 +169,7 @@ def build_model_file(
     t: dict[str, np.ndarray] = {}
     kn = _kappa_norm(d)
     emb = np.asarray(floats["embed"], dtype=np.float32)
-    e_fix = np.rint(emb.astype(np.float64) * (2.0 ** _F.FH))
+    e_fix = np.rint(emb.astype(np.float64) * (2.0**_F.FH))
     if np.abs(e_fix).max() > 32767:
         raise FormatError("embedding values too large for the int16 residual table")
     t["embed"] = e_fix.astype(np.int16)
@@ -182,7 +193,9 @@ def build_model_file(
     t["exp_attn"] = exp_table(_F.EXPA_BITS, _F.FZ)
     t["exp_logit"] = exp_table(_F.EXPL_BITS, _F.FL)
     t["silu"] = silu_table(_F.SILU_HALF, _F.FGU)
-    tok = json.dumps(dict(tokenizer_spec), sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    tok = json.dumps(
+        dict(tokenizer_spec), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    ).encode("ascii")
     t["tokenizer"] = np.frombuffer(tok, dtype=np.uint8)
     write_model_file(out, config, t)
 
@@ -197,7 +210,9 @@ def _field(reader: Any, key: str) -> Any:
     return f.contents()
 
 
-def read_gguf_floats(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]:
+def read_gguf_floats(
+    path: str | Path,
+) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]:
     """Read a llama-architecture GGUF (Q4_1/Q8_0/F32 tensors) into float32 arrays.
 
     Returns ``(cfg, floats, tokenizer_spec)`` for :func:`build_model_file`
@@ -213,7 +228,10 @@ def read_gguf_floats(path: str | Path) -> tuple[dict[str, Any], dict[str, np.nda
     except Exception as e:  # the gguf package raises assorted errors on garbage
         raise FormatError(f"{path}: not a readable GGUF file ({type(e).__name__})") from e
     if _field(r, "general.architecture") != "llama":
-        raise FormatError(f"{path}: unsupported GGUF architecture", hint="only llama-architecture models are supported")
+        raise FormatError(
+            f"{path}: unsupported GGUF architecture",
+            hint="only llama-architecture models are supported",
+        )
     cfg: dict[str, Any] = {
         "n_layer": int(_field(r, "llama.block_count")),
         "d_model": int(_field(r, "llama.embedding_length")),
@@ -234,7 +252,9 @@ def read_gguf_floats(path: str | Path) -> tuple[dict[str, Any], dict[str, np.nda
     types = [int(x) for x in _field(r, "tokenizer.ggml.token_type")]
     merges = [str(x) for x in _field(r, "tokenizer.ggml.merges")]
     if _field(r, "tokenizer.ggml.model") != "gpt2" or _field(r, "tokenizer.ggml.pre") != "smollm":
-        raise FormatError(f"{path}: unsupported tokenizer (need gpt2 BPE with the smollm pre-tokenizer)")
+        raise FormatError(
+            f"{path}: unsupported tokenizer (need gpt2 BPE with the smollm pre-tokenizer)"
+        )
     cfg["vocab_size"] = len(tokens)
     special = [i for i, ty in enumerate(types) if ty == 3]
     cfg["bos_id"] = 0  # <|endoftext|>: the document separator the model was trained with

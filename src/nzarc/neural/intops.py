@@ -138,7 +138,9 @@ def _cos_sin_decimal(x: Decimal) -> tuple[Decimal, Decimal]:
     return c, s
 
 
-def rope_tables(max_len: int, half_dim: int, theta: int, bits: int) -> tuple[np.ndarray, np.ndarray]:
+def rope_tables(
+    max_len: int, half_dim: int, theta: int, bits: int
+) -> tuple[np.ndarray, np.ndarray]:
     """int32 tables ``C[p, i] = rne(2**bits * cos(p * w_i))``, ``S`` likewise with sin.
 
     ``w_i = theta ** (-i / half_dim)`` for ``i`` in ``[0, half_dim)`` (so with

@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"no models installed in {store.models_dir}\n")
             return 0
         for e in entries:
-            out.write(f"{e.name:<16} {e.sha256}  {e.size / 1e6:7.1f} MB  tokenizer {e.tokenizer_sha256[:16]}  {e.runtime_id}\n")
+            out.write(
+                f"{e.name:<16} {e.sha256}  {e.size / 1e6:7.1f} MB  tokenizer {e.tokenizer_sha256[:16]}  {e.runtime_id}\n"
+            )
         return 0
     if cmd == "verify":
         results = store.verify()
@@ -68,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         if not results:
             out.write(f"no models installed in {store.models_dir}\n")
         if bad:
-            raise IntegrityError(f"{bad} installed model(s) failed verification", hint="reinstall them with `nzarc model install`")
+            raise IntegrityError(
+                f"{bad} installed model(s) failed verification",
+                hint="reinstall them with `nzarc model install`",
+            )
         return 0
     raise AssertionError(cmd)  # argparse restricts the choices

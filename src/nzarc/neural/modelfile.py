@@ -34,7 +34,13 @@ MAGIC = b"NZARCLM1"
 ALIGN = 64
 MAX_HEADER = 16 << 20
 MAX_TENSORS = 4096
-_DTYPES = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64, "uint8": np.uint8}
+_DTYPES = {
+    "int8": np.int8,
+    "int16": np.int16,
+    "int32": np.int32,
+    "int64": np.int64,
+    "uint8": np.uint8,
+}
 
 
 def _canonical_json(obj: Any) -> bytes:
@@ -45,7 +51,9 @@ def _pad(n: int) -> int:
     return (-n) % ALIGN
 
 
-def write_model_file(out: BinaryIO, config: Mapping[str, Any], tensors: Mapping[str, np.ndarray]) -> None:
+def write_model_file(
+    out: BinaryIO, config: Mapping[str, Any], tensors: Mapping[str, np.ndarray]
+) -> None:
     """Write a canonical model file. ``tensors`` is written in the given order."""
     entries = []
     arrays = []
@@ -65,7 +73,9 @@ def write_model_file(out: BinaryIO, config: Mapping[str, Any], tensors: Mapping[
             e["offset"] = pos
             pos += a.nbytes
             pos += _pad(pos)
-        new = _canonical_json({"format": "nzarc-int-model", "version": 1, "config": dict(config), "tensors": entries})
+        new = _canonical_json(
+            {"format": "nzarc-int-model", "version": 1, "config": dict(config), "tensors": entries}
+        )
         if new == header:
             break
         header = new
@@ -110,7 +120,11 @@ class ModelFile:
             header = json.loads(bytes(mm[12 : 12 + hlen]).decode("ascii"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise FormatError(f"{self.path}: model header is not valid JSON") from e
-        if not isinstance(header, dict) or header.get("format") != "nzarc-int-model" or header.get("version") != 1:
+        if (
+            not isinstance(header, dict)
+            or header.get("format") != "nzarc-int-model"
+            or header.get("version") != 1
+        ):
             raise FormatError(f"{self.path}: unsupported model file format or version")
         cfg = header.get("config")
         tens = header.get("tensors")
@@ -141,7 +155,9 @@ class ModelFile:
             nbytes = count * np.dtype(_DTYPES[dt]).itemsize
             if off + nbytes > size:
                 raise FormatError(f"{self.path}: tensor {name!r} runs past the end of the file")
-            arr = buf[off : off + nbytes].view(np.dtype(_DTYPES[dt]).newbyteorder("<")).reshape(shape)
+            arr = (
+                buf[off : off + nbytes].view(np.dtype(_DTYPES[dt]).newbyteorder("<")).reshape(shape)
+            )
             self._arrays[name] = arr
             end_prev = off + nbytes
 

@@ -29,7 +29,9 @@ class ReferenceModel:
     def __init__(self, path: str) -> None:
         mf = ModelFile(path)
         self.cfg = cfg = mf.config
-        self.t = {n: np.asarray(mf.tensor(n)).astype(np.int64) for n in mf.names() if n != "tokenizer"}
+        self.t = {
+            n: np.asarray(mf.tensor(n)).astype(np.int64) for n in mf.names() if n != "tokenizer"
+        }
         self.L = cfg["n_layer"]
         self.d = cfg["d_model"]
         self.H = cfg["n_head"]
@@ -52,7 +54,9 @@ class ReferenceModel:
         safe = np.where(m > 0, m, 1)
         return rne_div(127 * v, safe[:, None]), m
 
-    def _rms_quant(self, h: np.ndarray, gain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rms_quant(
+        self, h: np.ndarray, gain: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ss = (h * h).sum(axis=-1)
         r = isqrt_i64(ss + self.d * self.E)
         q, m = self._quant(h * gain[None, :])
@@ -81,7 +85,7 @@ class ReferenceModel:
 
     def freqs(self, tokens: list[int]) -> np.ndarray:
         T = len(tokens)
-        d, H, KV, hd = self.d, self.H, self.KV, self.hd
+        H, KV, hd = self.H, self.KV, self.hd
         G = H // KV
         t = self.t
         pos = np.arange(T)

@@ -81,12 +81,28 @@ def _int_mm_exact() -> bool:
     try:
         g = torch.Generator().manual_seed(1234)
         cases = []
-        for m_, k_, n_ in ((1, 1536, 576), (8, 576, 960), (33, 1536, 64), (64, 576, 3072), (300, 576, 128)):
+        for m_, k_, n_ in (
+            (1, 1536, 576),
+            (8, 576, 960),
+            (33, 1536, 64),
+            (64, 576, 3072),
+            (300, 576, 128),
+        ):
             a = torch.randint(-127, 128, (m_, k_), generator=g, dtype=torch.int8)
             b = torch.randint(-127, 128, (n_, k_), generator=g, dtype=torch.int8)
             cases.append((a, b))
-            cases.append((torch.full((m_, k_), 127, dtype=torch.int8), torch.full((n_, k_), 127, dtype=torch.int8)))
-            cases.append((torch.full((m_, k_), -127, dtype=torch.int8), torch.full((n_, k_), 127, dtype=torch.int8)))
+            cases.append(
+                (
+                    torch.full((m_, k_), 127, dtype=torch.int8),
+                    torch.full((n_, k_), 127, dtype=torch.int8),
+                )
+            )
+            cases.append(
+                (
+                    torch.full((m_, k_), -127, dtype=torch.int8),
+                    torch.full((n_, k_), 127, dtype=torch.int8),
+                )
+            )
             alt = torch.tensor([127, -127], dtype=torch.int8).repeat(k_ // 2)
             cases.append((alt.repeat(m_, 1), torch.full((n_, k_), -127, dtype=torch.int8)))
         for a, b in cases:
@@ -229,7 +245,9 @@ class IntModel:
         if cfg.get("runtime_id") != RUNTIME_ID:
             from nzarc.errors import UnsupportedVersion
 
-            raise UnsupportedVersion(f"model file needs runtime {cfg.get('runtime_id')!r}, this is {RUNTIME_ID}")
+            raise UnsupportedVersion(
+                f"model file needs runtime {cfg.get('runtime_id')!r}, this is {RUNTIME_ID}"
+            )
         if cfg.get("fixed") != _F.as_dict():
             from nzarc.errors import FormatError
 
@@ -269,13 +287,17 @@ class IntModel:
         ]
         self.out_gain = torch.from_numpy(t("out_gain").astype(np.float64))
         self.lm = lin("lm")
-        self.rope_cos = torch.from_numpy(t("rope_cos").astype(np.float64))
-        self.rope_sin = torch.from_numpy(t("rope_sin").astype(np.float64))
+        rc = t("rope_cos").astype(np.float64)
+        rs = t("rope_sin").astype(np.float64)
+        self.rope_cos2 = torch.from_numpy(np.repeat(rc, 2, axis=1))
+        self.rope_sin2 = torch.from_numpy(np.stack([-rs, rs], axis=2).reshape(rs.shape[0], -1))
         self.exp_attn = torch.from_numpy(t("exp_attn").astype(np.float64))
         self.exp_logit = torch.from_numpy(t("exp_logit").astype(np.float64))
         self.silu = torch.from_numpy(t("silu").astype(np.float64))
         nq, nkv = self.n_head * self.hd, self.n_kv * self.hd
-        self._qkv_lo = torch.tensor([-_F.QK_MAX] * (nq + nkv) + [-_F.V_MAX] * nkv, dtype=torch.float64)
+        self._qkv_lo = torch.tensor(
+            [-_F.QK_MAX] * (nq + nkv) + [-_F.V_MAX] * nkv, dtype=torch.float64
+        )
         self._qkv_hi = -self._qkv_lo
         tok_blob = bytes(t("tokenizer"))
         self.tokenizer = Tokenizer.from_json(tok_blob)
@@ -307,16 +329,15 @@ class IntModel:
 
     def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """x [M, H, hd] float64 integers, pos [M] -> rotated (units * 2**ROPE_BITS)."""
-        c = self.rope_cos[pos][:, None, :]
-        s = self.rope_sin[pos][:, None, :]
-        x0 = x[..., 0::2]
-        x1 = x[..., 1::2]
-        y = torch.empty_like(x)
-        y[..., 0::2] = x0 * c - x1 * s
-        y[..., 1::2] = x0 * s + x1 * c
-        return y
+        # y = x * [c, c] + swap_pairs(x) * [-s, s]: the same exact integers as the pairwise form
+        c2 = self.rope_cos2[pos][:, None, :]
+        s2 = self.rope_sin2[pos][:, None, :]
+        sw = x.reshape(*x.shape[:-1], -1, 2).flip(-1).reshape(x.shape)
+        return (x * c2).add_(sw.mul_(s2))
 
-    def _qkv(self, layer: _Layer, h: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _qkv(
+        self, layer: _Layer, h: torch.Tensor, pos: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """h [M, d], pos [M] -> (q operand f32 [M, H, hd], k operand f32 [M, KV, hd], v f64 [M, KV, hd])."""
         x, xd = self._rms_quant(h, layer.attn_gain)
         out = layer.qkv.requant(x, xd)
@@ -326,10 +347,19 @@ class IntModel:
         q = self._rope(out[:, :nq].reshape(M, self.n_head, self.hd), pos)
         k = self._rope(out[:, nq : nq + nkv].reshape(M, self.n_kv, self.hd), pos)
         v = out[:, nq + nkv :].reshape(M, self.n_kv, self.hd)
-        return self._qk_operand(q, self._score_shift - self._score_shift // 2), self._qk_operand(k, self._score_shift // 2), v
+        return (
+            self._qk_operand(q, self._score_shift - self._score_shift // 2),
+            self._qk_operand(k, self._score_shift // 2),
+            v,
+        )
 
     def _attend(
-        self, qop: torch.Tensor, kop: torch.Tensor, vext: torch.Tensor, mask: torch.Tensor | None, mask_from: int = 0
+        self,
+        qop: torch.Tensor,
+        kop: torch.Tensor,
+        vext: torch.Tensor,
+        mask: torch.Tensor | None,
+        mask_from: int = 0,
     ) -> torch.Tensor:
         """qop [B, KV, G*Tq, hd] f32, kop [B, KV, Tk, hd] f32, vext [B, KV, Tk, hd+1] f64
         (last column 1), mask broadcastable bool [.., G*Tq, Tk - mask_from] (True = hidden) applied to the
@@ -416,7 +446,9 @@ class IntModel:
             h = h.add_(self._ffn(layer, h)).clamp_(-_F.H_MAX, _F.H_MAX)
         return h.reshape(B, T, self.d)
 
-    def prefill_freqs(self, tokens: torch.Tensor, slab: int = 256) -> Iterator[tuple[int, torch.Tensor]]:
+    def prefill_freqs(
+        self, tokens: torch.Tensor, slab: int = 256
+    ) -> Iterator[tuple[int, torch.Tensor]]:
         """Yield ``(t0, F[B, n, V])`` slabs of frequency tables (see module docstring)."""
         tokens = self._check_tokens(tokens, self.max_len)
         if slab < 1:
@@ -425,7 +457,9 @@ class IntModel:
         h = self._hidden(tokens)
         for t0 in range(0, T, slab):
             t1 = min(T, t0 + slab)
-            f = self._freqs(h[:, t0:t1].reshape(-1, self.d))
+            rows = h[:, t0:t1].reshape(-1, self.d)
+            # at most 128 rows at a time: the float64 intermediates are 8*V bytes per row
+            f = torch.cat([self._freqs(rows[i : i + 128]) for i in range(0, rows.shape[0], 128)])
             yield t0, f.reshape(B, t1 - t0, self.vocab_size)
 
     def prefill_all(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -458,7 +492,9 @@ class Session:
 
     def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         mdl = self.model
-        all_rows = rows is None or (rows.numel() == self.batch and bool((rows == torch.arange(self.batch)).all()))
+        all_rows = rows is None or (
+            rows.numel() == self.batch and bool((rows == torch.arange(self.batch)).all())
+        )
         if rows is None:
             rows = torch.arange(self.batch)
         if tokens.dim() != 1 or tokens.dtype != torch.int64 or rows.shape != tokens.shape:
@@ -467,7 +503,11 @@ class Session:
             return torch.empty(0, mdl.vocab_size, dtype=torch.int32)
         if int(tokens.min()) < 0 or int(tokens.max()) >= mdl.vocab_size:
             raise ValueError("token id out of range")
-        if int(rows.min()) < 0 or int(rows.max()) >= self.batch or rows.unique().numel() != rows.numel():
+        if (
+            int(rows.min()) < 0
+            or int(rows.max()) >= self.batch
+            or rows.unique().numel() != rows.numel()
+        ):
             raise ValueError("rows must be distinct indices in [0, batch)")
         pos = self.positions[rows]
         if int(pos.max()) >= self.max_len:

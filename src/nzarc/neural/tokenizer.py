@@ -108,7 +108,9 @@ class Tokenizer:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> Tokenizer:
-        blob = json.dumps(dict(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        blob = json.dumps(
+            dict(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        ).encode("ascii")
         return cls(spec, blob)
 
     @staticmethod
@@ -210,7 +212,11 @@ class Tokenizer:
                 raise CodecError(f"token id {i} out of range for this tokenizer")
             if pending:
                 bs = dec[i]
-                if len(bs) != 1 or (bs[0] ^ self.escape_xor) not in self.missing or self._single.get(bs[0]) != i:
+                if (
+                    len(bs) != 1
+                    or (bs[0] ^ self.escape_xor) not in self.missing
+                    or self._single.get(bs[0]) != i
+                ):
                     raise CodecError("invalid escape sequence in token stream")
                 out.append(bytes([bs[0] ^ self.escape_xor]))
                 pending = False
