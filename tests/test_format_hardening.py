@@ -271,3 +271,84 @@ def test_deep_unshared_names_cost_linear_time_and_bounded_memory(monkeypatch):
     small.add("d/e", "dir")
     with pytest.raises(UnsafePath, match="duplicate"):
         small.add("d/e", "dir")
+
+
+def test_an_empty_last_segment_is_never_valid():
+    # A well-formed plaintext of exactly two segments, sealed as two non-last segments plus an
+    # authentic, empty last segment: the reader must refuse it from the length alone.
+    from nzarc.crypto import keys as keymod
+    from nzarc.crypto.suites import make_aead
+    from nzarc.format.layout import TAG_LEN
+
+    for size in range(64):  # find a content size whose plaintext stream fills whole segments
+        data = write_archive([("f", "a", b"x" * size)], encrypt=False, codec="store", segment_size=64)
+        head, segs, _ = split(data)
+        plaintext = b"".join(s[:-TAG_LEN] for s in segs)
+        if len(plaintext) % 64 == 0:
+            break
+    assert len(plaintext) % 64 == 0
+    assert read_all(io.BytesIO(data)) == {"a": b"x" * size}
+    mac = head[-MAC_LEN:]
+    salt = decode_header(head[PRELUDE_LEN:-MAC_LEN]).salt
+    aead = make_aead("none", keymod.payload_key(keymod.ZERO_KEY, salt, mac))
+    n = len(plaintext) // 64
+    body = b"".join(aead.seal(nonce(i, False), plaintext[64 * i : 64 * i + 64]) for i in range(n))
+    proper = head + body[: -(64 + TAG_LEN)] + aead.seal(nonce(n - 1, True), plaintext[-64:])
+    assert proper == data  # the resealing above is faithful
+    forged = head + body + aead.seal(nonce(n, True), b"")
+    for source in (io.BytesIO(forged), Pipe(forged, step=50)):
+        with pytest.raises(IntegrityError):
+            read_all(source)
+
+
+def test_a_bad_identity_leaks_no_open_file(tmp_path, monkeypatch):
+    import builtins
+
+    import nzarc.reader
+
+    opened: list = []
+
+    def tracking_open(*args, **kwargs):
+        f = builtins.open(*args, **kwargs)
+        opened.append(f)
+        return f
+
+    monkeypatch.setattr(nzarc.reader, "open", tracking_open, raising=False)
+    path = tmp_path / "a.nzarc"
+    path.write_bytes(write_archive([("f", "a", b"x")], encrypt=False))
+    with pytest.raises(FormatError):
+        ArchiveReader(path, identities=["AGE-SECRET-KEY-1NOTAKEY"])
+    with pytest.raises(ValueError, match="32 bytes"):
+        ArchiveReader(path, identities=[b"short"])
+    assert all(f.closed for f in opened)
+    with ArchiveReader(path) as r:
+        assert r.test().ok
+    assert len(opened) == 1 and opened[0].closed
+
+
+@pytest.mark.parametrize("pipe", [False, True])
+def test_unencrypted_archives_detect_every_flip_and_truncation(pipe):
+    members = [("d", "d"), ("f", "d/a", b"alpha " * 50), ("l", "d/l", "a"), ("f", "b", bytes(300))]
+    data = write_archive(members, encrypt=False, chunk_size=256, segment_size=64)
+    header_end = len(split(data)[0])
+    with ArchiveReader(io.BytesIO(data)) as r:
+        info = r.info()
+        assert not info.authenticated and "not authenticated against a forger" in info.note
+
+    def error_of(blob: bytes) -> Exception | None:
+        try:
+            read_all(Pipe(blob, step=31) if pipe else io.BytesIO(blob))
+        except Exception as exc:  # noqa: BLE001 - the class is asserted below
+            return exc
+        return None
+
+    for offset in range(len(data)):
+        bad = bytearray(data)
+        bad[offset] ^= 1 << (offset % 8)
+        err = error_of(bytes(bad))
+        assert err is not None and isinstance(err, (FormatError, IntegrityError, LimitExceeded)), (offset, err)
+        if offset >= header_end - MAC_LEN:
+            assert type(err) is IntegrityError, (offset, err)
+    for cut in range(len(data)):
+        err = error_of(data[:cut])
+        assert type(err) is (FormatError if cut < header_end else IntegrityError), (cut, err)

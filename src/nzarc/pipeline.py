@@ -148,7 +148,7 @@ def _guard_build(cls: type[Codec], entry: CodecEntry) -> Codec:
     except Exception as exc:  # hostile params must not surface as a plugin's traceback
         raise CodecError(
             f"{entry.codec_id} v{entry.version}: bad params in the header "
-            f"({type(exc).__name__}: {exc})"
+            f"({type(exc).__name__}: {' '.join(str(exc).split())})"
         ) from None
 
 

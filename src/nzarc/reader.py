@@ -156,16 +156,16 @@ class ArchiveReader:
         identities: Sequence[str | bytes] = (),
         jobs: int | None = None,
     ) -> None:
+        # Keys and options are checked before the source is opened, so a bad one leaks nothing.
+        self._passphrase = passphrase
+        self._identities = [_identity(i) for i in identities]
+        self._jobs = default_jobs(jobs)
         self._owned: IO[bytes] | None = None
+        self._executor: Any = None
         if isinstance(source, (str, os.PathLike)):
             self._owned = open(source, "rb")  # noqa: SIM115 - closed by close()
             source = self._owned
         self._src = _Source(source)
-        self._passphrase = passphrase
-        self._identities = [
-            parse_identity(i) if isinstance(i, str) else bytes(i) for i in identities
-        ]
-        self._jobs = default_jobs(jobs)
         try:
             self._prelude, self._header_bytes, self._mac = read_prelude(self._src.read)
             self.header: Header = decode_header(self._header_bytes)
@@ -177,7 +177,6 @@ class ArchiveReader:
         self._index: Index | None = None
         self._consumed = False
         self._decoders: dict[int, Codec] = {}
-        self._executor: Any = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -415,6 +414,16 @@ class ArchiveReader:
         cursor = _ChunkCursor(self, index, decoder, n_segments)
         for entry in selected:
             yield MemberData(entry.member, cursor.member_bytes(entry), lambda m=entry.member: m)
+
+
+def _identity(value: str | bytes) -> bytes:
+    """An identity as its 32-byte X25519 secret (``AGE-SECRET-KEY-1…`` text or raw bytes)."""
+    if isinstance(value, str):
+        return parse_identity(value)
+    raw = bytes(value)
+    if len(raw) != 32:
+        raise ValueError("a raw identity must be 32 bytes")
+    return raw
 
 
 def _check_tail(

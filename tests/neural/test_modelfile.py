@@ -72,3 +72,28 @@ def test_magic_constant() -> None:
     buf = io.BytesIO()
     write_model_file(buf, {}, {"t": np.zeros(1, np.uint8)})
     assert buf.getvalue().startswith(MAGIC)
+
+
+@pytest.mark.parametrize("change", ["shape", "multiplier", "table", "runtime"])
+def test_runtime_rejects_inconsistent_model_files(tmp_path: Path, change: str) -> None:
+    from nzarc.errors import NzarcError
+    from nzarc.neural.runtime import IntModel
+
+    src = build_tiny_model(5, tmp_path / "a.nzm", n_layer=1, max_len=64)
+    mf = ModelFile(src)
+    cfg = dict(mf.config)
+    tensors = {n: np.array(mf.tensor(n)) for n in mf.names()}
+    if change == "shape":
+        tensors["blk.0.o.w"] = tensors["blk.0.o.w"][:, :-1]
+    elif change == "multiplier":
+        tensors["lm.m"][3] = 1 << 20
+    elif change == "table":
+        tensors["exp_attn"][-1] = 1
+    else:
+        cfg["runtime_id"] = "nzarc-int-v0"
+    bad = tmp_path / "bad.nzm"
+    with open(bad, "wb") as f:
+        write_model_file(f, cfg, tensors)
+    IntModel(src)  # the unmodified file loads
+    with pytest.raises(NzarcError):
+        IntModel(bad)

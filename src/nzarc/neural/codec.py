@@ -440,6 +440,10 @@ def _window_intervals(model: Any, windows: list[list[int]]) -> Iterator[tuple[in
 
 def _kv_bytes_per_token(model: Any) -> int:
     """Bytes of KV cache one token of one window takes in the runtime's session."""
+    declared = getattr(model, "kv_bytes_per_token", None)
+    if isinstance(declared, int) and declared > 0:
+        return declared
+    # The nzarc-int-v1 session keeps K as float32 [hd] and V as float64 [hd + 1] per KV head.
     try:
         layers, kv, hd = int(model.n_layer), int(model.n_kv), int(model.hd)
     except (AttributeError, TypeError, ValueError):

@@ -268,6 +268,7 @@ class IntModel:
         self.eps_int: int = cfg["eps_int"]
         self.freq_bits: int = _F.FREQ_BITS
         self._score_shift = _score_shift(self.hd)
+        self._check_shapes(mf)
         t = mf.tensor
 
         def lin(p: str) -> _Linear:
@@ -302,6 +303,65 @@ class IntModel:
         tok_blob = bytes(t("tokenizer"))
         self.tokenizer = Tokenizer.from_json(tok_blob)
         self.tokenizer_sha256 = self.tokenizer.sha256
+
+    def _check_shapes(self, mf: ModelFile) -> None:
+        """Every tensor has the shape and dtype the config implies (FormatError otherwise)."""
+        from nzarc.errors import FormatError
+
+        d, hd, V, F, L = self.d, self.hd, self.vocab_size, self.d_ffn, self.max_len
+        nq, nkv = self.n_head * hd, self.n_kv * hd
+        if not (
+            0 < self.n_kv <= self.n_head and self.n_head % self.n_kv == 0 and 0 <= self.bos_id < V
+        ):
+            raise FormatError(f"{self.path}: inconsistent model configuration")
+        want: dict[str, tuple[str, tuple[int, ...]]] = {
+            "embed": ("int16", (V, d)),
+            "out_gain": ("int32", (d,)),
+            "rope_cos": ("int32", (L, hd // 2)),
+            "rope_sin": ("int32", (L, hd // 2)),
+            "silu": ("int32", (2 * _F.SILU_HALF,)),
+        }
+        for name, rows, cols in [("lm", V, d)] + [
+            (f"blk.{i}.{n}", r, c)
+            for i in range(self.n_layer)
+            for n, r, c in (
+                ("qkv", nq + 2 * nkv, d),
+                ("o", d, nq),
+                ("gu", 2 * F, d),
+                ("down", d, F),
+            )
+        ]:
+            want[name + ".w"] = ("int8", (rows, cols))
+            want[name + ".m"] = ("int32", (rows,))
+            want[name + ".e"] = ("int32", (rows,))
+        for i in range(self.n_layer):
+            want[f"blk.{i}.attn_gain"] = ("int32", (d,))
+            want[f"blk.{i}.ffn_gain"] = ("int32", (d,))
+        limits = {
+            ".m": (0, 1 << 16),
+            ".e": (-64, 200),
+            "gain": (-(1 << 16) + 1, (1 << 16) - 1),
+            "silu": (-(1 << 14), 1 << 14),
+        }
+        for name, (dt, shape) in want.items():
+            a = mf.tensor(name)
+            if a.dtype.name != dt or tuple(a.shape) != shape:
+                raise FormatError(f"{self.path}: tensor {name} has the wrong shape or type")
+            for suffix, (lo, hi) in limits.items():
+                if name.endswith(suffix) and a.size and (int(a.min()) < lo or int(a.max()) > hi):
+                    raise FormatError(f"{self.path}: tensor {name} has values outside [{lo}, {hi}]")
+        for name in ("exp_attn", "exp_logit"):
+            a = mf.tensor(name)
+            top = 1 << (_F.EXPA_BITS if name == "exp_attn" else _F.EXPL_BITS)
+            if (
+                a.ndim != 1
+                or a.shape[0] < 16
+                or a.dtype.name != "int32"
+                or a[-1] != 0
+                or a[0] != top
+                or a.min() < 0
+            ):
+                raise FormatError(f"{self.path}: bad table {name}")
 
     # ----------------------------------------------------------- per-token blocks
 
