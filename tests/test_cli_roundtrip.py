@@ -237,6 +237,24 @@ def test_unencrypted_info_says_not_authenticated(home: Path, src: Path, tmp_path
     assert js["encrypted"] is False and "NOT authenticated" in js["note"]
 
 
+def test_unencrypted_archive_refused_when_a_key_is_given(
+    home: Path, src: Path, tmp_path: Path
+) -> None:
+    arc = tmp_path / "a.nzarc"
+    run_nzarc("create", "--no-encrypt", "-o", arc, src, home=home).assert_ok()
+    ident = tmp_path / "id.txt"
+    run_nzarc("keygen", "-o", ident, home=home).assert_ok()
+    out = tmp_path / "out"
+    res = run_nzarc("extract", arc, "-C", out, "-i", ident, home=home).assert_clean_error(1)
+    assert "not encrypted" in res.stderr and "forged" in res.stderr
+    assert not out.exists()
+    # A passphrase from the environment only earns a warning.
+    env = {"NZARC_PASSPHRASE": "unused"}
+    res = run_nzarc("extract", arc, "-C", out, env=env, home=home).assert_ok()
+    assert "nzarc: warning: the archive is not encrypted" in res.stderr
+    assert snapshot(out / src.name) == snapshot(src)
+
+
 # --------------------------------------------------------------------------- hostile archives
 
 

@@ -420,7 +420,23 @@ def _open_reader(args: argparse.Namespace) -> Iterator[Any]:
         args.have_key = passphrase is not None or bool(identities)
         reader = _open(src, passphrase, identities, jobs)
         with reader:
+            _check_authenticated(args, reader)
             yield reader
+
+
+def _check_authenticated(args: argparse.Namespace, reader: Any) -> None:
+    """A key given on the command line means the user expects authenticated data: refuse
+    an unencrypted archive then (it could be a forgery); only warn for NZARC_PASSPHRASE."""
+    if reader.header_info().authenticated or not args.have_key:
+        return
+    if getattr(args, "identity", None) or getattr(args, "passphrase_file", None):
+        raise DecryptionError(
+            "the archive is not encrypted, but a key was given: its contents are not "
+            "authenticated and could have been forged",
+            hint="if you trust its source, run again without -i/--passphrase-file",
+        )
+    _warn("the archive is not encrypted; NZARC_PASSPHRASE was ignored and its contents "
+          "are not authenticated against a forger")
 
 
 def _is_seekable(f: IO[bytes]) -> bool:

@@ -216,6 +216,12 @@ class ArchiveReader:
             self._executor = make_executor(self._jobs)
         return ChunkDecoder(self._decoders, self._executor, self._jobs)
 
+    @property
+    def seekable(self) -> bool:
+        """True when the source can seek: the index is reachable and members can be
+        extracted without decrypting the others."""
+        return self._src.seekable
+
     # -- header / info --------------------------------------------------------------------
 
     def header_info(self) -> ArchiveInfo:

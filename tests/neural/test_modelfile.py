@@ -56,7 +56,7 @@ def test_mapping_is_copy_on_write(tmp_path: Path) -> None:
         lambda b: b[:5],
         lambda b: b"XXXXXXXX" + b[8:],
         lambda b: b[:8] + struct.pack("<I", 1 << 30) + b[12:],
-        lambda b: b[:12] + b"{" + b[13:],
+        lambda b: b[:12] + b"}" + b[13:],
         lambda b: b[: len(b) - 100],
     ],
 )

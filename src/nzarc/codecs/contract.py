@@ -239,7 +239,7 @@ def validate_codec_class(cls: object) -> None:
     if not isinstance(cls, type) or not issubclass(cls, Codec):
         raise TypeError(f"{cls!r} is not a subclass of nzarc.codecs.contract.Codec")
     codec_id = getattr(cls, "codec_id", None)
-    if not isinstance(codec_id, str) or not CODEC_ID_RE.match(codec_id):
+    if not isinstance(codec_id, str) or not CODEC_ID_RE.fullmatch(codec_id):
         raise TypeError(f"{cls.__qualname__}.codec_id {codec_id!r} is not a namespaced id")
     version = getattr(cls, "version", None)
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:

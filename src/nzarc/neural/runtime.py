@@ -34,7 +34,15 @@ Public API (shapes are exact)::
     s.positions -> LongTensor[B]              # tokens held per window
 
 Tensors are CPU tensors; inputs are validated (shape, dtype, id range, length)
-and bad ones raise ValueError (programming errors, not input data).
+and bad ones raise ValueError (programming errors, not input data). A model file
+whose tensors do not match its config raises FormatError at load time.
+
+An IntModel holds no per-call state and may be shared by threads; a Session
+belongs to one thread at a time. ``matmul_backend()`` reports the exact GEMM
+route (``NZARC_MATMUL=fp32|fp64`` forces a float route, for tests). Work per
+call is linear in B*T (plus B*T*T/2 for attention); memory is about
+B*T*(d*8*6) bytes for prefill activations plus 128*V*8*4 bytes for the output
+stage, and n_layer*B*L*KV*(hd*4 + (hd+1)*8) bytes for a session's caches.
 """
 
 from __future__ import annotations
