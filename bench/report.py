@@ -256,7 +256,9 @@ def render_markdown(doc: dict[str, Any], out_dir: Path) -> str:
         "bpb = 8 × compressed bytes ÷ input bytes. Throughput is input MB (10^6 B) per "
         "wall-clock second of the whole command, process start-up included, so small "
         "files favour tools that start fast. Peak RSS is the largest single process "
-        f"({meta['rss_method']}). Size ratios vs zstd are geometric means of per-file ratios.",
+        f"({meta['rss_method']}). CPU s is user + system time summed over the files (GNU time "
+        "reports 0.01 s steps per command). Size ratios vs zstd are geometric means of "
+        "per-file ratios.",
         "",
         "nzarc rows run the `nzarc` command with encryption on (passphrase from "
         "`NZARC_PASSPHRASE`); Argon2id runs once per archive on create and again on extract, "

@@ -153,3 +153,26 @@ def test_published_figures_are_consistent() -> None:
             assert math.isclose(p.bpb, 8 * p.comp_bytes / p.raw_bytes, abs_tol=5e-4)
     ts = {p.file: p.bpb for p in PUBLISHED if p.tool == "ts_zip"}
     assert ts["alice29.txt"] == pytest.approx(1.142) and ts["book1"] == pytest.approx(1.431)
+
+
+def test_slow_settings_run_on_the_text_sample(tiny_corpus: Path, tmp_path: Path) -> None:
+    from bench.nzarc_runner import NzarcSetup
+    from bench.run import RunOptions, _suites
+
+    with_model = NzarcSetup("nzarc", ("nzarc.zstd",), "ppmd.ppmd", True, ())
+    tools = {t.name: t for t in with_model.tools()}
+    assert tools["nzarc neural"].slow and tools["nzarc auto"].slow
+    assert not tools["nzarc zstd -l 19"].slow and "-c ppmd.ppmd" in tools["nzarc ppmd"].compress
+    without = {t.name: t for t in NzarcSetup("nzarc", (), None, False, ()).tools()}
+    assert "nzarc neural" not in without and not without["nzarc auto"].slow
+
+    files = discover(tiny_corpus)
+    opts = RunOptions(tiny_corpus, sample_bytes=1024)
+    suites = {name: (a, b) for name, a, b in _suites(opts, files, list(tools.values()), tmp_path)}
+    assert suites["corpus"] == (files, [])
+    sample, slow = suites["sample"]
+    assert sample == slow and [f.rel for f in sample] == ["text/tale.txt[:1k]"]
+    assert sample[0].size == 1024 and sample[0].path.read_bytes() == TEXT[:1024]
+    full = {name: b for name, _a, b in
+            _suites(RunOptions(tiny_corpus, full=True), files, list(tools.values()), tmp_path)}
+    assert set(full) == {"corpus"} and full["corpus"] == files
