@@ -214,6 +214,12 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("-C", "--directory", default=".", metavar="DIR", help="extract into DIR (default .)")
     _add_read_keys(p)
     p.add_argument("--force", action="store_true", help="replace existing files")
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="fsync every extracted file and directory before finishing (default: like tar, "
+        "leave writeback to the OS; files still appear only once verified)",
+    )
     _add_device(p)
     _add_verbosity(p)
     p.add_argument("members", nargs="*", metavar="MEMBER", help="only these members (or directories)")
@@ -691,7 +697,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
         if prog.show_bar and args.archive != "-" and wanted is None:
             prog.set_total(reader.info().raw_size)  # seekable: reads only the index
         try:
-            done = extract_members(reader, Path(args.directory), wanted, force=args.force, progress=on_progress)
+            done = extract_members(
+                reader,
+                Path(args.directory),
+                wanted,
+                force=args.force,
+                progress=on_progress,
+                sync=args.sync,
+            )
         finally:
             prog.finish()
     if wanted:

@@ -13,11 +13,18 @@ archive. Its guarantees, whatever the archive contains:
   own directory, stays inside ``dest`` (checked lexically and against the
   real filesystem); otherwise extraction stops with :class:`UnsafePath`.
 * A regular file is written under a temporary name in its final directory,
-  ``fsync``-ed, given its mode and mtime, and renamed to its real name only
-  after the reader has verified its SHA-256 and size (the reader raises
+  given its mode and mtime, and renamed to its real name only after the
+  reader has verified its SHA-256 and size (the reader raises
   :class:`IntegrityError` before its chunk iterator ends otherwise). On any
-  failure, including an interrupt, the temporary file is removed: a name in
-  ``dest`` that looks complete is complete.
+  failure, including an interrupt or a killed process, the temporary file is
+  removed or left under its temporary name: a name in ``dest`` that looks
+  complete is complete.
+* Durability: by default nothing is forced to disk, as with ``tar``; after a
+  power loss or an operating-system crash (not a process crash) recently
+  extracted files may be empty or short. With ``sync=True`` every file is
+  ``fsync``-ed before it gets its real name, and every directory that received
+  an entry is ``fsync``-ed at the end, so that whatever ``extract_members``
+  returned is on stable storage.
 * An existing file, symlink or other entry is never replaced unless
   ``force`` is true (:class:`OverwriteRefused`); an existing directory is
   reused for a directory member, and never replaced by a file.
@@ -159,9 +166,11 @@ class _PendingDir:
 class _Extractor:
     """State of one extraction: the root fd and a cache of the last parent fd."""
 
-    def __init__(self, dest: Path, force: bool) -> None:
+    def __init__(self, dest: Path, force: bool, sync: bool = False) -> None:
         self.dest = dest
         self.force = force
+        self.sync = sync
+        self.touched: set[tuple[str, ...]] = set()  # directories that received an entry
         self.root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
         self.root_real = os.path.realpath(dest)
         self._cached: tuple[tuple[str, ...], int] | None = None
@@ -268,8 +277,10 @@ class _Extractor:
                         progress(member, len(chunk))
                 os.fchmod(f.fileno(), member.mode & SAFE_MODE_BITS)
                 os.utime(f.fileno(), ns=(member.mtime_ns, member.mtime_ns))
-                os.fsync(f.fileno())
+                if self.sync:
+                    os.fsync(f.fileno())
             self._publish(pfd, tmp, leaf, full)
+            self.touched.add(tuple(parts[:-1]))
         finally:
             self.discard_tmp()
 
@@ -347,6 +358,7 @@ class _Extractor:
                         tmp, ns=(member.mtime_ns, member.mtime_ns), dir_fd=pfd, follow_symlinks=False
                     )
             self._publish(pfd, tmp, leaf, full)
+            self.touched.add(tuple(parts[:-1]))
         finally:
             self.discard_tmp()
 
@@ -358,6 +370,20 @@ class _Extractor:
             os.fchmod(fd, d.mode & SAFE_MODE_BITS)
             os.utime(fd, ns=(d.mtime_ns, d.mtime_ns))
         self._drop_cache()
+        if self.sync:
+            self.sync_dirs()
+
+    def sync_dirs(self) -> None:
+        """``fsync`` every directory that received an entry, their parents and the root."""
+        dirs = set(self.touched)
+        for d in self.pending_dirs:
+            dirs.add(tuple(d.parts))
+        for d in list(dirs):
+            dirs.update(d[:i] for i in range(len(d)))
+        for d in sorted(dirs, key=len, reverse=True):
+            fd = self.open_parent(list(d), create=False)
+            os.fsync(fd)
+        self._drop_cache()
 
 
 def extract_members(
@@ -367,6 +393,7 @@ def extract_members(
     *,
     force: bool = False,
     progress: ExtractProgress | None = None,
+    sync: bool = False,
 ) -> list[Any]:
     """Extract the members of ``reader`` under ``dest`` and return them.
 
@@ -377,7 +404,8 @@ def extract_members(
     selects ``a/b``); ``None`` extracts everything. ``dest`` is created if it
     does not exist (only once the first member has been read). Raises :class:`UnsafePath`, :class:`OverwriteRefused`,
     ``OSError`` or whatever the reader raises (``IntegrityError``...); see
-    the module docstring for what is guaranteed on failure.
+    the module docstring for what is guaranteed on failure. ``sync`` forces
+    every extracted file and directory to stable storage before returning.
     """
     dest_path = Path(dest)
     requested = None if names is None else frozenset(names)
@@ -386,7 +414,7 @@ def extract_members(
     # or a bad header must not leave even an empty destination directory behind.
     first = next(members, None)
     dest_path.mkdir(parents=True, exist_ok=True)
-    ex = _Extractor(dest_path, force)
+    ex = _Extractor(dest_path, force, sync)
     done: list[Any] = []
     try:
         for md in _chain_first(first, members):

@@ -191,27 +191,46 @@ class ChunkEncoder:
             for part in _parts(codec, chunks, self.jobs)
         ]
 
+    @property
+    def overlaps(self) -> bool:
+        """True when groups may be encoded while earlier ones still are: every candidate
+        codec releases the GIL and is thread-safe."""
+        return all(
+            self.plan.codecs[s].releases_gil and self.plan.codecs[s].thread_safe
+            for s in self.plan.candidates
+        )
+
     def encode_group(self, chunks: Sequence[bytes]) -> list[tuple[int, bytes]]:
         """Return ``(slot, output)`` per chunk, in order; a chunk nothing shrinks is stored."""
-        best: list[tuple[int, bytes]] = [(0, bytes(c)) for c in chunks]
+        return self.start_group(chunks)()
+
+    def start_group(self, chunks: Sequence[bytes]) -> Callable[[], list[tuple[int, bytes]]]:
+        """Submit ``chunks`` for encoding now; the returned call waits and returns what
+        :meth:`encode_group` would (call it once, on the submitting thread)."""
+        chunks = list(chunks)
         jobs: list[tuple[int, list[int], list[tuple[list[bytes], Future[Any]]]]] = []
         for slot in self.plan.candidates:
             codec = self.plan.codecs[slot]
             accepted = [i for i, c in enumerate(chunks) if codec.accepts(c)]
             if accepted:
                 jobs.append((slot, accepted, self._run(slot, [chunks[i] for i in accepted])))
-        for slot, accepted, futures in jobs:
-            outputs = self._collect(self.plan.codecs[slot], futures)
-            codec = self.plan.codecs[slot]
-            for i, out in zip(accepted, outputs, strict=True):
-                if out is None or len(out) >= len(best[i][1]):
-                    continue
-                if (self.verify or codec.verify_after_encode) and not self._roundtrips(
-                    codec, out, chunks[i]
-                ):
-                    continue
-                best[i] = (slot, out)
-        return best
+
+        def finish() -> list[tuple[int, bytes]]:
+            best: list[tuple[int, bytes]] = [(0, bytes(c)) for c in chunks]
+            for slot, accepted, futures in jobs:
+                outputs = self._collect(self.plan.codecs[slot], futures)
+                codec = self.plan.codecs[slot]
+                for i, out in zip(accepted, outputs, strict=True):
+                    if out is None or len(out) >= len(best[i][1]):
+                        continue
+                    if (self.verify or codec.verify_after_encode) and not self._roundtrips(
+                        codec, out, chunks[i]
+                    ):
+                        continue
+                    best[i] = (slot, out)
+            return best
+
+        return finish
 
     @staticmethod
     def _collect(
@@ -251,8 +270,22 @@ class ChunkDecoder:
         self.executor = executor
         self.jobs = jobs
 
+    @property
+    def overlaps(self) -> bool:
+        """True when groups may be decoded while earlier ones still are (every codec
+        releases the GIL and is thread-safe)."""
+        return all(c.releases_gil and c.thread_safe for c in self.codecs.values())
+
     def decode_group(self, items: Sequence[tuple[int, bytes, int]]) -> list[bytes]:
         """``items``: (slot, codec output, raw_len). Returns exactly raw_len bytes each."""
+        return self.start_group(items)()
+
+    def start_group(
+        self, items: Sequence[tuple[int, bytes, int]]
+    ) -> Callable[[], list[bytes]]:
+        """Submit ``items`` for decoding now; the returned call waits and returns what
+        :meth:`decode_group` would (call it once, on the submitting thread)."""
+        items = list(items)
         by_slot: dict[int, list[int]] = {}
         for i, (slot, _, _) in enumerate(items):
             by_slot.setdefault(slot, []).append(i)
@@ -267,6 +300,11 @@ class ChunkDecoder:
                 pairs = [(items[i][1], items[i][2]) for i in part]
                 fut = self.executor.submit(_guard, codec, lambda p=pairs, c=codec: c.decode_many(p))
                 futures.append((part, fut))
+        return lambda: self._finish(items, futures)
+
+    def _finish(
+        self, items: list[tuple[int, bytes, int]], futures: list[tuple[list[int], Future[Any]]]
+    ) -> list[bytes]:
         out: list[bytes | None] = [None] * len(items)
         first_error: BaseException | None = None
         for idx, fut in futures:

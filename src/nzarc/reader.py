@@ -13,6 +13,7 @@ import io
 import os
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
@@ -162,6 +163,7 @@ class ArchiveReader:
         self._jobs = default_jobs(jobs)
         self._owned: IO[bytes] | None = None
         self._executor: Any = None
+        self._hash_pool: Executor | None = None
         if isinstance(source, (str, os.PathLike)):
             self._owned = open(source, "rb")  # noqa: SIM115 - closed by close()
             source = self._owned
@@ -184,6 +186,9 @@ class ArchiveReader:
         if getattr(self, "_executor", None) is not None:
             self._executor.shutdown()
             self._executor = None
+        if getattr(self, "_hash_pool", None) is not None:
+            self._hash_pool.shutdown()  # type: ignore[union-attr]
+            self._hash_pool = None
         if self._owned is not None:
             self._owned.close()
             self._owned = None
@@ -209,12 +214,21 @@ class ArchiveReader:
             self._aead = make_aead(h.suite, keymod.payload_key(file_key, h.salt, self._mac))
         return self._aead
 
+    def _get_hash_pool(self) -> Executor:
+        """One thread for member hashing (ordered updates off the consuming thread)."""
+        if self._hash_pool is None:
+            self._hash_pool = ThreadPoolExecutor(1, thread_name_prefix="nzarc-hash")
+        return self._hash_pool
+
+    def _get_executor(self) -> Any:
+        if self._executor is None:
+            self._executor = make_executor(self._jobs)
+        return self._executor
+
     def _decoder(self, slots: Collection[int]) -> ChunkDecoder:
         missing = [s for s in sorted(slots) if s not in self._decoders]
         self._decoders.update(build_decoders(self.header.codecs, missing))
-        if self._executor is None:
-            self._executor = make_executor(self._jobs)
-        return ChunkDecoder(self._decoders, self._executor, self._jobs)
+        return ChunkDecoder(self._decoders, self._get_executor(), self._jobs)
 
     @property
     def seekable(self) -> bool:
@@ -294,13 +308,21 @@ class ArchiveReader:
                 self._src.seek(self._payload_start)
             else:
                 decoder = self._decoder(range(len(h.codecs)))
-        stream = PlainStream(iter_segments(self._src.read, aead, h.segment_size))
+        segments = iter_segments(
+            self._src.read,
+            aead,
+            h.segment_size,
+            executor=self._get_executor(),
+            window=2 * self._jobs,
+        )
+        stream = PlainStream(segments)
         reader = FrameReader(stream, chunk_size=h.chunk_size, slots=len(h.codecs))
         return _windowed(reader.next, decoder, 2 * self._jobs), stream
 
     def _scan(self, with_data: bool) -> Iterator[tuple[str, Any]]:
         frames, stream = self._sequential_frames(with_data)
-        yield from _demux(frames, stream, self.header, with_data)
+        pool = self._get_hash_pool() if with_data else None
+        yield from _demux(frames, stream, self.header, with_data, pool)
 
     def iter_members(self, names: Collection[str] | None = None) -> Iterator[MemberData]:
         """Members in archive order with their verified data; see the module docstring."""
@@ -344,13 +366,14 @@ class ArchiveReader:
         names: Collection[str] | None = None,
         *,
         force: bool = False,
+        sync: bool = False,
     ) -> list[Member]:
         """Extract to ``dest_dir``; see :func:`nzarc.extract.extract_members`."""
         from pathlib import Path
 
         from nzarc.extract import extract_members
 
-        return extract_members(self, Path(dest_dir), names, force=force)
+        return extract_members(self, Path(dest_dir), names, force=force, sync=sync)
 
     # -- seekable access ------------------------------------------------------------------
 
@@ -461,50 +484,108 @@ def _windowed(
 ) -> Iterator[Frame]:
     """Frames in order; chunk frames carry decoded bytes (or are passed as-is without a decoder).
 
-    Up to ``window`` chunk frames (or 256 frames) are gathered and decoded together.
+    Up to ``window`` chunk frames (or 256 frames) are gathered and decoded together. When
+    the decoder's codecs allow it, the next group is gathered and decoding while the
+    previous one is consumed (two groups in flight). A frame that fails to parse raises
+    only after every frame before it has been yielded.
     """
+    depth = 1 if decoder is not None and decoder.overlaps else 0
+    pending: deque[tuple[list[Frame], Callable[[], list[bytes]] | None]] = deque()
     while True:
-        pending: list[Frame] = []
+        frames: list[Frame] = []
         chunks = 0
         stop = False
-        while chunks < window and len(pending) < 256:
-            frame = next_frame()
-            pending.append(frame)
-            if isinstance(frame, ChunkFrame):
-                chunks += 1
-            if isinstance(frame, TrailerFrame):
-                stop = True
-                break
+        failure: BaseException | None = None
+        try:
+            while chunks < window and len(frames) < 256:
+                frame = next_frame()
+                frames.append(frame)
+                if isinstance(frame, ChunkFrame):
+                    chunks += 1
+                if isinstance(frame, TrailerFrame):
+                    stop = True
+                    break
+        except Exception as exc:  # deliver what precedes the bad frame first
+            failure, stop = exc, True
+        finish = None
         if decoder is not None and chunks:
-            items = [(f.slot, f.data, f.raw_len) for f in pending if isinstance(f, ChunkFrame)]
-            decoded = iter(decoder.decode_group(items))
-            pending = [
-                ChunkFrame(f.slot, f.raw_len, next(decoded), f.pos)
-                if isinstance(f, ChunkFrame)
-                else f
-                for f in pending
-            ]
-        yield from pending
+            finish = decoder.start_group(
+                [(f.slot, f.data, f.raw_len) for f in frames if isinstance(f, ChunkFrame)]
+            )
+        pending.append((frames, finish))
+        while len(pending) > (0 if stop else depth):
+            yield from _decoded(*pending.popleft())
+        if failure is not None:
+            raise failure
         if stop:
             return
+
+
+def _decoded(
+    frames: list[Frame], finish: Callable[[], list[bytes]] | None
+) -> Iterator[Frame]:
+    if finish is None:
+        yield from frames
+        return
+    decoded = iter(finish())
+    for f in frames:
+        yield ChunkFrame(f.slot, f.raw_len, next(decoded), f.pos) if isinstance(
+            f, ChunkFrame
+        ) else f
+
+
+#: Pieces at least this long are hashed on the hashing thread; shorter ones inline.
+_ASYNC_HASH_MIN = 1 << 16
+
+
+class _Hasher:
+    """A member's SHA-256, fed in order. Large pieces are hashed on ``pool`` (one thread,
+    so updates stay in order) while the caller goes on; small ones inline until then."""
+
+    __slots__ = ("_h", "_pool", "_async")
+
+    def __init__(self, pool: Executor | None) -> None:
+        self._h = hashlib.sha256()
+        self._pool = pool
+        self._async = False
+
+    def update(self, piece: bytes) -> None:
+        if self._pool is not None and (self._async or len(piece) >= _ASYNC_HASH_MIN):
+            self._async = True
+            self._pool.submit(self._h.update, piece)
+        else:
+            self._h.update(piece)
+
+    def digest(self) -> bytes:
+        if self._async:
+            assert self._pool is not None
+            return self._pool.submit(self._h.digest).result()
+        return self._h.digest()
 
 
 class _Pending:
     __slots__ = ("entry", "size", "digest", "hasher", "started", "closed")
 
-    def __init__(self, entry: Entry) -> None:
+    def __init__(self, entry: Entry, hash_pool: Executor | None = None) -> None:
         self.entry = entry
         self.size: int | None = None
         self.digest: bytes | None = None
-        self.hasher = hashlib.sha256()
+        self.hasher = _Hasher(hash_pool)
         self.started = False
         self.closed = False
 
 
 def _demux(
-    frames: Iterator[Frame], stream: PlainStream, h: Header, with_data: bool
+    frames: Iterator[Frame],
+    stream: PlainStream,
+    h: Header,
+    with_data: bool,
+    hash_pool: Executor | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """Validate the frame sequence (§6 ordering rules) and turn it into member events.
+
+    ``hash_pool`` (a one-thread executor) takes the hashing of large pieces off the
+    calling thread; every digest is still checked before the member's "end" event.
 
     Events: ("start", Member), ("data", bytes), ("end", Member with size/sha256),
     ("index", Index) once the index, padding and trailer have been checked.
@@ -581,7 +662,7 @@ def _demux(
                 and entry.offset != last.entry.offset
             ):
                 raise FormatError("a directory or symlink owns data")
-            p = _Pending(entry)
+            p = _Pending(entry, hash_pool)
             declared.append(p)
             unclosed.append(p)
             last = p

@@ -59,6 +59,9 @@ __all__ = ["ArchiveWriter", "WriteStats"]
 
 _READ_BLOCK = 1 << 20
 
+#: Waits for an encoded group: ``(slot, output)`` per chunk (see ``ChunkEncoder.start_group``).
+_Finish = Callable[[], list[tuple[int, bytes]]]
+
 
 @dataclass
 class WriteStats:
@@ -156,8 +159,15 @@ class ArchiveWriter:
         self._head = prelude + header_bytes + mac
         self._pad = pad
         self._segments = SegmentWriter(
-            self._raw_write, make_aead(suite, keymod.payload_key(file_key, salt, mac)), segment_size
+            self._raw_write,
+            make_aead(suite, keymod.payload_key(file_key, salt, mac)),
+            segment_size,
+            executor=self._executor,
+            window=4 * self._jobs,
         )
+        # Groups encoded ahead: while one group is in the executor the next is read and cut.
+        self._depth = 1 if self._encoder.overlaps else 0
+        self._pending: deque[tuple[list[bytes | int], list[bytes], _Finish | None]] = deque()
 
         self._names = NameSet()
         self._entries: list[Entry] = []
@@ -195,7 +205,7 @@ class ArchiveWriter:
             self._raw_write(self._head)
 
     def _emit(self, item: bytes) -> None:
-        if self._group:  # the queue holds chunks still to be encoded
+        if self._group or self._pending:  # chunks before this frame are still being encoded
             self._queue.append(item)
         else:
             self._segments.write(item)
@@ -208,12 +218,24 @@ class ArchiveWriter:
         if len(self._group) >= self._batch:
             self._flush_group()
 
-    def _flush_group(self) -> None:
-        encoded = self._encoder.encode_group(self._group) if self._group else []
-        for item in self._queue:
+    def _flush_group(self, *, final: bool = False) -> None:
+        """Submit the current group for encoding; write out the groups that must be done now
+        (all but ``self._depth`` of them, or all when ``final``), in order."""
+        finish = self._encoder.start_group(self._group) if self._group else None
+        self._pending.append((self._queue, self._group, finish))
+        self._queue, self._group = [], []
+        keep = 0 if final else self._depth
+        while len(self._pending) > keep:
+            self._write_group(*self._pending.popleft())
+
+    def _write_group(
+        self, queue: list[bytes | int], group: list[bytes], finish: _Finish | None
+    ) -> None:
+        encoded = finish() if finish is not None else []
+        for item in queue:
             if isinstance(item, int):
                 slot, out = encoded[item]
-                raw_len = len(self._group[item])
+                raw_len = len(group[item])
                 if len(self._chunk_offsets) >= limits.MAX_CHUNKS:
                     raise ValueError(
                         "archive exceeds the chunk count limit; use a larger chunk size"
@@ -228,8 +250,6 @@ class ArchiveWriter:
                     )
             else:
                 self._segments.write(item)
-        self._queue.clear()
-        self._group.clear()
 
     def _append(self, data: bytes) -> None:
         self._buf += data
@@ -377,7 +397,7 @@ class ArchiveWriter:
                 self._buf.clear()
                 self._cut_chunk(chunk)
             self._release_finished()
-            self._flush_group()
+            self._flush_group(final=True)
             assert not self._open
             index = Index(
                 tuple(self._entries), tuple(self._chunk_offsets), tuple(self._counts), self._pos

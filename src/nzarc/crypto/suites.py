@@ -21,19 +21,21 @@ __all__ = ["SegmentAead", "make_aead"]
 
 
 class SegmentAead(Protocol):
-    def seal(self, nonce: bytes, plaintext: bytes) -> bytes: ...
+    """Seals/opens one segment; must be safe to call from several threads at once."""
 
-    def open(self, nonce: bytes, ciphertext: bytes) -> bytes: ...
+    def seal(self, nonce: bytes, plaintext: bytes | memoryview) -> bytes: ...
+
+    def open(self, nonce: bytes, ciphertext: bytes | memoryview) -> bytes: ...
 
 
 class _Aead:
     def __init__(self, impl: ChaCha20Poly1305 | AESGCM) -> None:
         self._impl = impl
 
-    def seal(self, nonce: bytes, plaintext: bytes) -> bytes:
+    def seal(self, nonce: bytes, plaintext: bytes | memoryview) -> bytes:
         return self._impl.encrypt(nonce, plaintext, None)
 
-    def open(self, nonce: bytes, ciphertext: bytes) -> bytes:
+    def open(self, nonce: bytes, ciphertext: bytes | memoryview) -> bytes:
         try:
             return self._impl.decrypt(nonce, ciphertext, None)
         except InvalidTag:
@@ -41,24 +43,28 @@ class _Aead:
 
 
 class _HmacOnly:
-    def __init__(self, key: bytes) -> None:
-        self._key = key
+    """Plaintext || HMAC-SHA-256(key, nonce || plaintext)[:16]. Safe to share between threads."""
 
-    def _tag(self, nonce: bytes, plaintext: bytes) -> bytes:
-        mac = hmac.new(self._key, nonce, sha256)
+    def __init__(self, key: bytes) -> None:
+        self._base = hmac.new(key, digestmod=sha256)  # key schedule once; copied per segment
+
+    def _tag(self, nonce: bytes, plaintext: bytes | memoryview) -> bytes:
+        mac = self._base.copy()
+        mac.update(nonce)
         mac.update(plaintext)
         return mac.digest()[:TAG_LEN]
 
-    def seal(self, nonce: bytes, plaintext: bytes) -> bytes:
-        return bytes(plaintext) + self._tag(nonce, plaintext)
+    def seal(self, nonce: bytes, plaintext: bytes | memoryview) -> bytes:
+        return b"".join((plaintext, self._tag(nonce, plaintext)))
 
-    def open(self, nonce: bytes, ciphertext: bytes) -> bytes:
+    def open(self, nonce: bytes, ciphertext: bytes | memoryview) -> bytes:
         if len(ciphertext) < TAG_LEN:
             raise IntegrityError(_FAIL)
-        body = bytes(ciphertext[:-TAG_LEN])
-        if not hmac.compare_digest(self._tag(nonce, body), bytes(ciphertext[-TAG_LEN:])):
-            raise IntegrityError(_FAIL)
-        return body
+        with memoryview(ciphertext) as view:
+            body = view[:-TAG_LEN]
+            if not hmac.compare_digest(self._tag(nonce, body), view[-TAG_LEN:]):
+                raise IntegrityError(_FAIL)
+            return bytes(body)
 
 
 _FAIL = "payload segment failed authentication (corrupted, truncated, reordered or spliced)"

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 
 from nzarc.crypto.suites import SegmentAead
 from nzarc.errors import FormatError, IntegrityError, LimitExceeded
 from nzarc.format.layout import LAST_FLAG, NONCE_COUNTER_LEN, NOT_LAST_FLAG, TAG_LEN
 
-__all__ = ["MAX_SEGMENTS", "nonce", "SegmentWriter", "iter_segments", "segment_count", "PlainStream"]
+__all__ = [
+    "MAX_SEGMENTS",
+    "BATCH_SEGMENTS",
+    "nonce",
+    "SegmentWriter",
+    "iter_segments",
+    "segment_count",
+    "PlainStream",
+]
 
 
 #: Segments per archive: the counter must fit its 11 bytes (never reached in practice).
@@ -22,28 +32,59 @@ def nonce(counter: int, last: bool) -> bytes:
     return counter.to_bytes(NONCE_COUNTER_LEN, "big") + (LAST_FLAG if last else NOT_LAST_FLAG)
 
 
+#: Segments sealed or opened per executor task (64 KiB segments: about 1 MiB per task).
+BATCH_SEGMENTS = 16
+
+
+def _seal_batch(aead: SegmentAead, counter: int, blob: bytes, seg: int) -> bytes:
+    """Seal the full, non-last segments of ``blob`` (a multiple of ``seg`` bytes) from ``counter``."""
+    view = memoryview(blob)
+    sealed = []
+    for pos in range(0, len(blob), seg):
+        sealed.append(aead.seal(nonce(counter, False), view[pos : pos + seg]))
+        counter += 1
+    return b"".join(sealed)
+
+
 class SegmentWriter:
     """Cuts written plaintext into segments and writes each sealed segment through ``write``.
 
     A segment is sealed only once more plaintext follows it, so ``close`` seals the last
-    (1..seg bytes, last flag set). Memory: one segment plus the caller's pending write.
+    (1..seg bytes, last flag set). Without an executor, segments are sealed as soon as they
+    are complete; memory is one segment plus the caller's pending write. With an
+    ``executor``, full segments are sealed there in batches of :data:`BATCH_SEGMENTS`, at
+    most ``window`` batches in flight, and written through ``write`` in order on the
+    calling thread; the bytes written are the same either way.
     """
 
     def __init__(
-        self, write: Callable[[bytes], object], aead: SegmentAead, segment_size: int
+        self,
+        write: Callable[[bytes], object],
+        aead: SegmentAead,
+        segment_size: int,
+        *,
+        executor: Executor | None = None,
+        window: int = 4,
     ) -> None:
         self._write = write
         self._aead = aead
         self._seg = segment_size
         self._buf = bytearray()
         self._counter = 0
+        self._executor = executor
+        self._window = max(1, window)
+        self._inflight: deque[Future[bytes]] = deque()
         self.plaintext_len = 0
         self.ciphertext_len = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         self.plaintext_len += len(data)
         self._buf += data
         seg = self._seg
+        if self._executor is not None:
+            if len(self._buf) > BATCH_SEGMENTS * seg:
+                self._submit_full()
+            return
         if len(self._buf) <= seg:
             return
         view = memoryview(self._buf)
@@ -56,15 +97,45 @@ class SegmentWriter:
             view.release()
         del self._buf[:pos]
 
+    def _submit_full(self) -> None:
+        """Hand every full segment but the last byte's to the executor, in batches."""
+        assert self._executor is not None
+        seg = self._seg
+        n = (len(self._buf) - 1) // seg  # always keep 1..seg bytes for a later segment
+        if n <= 0:
+            return
+        step = BATCH_SEGMENTS * seg
+        with memoryview(self._buf) as view:
+            blobs = [bytes(view[p : min(p + step, n * seg)]) for p in range(0, n * seg, step)]
+        del self._buf[: n * seg]
+        for blob in blobs:
+            self._inflight.append(
+                self._executor.submit(_seal_batch, self._aead, self._counter, blob, seg)
+            )
+            self._counter += len(blob) // seg
+            self._drain(self._window)
+
+    def _drain(self, keep: int) -> None:
+        """Write finished batches in order; block until at most ``keep`` are in flight."""
+        q = self._inflight
+        while q and (len(q) > keep or q[0].done()):
+            self._out(q.popleft().result())
+
+    def _out(self, sealed: bytes) -> None:
+        self.ciphertext_len += len(sealed)
+        self._write(sealed)
+
     def _emit(self, plaintext: bytes, last: bool) -> None:
         sealed = self._aead.seal(nonce(self._counter, last), plaintext)
         self._counter += 1
-        self.ciphertext_len += len(sealed)
-        self._write(sealed)
+        self._out(sealed)
 
     def close(self) -> None:
         if not self._buf:
             raise ValueError("the plaintext stream must not be empty")
+        if self._executor is not None:
+            self._submit_full()
+            self._drain(0)
         self._emit(bytes(self._buf), last=True)
         self._buf = bytearray()
 
@@ -88,13 +159,29 @@ def iter_segments(
     *,
     first: int = 0,
     total: int | None = None,
+    executor: Executor | None = None,
+    window: int = 4,
 ) -> Iterator[bytes]:
     """Yield verified plaintext segments read through ``read(n)``.
 
     With ``total`` (a seekable source whose length is known) segment ``total - 1`` is the last.
     Otherwise a segment is last iff the input ends right after it (one byte of lookahead).
-    Any failure raises IntegrityError before the segment's plaintext is yielded.
+    Any failure raises IntegrityError before the segment's plaintext is yielded, and after
+    every earlier segment's. With an ``executor``, segments are read ahead and opened there
+    in batches of :data:`BATCH_SEGMENTS`, at most ``window`` batches in flight.
     """
+    raw = _raw_segments(read, segment_size, first, total)
+    if executor is None:
+        for counter, last, buf in raw:
+            yield aead.open(nonce(counter, last), buf)
+        return
+    yield from _opened_ahead(raw, aead, executor, max(1, window))
+
+
+def _raw_segments(
+    read: Callable[[int], bytes], segment_size: int, first: int, total: int | None
+) -> Iterator[tuple[int, bool, bytes]]:
+    """(counter, last, sealed bytes) per segment; IntegrityError on a truncated payload."""
     full = segment_size + TAG_LEN
     counter = first
     carry = b""
@@ -113,11 +200,53 @@ def iter_segments(
             raise IntegrityError("archive truncated inside the last payload segment")
         if not last and len(buf) < full:
             raise IntegrityError("archive truncated inside a payload segment")
-        plaintext = aead.open(nonce(counter, last), buf)
-        yield plaintext
+        yield counter, last, buf
         if last:
             return
         counter += 1
+
+
+def _open_batch(
+    aead: SegmentAead, batch: list[tuple[int, bool, bytes]]
+) -> tuple[list[bytes], BaseException | None]:
+    """Open segments in order until one fails: (plaintexts so far, the failure or None)."""
+    out: list[bytes] = []
+    for counter, last, buf in batch:
+        try:
+            out.append(aead.open(nonce(counter, last), buf))
+        except IntegrityError as exc:
+            return out, exc
+    return out, None
+
+
+def _opened_ahead(
+    raw: Iterator[tuple[int, bool, bytes]], aead: SegmentAead, executor: Executor, window: int
+) -> Iterator[bytes]:
+    inflight: deque[Future[tuple[list[bytes], BaseException | None]]] = deque()
+    failure: BaseException | None = None  # a read-side failure, raised after what precedes it
+    batch: list[tuple[int, bool, bytes]] = []
+    while True:
+        done = False
+        try:
+            item = next(raw, None)
+        except IntegrityError as exc:
+            failure, item = exc, None
+        if item is not None:
+            batch.append(item)
+        if item is None or item[1]:
+            done = True
+        if batch and (done or len(batch) >= BATCH_SEGMENTS):
+            inflight.append(executor.submit(_open_batch, aead, batch))
+            batch = []
+        while inflight and (done or len(inflight) >= window or inflight[0].done()):
+            plain, exc = inflight.popleft().result()
+            yield from plain
+            if exc is not None:
+                raise exc
+        if done:
+            if failure is not None:
+                raise failure
+            return
 
 
 def _read_exact(read: Callable[[int], bytes], n: int) -> bytes:
