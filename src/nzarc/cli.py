@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
 import io
-import json
 import os
 import stat
 import sys
@@ -178,7 +176,14 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
 
     # create
     p = add("create", "create an archive (encrypted unless --no-encrypt)")
-    p.add_argument("-o", "--output", required=True, metavar="ARCHIVE", help="archive to write; '-' for stdout")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="ARCHIVE",
+        help="archive to write ('-' for stdout); written to a temporary file, fsync-ed, "
+        "then renamed into place",
+    )
     p.add_argument(
         "-p",
         "--passphrase",
@@ -469,6 +474,8 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _print_json(obj: Any) -> None:
+    import json
+
     sys.stdout.write(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n")
 
 
@@ -729,6 +736,8 @@ def _mode_string(member: Any) -> str:
 
 
 def _mtime_string(mtime_ns: int) -> str:
+    import datetime as _dt
+
     t = _dt.datetime.fromtimestamp(mtime_ns / 1e9, tz=_dt.UTC).astimezone()
     return t.strftime("%Y-%m-%d %H:%M")
 
@@ -823,6 +832,8 @@ def _print_info_human(info: Any, full: bool) -> None:
         w(f"{'encryption:':<12} none; {_UNAUTH}\n")
     for i, c in enumerate(info.codecs):
         params = c.get("params") or {}
+        import json
+
         ptxt = f" {json.dumps(params, sort_keys=True)}" if params else ""
         dist = f" (from {c['dist']})" if c.get("dist") else ""
         w(f"{'codecs:' if i == 0 else '':<12} {c.get('id')} v{c.get('ver')}{ptxt}{dist}\n")
@@ -859,6 +870,8 @@ def _generate_identity() -> tuple[str, str]:
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     secret, public = _generate_identity()
+    import datetime as _dt
+
     created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     text = f"# created: {created}\n# public key: {public}\n{secret}\n"
     if args.output and args.output != "-":

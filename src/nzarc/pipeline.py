@@ -280,9 +280,7 @@ class ChunkDecoder:
         """``items``: (slot, codec output, raw_len). Returns exactly raw_len bytes each."""
         return self.start_group(items)()
 
-    def start_group(
-        self, items: Sequence[tuple[int, bytes, int]]
-    ) -> Callable[[], list[bytes]]:
+    def start_group(self, items: Sequence[tuple[int, bytes, int]]) -> Callable[[], list[bytes]]:
         """Submit ``items`` for decoding now; the returned call waits and returns what
         :meth:`decode_group` would (call it once, on the submitting thread)."""
         items = list(items)

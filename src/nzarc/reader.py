@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
@@ -163,7 +164,7 @@ class ArchiveReader:
         self._jobs = default_jobs(jobs)
         self._owned: IO[bytes] | None = None
         self._executor: Any = None
-        self._hash_pool: Executor | None = None
+        self._hash_pool: _HashPool | None = None
         if isinstance(source, (str, os.PathLike)):
             self._owned = open(source, "rb")  # noqa: SIM115 - closed by close()
             source = self._owned
@@ -214,10 +215,10 @@ class ArchiveReader:
             self._aead = make_aead(h.suite, keymod.payload_key(file_key, h.salt, self._mac))
         return self._aead
 
-    def _get_hash_pool(self) -> Executor:
+    def _get_hash_pool(self) -> _HashPool:
         """One thread for member hashing (ordered updates off the consuming thread)."""
         if self._hash_pool is None:
-            self._hash_pool = ThreadPoolExecutor(1, thread_name_prefix="nzarc-hash")
+            self._hash_pool = _HashPool(2 * self._jobs + 2)
         return self._hash_pool
 
     def _get_executor(self) -> Any:
@@ -484,18 +485,17 @@ def _windowed(
 ) -> Iterator[Frame]:
     """Frames in order; chunk frames carry decoded bytes (or are passed as-is without a decoder).
 
-    Up to ``window`` chunk frames (or 256 frames) are gathered and decoded together. When
-    the decoder's codecs allow it, the next group is gathered and decoding while the
-    previous one is consumed (two groups in flight). A frame that fails to parse raises
-    only after every frame before it has been yielded.
+    Up to ``window`` chunk frames (or 256 frames) are gathered and decoded together as a
+    group. When the decoder's codecs allow it and ``window`` > 2 (more than one job), the
+    next group is gathered and decoded while the previous one is consumed. A failure while
+    a group is gathered drops that group; groups gathered before it are delivered first.
     """
-    depth = 1 if decoder is not None and decoder.overlaps else 0
+    depth = 1 if decoder is not None and decoder.overlaps and window > 2 else 0
     pending: deque[tuple[list[Frame], Callable[[], list[bytes]] | None]] = deque()
     while True:
         frames: list[Frame] = []
         chunks = 0
         stop = False
-        failure: BaseException | None = None
         try:
             while chunks < window and len(frames) < 256:
                 frame = next_frame()
@@ -505,8 +505,10 @@ def _windowed(
                 if isinstance(frame, TrailerFrame):
                     stop = True
                     break
-        except Exception as exc:  # deliver what precedes the bad frame first
-            failure, stop = exc, True
+        except Exception:
+            while pending:  # completed groups before the failure still reach the caller
+                yield from _decoded(*pending.popleft())
+            raise
         finish = None
         if decoder is not None and chunks:
             finish = decoder.start_group(
@@ -515,36 +517,54 @@ def _windowed(
         pending.append((frames, finish))
         while len(pending) > (0 if stop else depth):
             yield from _decoded(*pending.popleft())
-        if failure is not None:
-            raise failure
         if stop:
             return
 
 
-def _decoded(
-    frames: list[Frame], finish: Callable[[], list[bytes]] | None
-) -> Iterator[Frame]:
+def _decoded(frames: list[Frame], finish: Callable[[], list[bytes]] | None) -> Iterator[Frame]:
     if finish is None:
         yield from frames
         return
     decoded = iter(finish())
     for f in frames:
-        yield ChunkFrame(f.slot, f.raw_len, next(decoded), f.pos) if isinstance(
-            f, ChunkFrame
-        ) else f
+        yield (
+            ChunkFrame(f.slot, f.raw_len, next(decoded), f.pos) if isinstance(f, ChunkFrame) else f
+        )
 
 
 #: Pieces at least this long are hashed on the hashing thread; shorter ones inline.
 _ASYNC_HASH_MIN = 1 << 16
 
 
+class _HashPool:
+    """One hashing thread (so updates stay in order) with at most ``limit`` pieces queued:
+    the submitting thread waits rather than buffer without bound."""
+
+    def __init__(self, limit: int) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="nzarc-hash")
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        self._slots.acquire()
+        try:
+            fut = self._pool.submit(fn, *args)
+        except BaseException:
+            self._slots.release()
+            raise
+        fut.add_done_callback(lambda _f: self._slots.release())
+        return fut
+
+    def shutdown(self) -> None:
+        self._pool.shutdown()
+
+
 class _Hasher:
-    """A member's SHA-256, fed in order. Large pieces are hashed on ``pool`` (one thread,
-    so updates stay in order) while the caller goes on; small ones inline until then."""
+    """A member's SHA-256, fed in order. Large pieces are hashed on ``pool`` while the
+    caller goes on; small ones inline until the first large one."""
 
     __slots__ = ("_h", "_pool", "_async")
 
-    def __init__(self, pool: Executor | None) -> None:
+    def __init__(self, pool: _HashPool | None) -> None:
         self._h = hashlib.sha256()
         self._pool = pool
         self._async = False
@@ -566,7 +586,7 @@ class _Hasher:
 class _Pending:
     __slots__ = ("entry", "size", "digest", "hasher", "started", "closed")
 
-    def __init__(self, entry: Entry, hash_pool: Executor | None = None) -> None:
+    def __init__(self, entry: Entry, hash_pool: _HashPool | None = None) -> None:
         self.entry = entry
         self.size: int | None = None
         self.digest: bytes | None = None
@@ -580,11 +600,11 @@ def _demux(
     stream: PlainStream,
     h: Header,
     with_data: bool,
-    hash_pool: Executor | None = None,
+    hash_pool: _HashPool | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """Validate the frame sequence (§6 ordering rules) and turn it into member events.
 
-    ``hash_pool`` (a one-thread executor) takes the hashing of large pieces off the
+    ``hash_pool`` (one thread) takes the hashing of large pieces off the
     calling thread; every digest is still checked before the member's "end" event.
 
     Events: ("start", Member), ("data", bytes), ("end", Member with size/sha256),

@@ -456,8 +456,14 @@ class IntModel:
         s = self.silu[idx]
         s = torch.where(g >= half, g, s)
         a = s.mul_(u)  # exact: < 2**40
-        q, xd2 = self._act_quant(a)
-        return layer.down.requant(q, xd2)
+        # two-level int8 quantisation (the FFN activations carry large outliers):
+        # a = (q1*m1 + r) / 127 exactly, then r ~ q2*m2/127
+        q1, m1 = _quant_act(a)
+        r = a.mul_(127.0).sub_(q1.double().mul_(m1.double()[:, None]))  # exact: < 2**48
+        q2, m2 = _quant_act(r)
+        y = layer.down.requant(q1, _token_scale(m1.numpy(), 0))
+        c2 = (m2.numpy() << _F.RMS_P) // 127
+        return y.add_(layer.down.requant(q2, _token_scale(c2, _F.RMS_P)))
 
     def _freqs(self, h: torch.Tensor) -> torch.Tensor:
         """Final residual rows h [M, d] -> int32 frequency tables [M, V]."""
