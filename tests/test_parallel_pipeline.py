@@ -289,3 +289,18 @@ def test_hash_queue_is_bounded() -> None:
     assert third_queued.wait(10)
     t.join()
     pool.shutdown()
+
+
+def test_allocator_tuning_respects_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nzarc.pipeline import tune_process_allocator
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
+    assert tune_process_allocator() is False  # the user's malloc settings win
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    for key in [k for k in os.environ if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"]:
+        monkeypatch.delenv(key)
+    try:
+        glibc = bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    except (AttributeError, OSError, ValueError):
+        glibc = False
+    assert tune_process_allocator() is glibc

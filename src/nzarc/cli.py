@@ -613,6 +613,9 @@ def _add_input(
 
 def cmd_create(args: argparse.Namespace) -> int:
     import nzarc
+    from nzarc.pipeline import tune_process_allocator
+
+    tune_process_allocator()
 
     _check_create_paths(args)
     to_stdout = args.output == "-"
@@ -689,6 +692,9 @@ def _summary_create(stats: Any) -> None:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from nzarc.extract import extract_members, select_members
+    from nzarc.pipeline import tune_process_allocator
+
+    tune_process_allocator()
 
     _apply_device(args)
     prog = _progress(args)

@@ -26,6 +26,7 @@ __all__ = [
     "ChunkDecoder",
     "make_executor",
     "default_jobs",
+    "tune_process_allocator",
 ]
 
 STORE_ID = "nzarc.store"
@@ -62,6 +63,40 @@ def default_jobs(jobs: int | None) -> int:
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
     return jobs
+
+
+#: glibc ``mallopt`` parameters (malloc.h) and the values :func:`tune_process_allocator` sets.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit systems
+_TRIM_THRESHOLD = 256 << 20
+
+
+def tune_process_allocator() -> bool:
+    """Let glibc's malloc reuse chunk-sized buffers instead of returning them to the kernel.
+
+    Encoding and decoding allocate and free a few buffers of about ``chunk_size`` per chunk;
+    by default glibc maps and unmaps (or trims) such blocks, so every chunk's memory is
+    faulted in afresh (about 40 % of ``nzarc create``'s system time on 1 MiB chunks).
+    Raising the mmap and trim thresholds keeps them in the heap; peak memory is unchanged,
+    but freed memory is returned to the system only when the process exits. Meant for the
+    ``nzarc`` command, which owns its process: the library never calls it. Does nothing
+    (returns False) off glibc or when the user set ``MALLOC_*_`` / ``GLIBC_TUNABLES``.
+    """
+    if any(k.startswith("MALLOC_") or k == "GLIBC_TUNABLES" for k in os.environ):
+        return False
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return False
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (AttributeError, OSError, ValueError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    ok = mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) == 1
+    return mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD) == 1 and ok
 
 
 def make_executor(jobs: int) -> Executor:

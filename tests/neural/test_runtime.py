@@ -149,7 +149,10 @@ def test_real_model_equals_reference_on_a_few_positions(real_model) -> None:
 #: They pin the converter and the runtime semantics; update only with a deliberate semantic change.
 TINY_FILE_SHA256 = "56ea333599109bc3647edcf0b845fead7ea27738ba91d6de511b323267cbe0af"
 TINY_TABLES_SHA256 = "36c59c940288dade815b8edb7fd4076d86f72252a9b0f8ff83e87667b1e84a57"
-GOLDEN_TEXT = b"It is a truth universally acknowledged \x00\x04\xff\xfe 0123456789 <a href='x'>caf\xc3\xa9</a>\n" * 3
+GOLDEN_TEXT = (
+    b"It is a truth universally acknowledged \x00\x04\xff\xfe 0123456789 <a href='x'>caf\xc3\xa9</a>\n"
+    * 3
+)
 
 
 def test_tiny_golden_hashes(tiny) -> None:

@@ -128,7 +128,9 @@ class ReferenceModel:
             xm1, k1 = norm12(m1)
             q2, m2 = self._quant(127 * a - q1 * m1[:, None])
             xm2, k2 = norm12((m2 << _F.RMS_P) // 127)
-            y = self._linear(p + "down", q1, xm1, k1) + self._linear(p + "down", q2, xm2, k2 - _F.RMS_P)
+            y = self._linear(p + "down", q1, xm1, k1) + self._linear(
+                p + "down", q2, xm2, k2 - _F.RMS_P
+            )
             h = np.clip(h + y, -_F.H_MAX, _F.H_MAX)
         q8, xm, xe = self._rms_quant(h, t["out_gain"])
         z = np.clip(self._linear("lm", q8, xm, xe), -_F.L_MAX, _F.L_MAX)
