@@ -89,3 +89,29 @@ def test_auto_plan_has_store_and_zstd():
     ids = [e.codec_id for e in p.entries]
     assert ids[:2] == ["nzarc.store", "nzarc.zstd"] and p.entries[1].params == {"level": 19}
     assert p.candidates and 0 not in p.candidates
+
+
+class Batcher(Halver):
+    """Batches internally: the pipeline must hand it each group in one call."""
+
+    codec_id: ClassVar[str] = "test.batcher"
+    batches_internally: ClassVar[bool] = True
+    decode_calls: ClassVar[list[int]] = []
+
+    def decode_many(self, items):
+        Batcher.decode_calls.append(len(items))
+        return [self.decode(d, n) for d, n in items]
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 4])
+def test_internally_batching_codec_gets_whole_groups(jobs):
+    chunks = [b"a\x00b\x00" * 8, b"c\x00" * 5, b"d\x00e\x00", b"f\x00" * 9, b"g\x00"]
+    Halver.calls.clear()
+    Batcher.decode_calls.clear()
+    with ThreadPoolExecutor(jobs) as ex:
+        out = ChunkEncoder(plan(Batcher()), ex, jobs).encode_group(chunks)
+        assert [slot for slot, _ in out] == [1] * len(chunks)
+        assert Halver.calls == [len(chunks)]
+        dec = ChunkDecoder({0: plan().codecs[0], 1: Batcher()}, ex, jobs)
+        assert dec.decode_group([(s, d, len(c)) for (s, d), c in zip(out, chunks, strict=True)]) == chunks
+    assert Batcher.decode_calls == [len(chunks)]

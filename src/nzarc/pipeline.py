@@ -188,10 +188,11 @@ def _guard_build(cls: type[Codec], entry: CodecEntry) -> Codec:
 
 
 def _parts(codec: Codec, items: list[Any], jobs: int) -> list[list[Any]]:
-    """Split ``items`` into ``jobs`` contiguous parts for codecs that run well in threads, else one."""
+    """Split ``items`` into ``jobs`` contiguous parts for codecs that run well in threads; one
+    part for codecs that batch internally or hold the GIL."""
     if not items:
         return []
-    if not (codec.releases_gil and codec.thread_safe) or jobs <= 1:
+    if codec.batches_internally or not (codec.releases_gil and codec.thread_safe) or jobs <= 1:
         return [items]
     n = min(jobs, len(items))
     size = -(-len(items) // n)

@@ -74,6 +74,10 @@ Concurrency
     spend their time in code that releases the GIL, so a thread pool gives
     real parallelism; otherwise it may use processes. Instances must be
     safe to call from several threads at once, or set ``thread_safe = False``.
+    ``batches_internally = True`` tells the pipeline to hand each group of
+    chunks to one ``encode_many``/``decode_many`` call, undivided: the codec
+    batches across chunks itself and uses every core for one call (the neural
+    codec runs all windows of all chunks through the model as one batch).
 """
 
 from __future__ import annotations
@@ -178,6 +182,7 @@ class Codec(ABC):
     error_class: ClassVar[type[CodecError]] = CodecError
     releases_gil: ClassVar[bool] = False
     thread_safe: ClassVar[bool] = True
+    batches_internally: ClassVar[bool] = False
     verify_after_encode: ClassVar[bool] = False
     #: Names of the models (``ModelDescriptor.name``) the codec can use; informational,
     #: shown by ``nzarc codecs``. What an archive pins comes from ``required_models()``.

@@ -228,6 +228,7 @@ class NeuralCodec(Codec):
     codec_id: ClassVar[str] = _ID
     version: ClassVar[int] = 1
     releases_gil: ClassVar[bool] = True
+    batches_internally: ClassVar[bool] = True
     uses_models: ClassVar[tuple[str, ...]] = (DEFAULT_MODEL_NAME,)
 
     def __init__(self, model: str | None = None, window: int = DEFAULT_WINDOW) -> None:
