@@ -41,8 +41,8 @@ An IntModel holds no per-call state and may be shared by threads; a Session
 belongs to one thread at a time. ``matmul_backend()`` reports the exact GEMM
 route (``NZARC_MATMUL=fp32|fp64`` forces a float route, for tests). Work per
 call is linear in B*T (plus B*T*T/2 for attention); memory is about
-B*T*(d*8*6) bytes for prefill activations plus 128*V*8*4 bytes for the output
-stage, and n_layer*B*L*KV*(hd*4 + (hd+1)*8) bytes for a session's caches.
+B*T*(d*8*6) bytes for prefill activations plus about 128*V*4*2 bytes for the
+output stage, and n_layer*B*L*KV*(hd*4 + (hd+1)*8) bytes for a session's caches.
 """
 
 from __future__ import annotations
@@ -172,9 +172,18 @@ class _Linear:
 
     def requant(self, x: torch.Tensor, xd: torch.Tensor) -> torch.Tensor:
         """``rne(acc * m_r * 2**-e_r * xd_t)`` as float64 integers; ``xd`` [M] dyadic."""
-        a = self.acc(x)
-        out = torch.mul(a, self.mult)  # exact: |acc| < 2**25, m < 2**17
-        out.mul_(xd[:, None])  # exact: product of mantissas < 2**53
+        return self.scale(self.acc(x), xd)
+
+    def scale(self, a: torch.Tensor, xd: torch.Tensor) -> torch.Tensor:
+        """``rne(a * m_r * 2**-e_r * xd_t)`` for accumulators ``a`` [M, N] (float64 integers)."""
+        # ``a`` holds integers (|acc| < 2**25): the conversion is exact, and so are both
+        # products (acc * m < 2**42; times xd's mantissa: below 2**53). The conversion
+        # first, then in-place products: much faster than a mixed int32 * float64 product.
+        out = a.to(torch.float64)
+        if out is a:
+            out = a.clone()
+        out.mul_(self.mult)
+        out.mul_(xd[:, None])
         return out.round_()
 
 
@@ -221,8 +230,8 @@ def _quant_act(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
     Returns (q int8, m int64) with ``q = rne(127 v / m)``, ``m = max|v|`` (q = 0 when m = 0).
     """
-    lo, hi = torch.aminmax(v, dim=-1)
-    m = torch.maximum(hi, -lo)
+    # (amax and amin separately: much faster than aminmax on CPU)
+    m = torch.maximum(v.amax(dim=-1), v.amin(dim=-1).neg_())
     safe = torch.where(m > 0, m, torch.ones_like(m))
     q = (v * 127.0).div_(safe[:, None]).round_()
     return q.to(torch.int8), m.to(torch.int64)
@@ -301,7 +310,8 @@ class IntModel:
         self.rope_cos2 = torch.from_numpy(np.repeat(rc, 2, axis=1))
         self.rope_sin2 = torch.from_numpy(np.stack([-rs, rs], axis=2).reshape(rs.shape[0], -1))
         self.exp_attn = torch.from_numpy(t("exp_attn").astype(np.float64))
-        self.exp_logit = torch.from_numpy(t("exp_logit").astype(np.float64))
+        self.exp_logit_i32 = torch.from_numpy(t("exp_logit").astype(np.int32))
+        self.exp_logit_i64 = self.exp_logit_i32.to(torch.int64)
         self.silu = torch.from_numpy(t("silu").astype(np.float64))
         nq, nkv = self.n_head * self.hd, self.n_kv * self.hd
         self._qkv_lo = torch.tensor(
@@ -390,8 +400,7 @@ class IntModel:
 
     def _qk_operand(self, y: torch.Tensor, bias: int) -> torch.Tensor:
         """Power-of-two scaled 10-bit operand: rne(y 2**-e) * 2**(e - bias), float32 (exact)."""
-        lo, hi = torch.aminmax(y, dim=-1, keepdim=True)
-        m = torch.maximum(hi, -lo)
+        m = torch.maximum(y.amax(dim=-1, keepdim=True), y.amin(dim=-1, keepdim=True).neg_())
         e = (_bitlen_small(m) - _F.QK_BITS).clamp_min(0).double()
         return torch.ldexp(torch.ldexp(y, -e).round_(), e - bias).float()
 
@@ -442,8 +451,9 @@ class IntModel:
         zmax = s.amax(dim=-1, keepdim=True)
         # zmax - s may round for differences above 2**24; the clamp below makes that irrelevant
         # (rounding is monotone and JA - 1 is representable).
-        j = torch.sub(zmax, s).clamp_max_(float(self.exp_attn.shape[0] - 1)).to(torch.int64)
-        e = self.exp_attn[j]
+        # in place: zmax + (-s) is the IEEE value of zmax - s
+        j = s.neg_().add_(zmax).clamp_max_(float(self.exp_attn.shape[0] - 1)).to(torch.int32)
+        e = self.exp_attn.index_select(0, j.view(-1)).view(j.shape)
         az = torch.matmul(e, vext)  # exact: integers < 2**53
         return torch.div(az[..., :-1], az[..., -1:]).floor_()
 
@@ -452,8 +462,8 @@ class IntModel:
         gu = layer.gu.requant(x, xd).clamp_(-_F.GU_MAX, _F.GU_MAX)
         g, u = gu[:, : self.d_ffn], gu[:, self.d_ffn :]
         half = _F.SILU_HALF
-        idx = (g.clamp(-half, half - 1) + half).to(torch.int64)
-        s = self.silu[idx]
+        idx = g.clamp(-half, half - 1).add_(half).to(torch.int32)
+        s = self.silu.index_select(0, idx.view(-1)).view(idx.shape)
         s = torch.where(g >= half, g, s)
         a = s.mul_(u)  # exact: < 2**40
         # two-level int8 quantisation (the FFN activations carry large outliers):
@@ -461,27 +471,44 @@ class IntModel:
         q1, m1 = _quant_act(a)
         r = a.mul_(127.0).sub_(q1.double().mul_(m1.double()[:, None]))  # exact: < 2**48
         q2, m2 = _quant_act(r)
-        y = layer.down.requant(q1, _token_scale(m1.numpy(), 0))
         c2 = (m2.numpy() << _F.RMS_P) // 127
-        return y.add_(layer.down.requant(q2, _token_scale(c2, _F.RMS_P)))
+        # both levels in one GEMM (rows are independent): the weights are read once
+        M = q1.shape[0]
+        xd = torch.cat([_token_scale(m1.numpy(), 0), _token_scale(c2, _F.RMS_P)])
+        y = layer.down.requant(torch.cat([q1, q2]), xd)
+        return y[:M].add_(y[M:])
 
-    def _freqs(self, h: torch.Tensor) -> torch.Tensor:
-        """Final residual rows h [M, d] -> int32 frequency tables [M, V]."""
+    def _freqs(self, h: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Final residual rows h [M, d] -> int32 frequency tables [M, V] (written to ``out``)."""
         x, xd = self._rms_quant(h, self.out_gain)
-        z = self.lm.requant(x, xd).clamp_(-_F.L_MAX, _F.L_MAX)
-        zmax, arg = z.max(dim=-1, keepdim=True)
-        j = torch.sub(zmax, z).clamp_max_(float(self.exp_logit.shape[0] - 1)).to(torch.int64)
-        e = self.exp_logit[j]
-        E = e.sum(dim=-1).to(torch.int64)  # exact: < 2**40
+        acc = self.lm.acc(x)
         V = self.vocab_size
+        JL = self.exp_logit_i32.shape[0]
         total = 1 << self.freq_bits
-        M = torch.div((total - V) << _F.FREQ_SHIFT, E, rounding_mode="floor")
-        mult = torch.ldexp(M.double(), torch.tensor(-float(_F.FREQ_SHIFT)))
-        f = e.mul_(mult[:, None]).floor_().add_(1.0)  # exact: e * M < 2**52
-        f = f.to(torch.int32)
-        rest = total - f.sum(dim=-1, dtype=torch.int64)
-        f.scatter_add_(1, arg, rest.to(torch.int32)[:, None])
-        return f
+        if out is None:
+            out = torch.empty(acc.shape[0], V, dtype=torch.int32)
+        # a few rows at a time, so that the float64 intermediates stay in cache
+        for r0 in range(0, acc.shape[0], 4):
+            r1 = min(acc.shape[0], r0 + 4)
+            z = self.lm.scale(acc[r0:r1], xd[r0:r1])
+            # |z| <= L_MAX < 2**20 after the clamp: exact in int32, and so is zmax - z <= 2**21
+            z = z.clamp_(-_F.L_MAX, _F.L_MAX).to(torch.int32)
+            zmax, arg = z.max(dim=-1, keepdim=True)
+            j = z.neg_().add_(zmax).clamp_max_(JL - 1)  # in [0, JL)
+            e = self.exp_logit_i32.index_select(0, j.view(-1)).view(j.shape)
+            E = e.sum(dim=-1, dtype=torch.int64)  # exact: < 2**24 * V < 2**40
+            M = torch.div((total - V) << _F.FREQ_SHIFT, E, rounding_mode="floor")
+            # f_v depends on j_v only: a per-row table 1 + (exp_logit[j] * M >> 28) over
+            # j < JL (int64, exact: exp_logit * M <= 2**52), then one gather
+            ftab = (self.exp_logit_i64[None, :] * M[:, None]).bitwise_right_shift_(
+                _F.FREQ_SHIFT
+            ).add_(1).to(torch.int32)
+            j.add_(torch.arange(0, (r1 - r0) * JL, JL, dtype=torch.int32)[:, None])
+            f = ftab.view(-1).index_select(0, j.view(-1)).view(j.shape)
+            rest = total - f.sum(dim=-1, dtype=torch.int64)
+            f.scatter_add_(1, arg, rest.to(torch.int32)[:, None])
+            out[r0:r1] = f
+        return out
 
     # ------------------------------------------------------------------- prefill
 
@@ -494,7 +521,7 @@ class IntModel:
             raise ValueError("token id out of range")
         return tokens
 
-    def _hidden(self, tokens: torch.Tensor, qblock: int = 256) -> torch.Tensor:
+    def _hidden(self, tokens: torch.Tensor, qblock: int = 128) -> torch.Tensor:
         B, T = tokens.shape
         M = B * T
         h = self.embed[tokens.reshape(-1)].to(torch.float64)
@@ -532,8 +559,10 @@ class IntModel:
         for t0 in range(0, T, slab):
             t1 = min(T, t0 + slab)
             rows = h[:, t0:t1].reshape(-1, self.d)
-            # at most 128 rows at a time: the float64 intermediates are 8*V bytes per row
-            f = torch.cat([self._freqs(rows[i : i + 128]) for i in range(0, rows.shape[0], 128)])
+            # at most 128 rows per output GEMM: its int32 accumulators are 4*V bytes per row
+            f = torch.empty(rows.shape[0], self.vocab_size, dtype=torch.int32)
+            for i in range(0, rows.shape[0], 128):
+                self._freqs(rows[i : i + 128], out=f[i : i + 128])
             yield t0, f.reshape(B, t1 - t0, self.vocab_size)
 
     def prefill_all(self, tokens: torch.Tensor) -> torch.Tensor:
