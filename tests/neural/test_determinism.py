@@ -82,7 +82,7 @@ def test_real_model_tables_identical_across_environments() -> None:
     sha = installed_real_model()
     if sha is None:
         pytest.skip("SmolLM2 model not installed (nzarc model install smollm2-135m)")
-    ntok = int(os.environ.get("NZARC_DET_TOKENS", "2000"))
+    ntok = int(os.environ.get("NZARC_DET_TOKENS", "512"))
     results = {
         name: _probe(sha, env, ntok, "fp32" if name == "default" else "")
         for name, env in ENVS.items()
