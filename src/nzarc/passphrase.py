@@ -187,18 +187,11 @@ def read_recipients_file(path: str | os.PathLike[str]) -> list[str]:
     that does not look like a public key is refused with its line number
     (full validation of the key happens in the crypto layer).
     """
-    text = _read_small_text(path, "recipients file")
-    keys: list[str] = []
-    for lineno, line in _key_lines(text, f"recipients file {str(path)!r}"):
-        if not line.lower().startswith("age1"):
-            raise PassphraseInputError(
-                f"recipients file {str(path)!r} line {lineno}: not an age1... public key",
-                hint="one public key per line; '#' starts a comment",
-            )
-        keys.append(line)
-    if not keys:
-        raise PassphraseInputError(f"recipients file {str(path)!r} lists no public keys")
-    return keys
+    return _read_key_file(
+        path, "recipients file", lambda line: line.lower().startswith("age1"),
+        "not an age1... public key", "one public key per line; '#' starts a comment",
+        "lists no public keys",
+    )
 
 
 def read_identity_file(path: str | os.PathLike[str]) -> list[str]:
@@ -207,16 +200,30 @@ def read_identity_file(path: str | os.PathLike[str]) -> list[str]:
     Same line rules as :func:`read_recipients_file`. Identity files written by
     ``nzarc keygen`` and by age are both accepted.
     """
-    text = _read_small_text(path, "identity file")
+    return _read_key_file(
+        path, "identity file", lambda line: line.upper().startswith("AGE-SECRET-KEY-1"),
+        "not an AGE-SECRET-KEY-1... identity",
+        "pass the secret key file made by 'nzarc keygen' or 'age-keygen'",
+        "holds no identities",
+    )
+
+
+def _read_key_file(
+    path: str | os.PathLike[str],
+    kind: str,
+    looks_right: Callable[[str], bool],
+    wrong_line: str,
+    hint: str,
+    empty: str,
+) -> list[str]:
+    """The keys of a one-key-per-line file, each passing ``looks_right``; at least one."""
+    where = f"{kind} {str(path)!r}"
     keys: list[str] = []
-    for lineno, line in _key_lines(text, f"identity file {str(path)!r}"):
-        if not line.upper().startswith("AGE-SECRET-KEY-1"):
-            raise PassphraseInputError(
-                f"identity file {str(path)!r} line {lineno}: not an AGE-SECRET-KEY-1... identity",
-                hint="pass the secret key file made by 'nzarc keygen' or 'age-keygen'",
-            )
+    for lineno, line in _key_lines(_read_small_text(path, kind), where):
+        if not looks_right(line):
+            raise PassphraseInputError(f"{where} line {lineno}: {wrong_line}", hint=hint)
         keys.append(line)
     if not keys:
-        raise PassphraseInputError(f"identity file {str(path)!r} holds no identities")
+        raise PassphraseInputError(f"{where} {empty}")
     return keys
 

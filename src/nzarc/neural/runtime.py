@@ -47,7 +47,6 @@ output stage, and n_layer*B*L*KV*(hd*4 + (hd+1)*8) bytes for a session's caches.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -59,21 +58,11 @@ import torch
 
 from nzarc.neural.intops import RUNTIME_ID, FixedPoint
 from nzarc.neural.modelfile import ModelFile
+from nzarc.neural.store import file_sha256
 
 __all__ = ["load_model", "IntModel", "Session", "matmul_backend", "file_sha256"]
 
 _F = FixedPoint
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------ matmul backends

@@ -61,7 +61,8 @@ class ModelEntry:
     source_sha256: str
 
 
-def _sha256_file(path: Path) -> str:
+def file_sha256(path: str | Path) -> str:
+    """Lowercase hex SHA-256 of a file, read in 1 MiB pieces."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while True:
@@ -144,7 +145,7 @@ class ModelStore:
 
         res = []
         for e in self.list():
-            got = _sha256_file(e.path)
+            got = file_sha256(e.path)
             if got != e.sha256:
                 res.append((e, False, f"content hash {got[:16]}... does not match its name"))
                 continue
@@ -172,7 +173,7 @@ class ModelStore:
         src = Path(path)
         if not src.is_file():
             raise FormatError(f"{src}: no such file")
-        src_sha = _sha256_file(src)
+        src_sha = file_sha256(src)
         if name is None:
             name = SMOLLM2_NAME if src_sha == SMOLLM2_GGUF_SHA256 else src.stem
         self.models_dir.mkdir(parents=True, exist_ok=True)
@@ -180,7 +181,7 @@ class ModelStore:
         try:
             with os.fdopen(fd, "wb") as f:
                 convert_gguf(src, f, src_sha)
-            sha = _sha256_file(Path(tmp))
+            sha = file_sha256(Path(tmp))
             if src_sha == SMOLLM2_GGUF_SHA256 and sha != SMOLLM2_MODEL_SHA256:
                 raise IntegrityError(
                     "conversion produced a model that differs from the pinned one",
