@@ -29,6 +29,7 @@ from nzarc.format.layout import (
     WRAPPED_KEY_LEN,
     X25519_LEN,
 )
+from nzarc.format.stream import read_exact
 
 __all__ = [
     "Stanza",
@@ -126,7 +127,7 @@ def read_prelude(read: Callable[[int], bytes]) -> tuple[bytes, bytes, bytes]:
     Returns ``(prelude, header_bytes, mac)``. Raises FormatError, UnsupportedVersion or
     LimitExceeded before reading more than the capped header length.
     """
-    prelude = _read_exact(read, PRELUDE_LEN)
+    prelude = read_exact(read, PRELUDE_LEN)
     head = prelude[: len(MAGIC)]
     if not head or head != MAGIC[: len(head)]:
         raise FormatError(
@@ -142,25 +143,13 @@ def read_prelude(read: Callable[[int], bytes]) -> tuple[bytes, bytes, bytes]:
             hint="upgrade nzarc",
         )
     limits.check("header length", header_len, limits.MAX_HEADER_BYTES, low=1)
-    header_bytes = _read_exact(read, header_len)
+    header_bytes = read_exact(read, header_len)
     if len(header_bytes) < header_len:
         raise FormatError("archive truncated inside the header")
-    mac = _read_exact(read, MAC_LEN)
+    mac = read_exact(read, MAC_LEN)
     if len(mac) < MAC_LEN:
         raise FormatError("archive truncated inside the header MAC")
     return prelude, header_bytes, mac
-
-
-def _read_exact(read: Callable[[int], bytes], n: int) -> bytes:
-    parts: list[bytes] = []
-    got = 0
-    while got < n:
-        piece = read(n - got)
-        if not piece:
-            break
-        parts.append(piece)
-        got += len(piece)
-    return b"".join(parts)
 
 
 def _need(cond: bool, message: str) -> None:

@@ -186,7 +186,7 @@ def _raw_segments(
     counter = first
     carry = b""
     while True:
-        buf = carry + _read_exact(read, full - len(carry))
+        buf = carry + read_exact(read, full - len(carry))
         if total is not None:
             last = counter == total - 1
         elif len(buf) < full:
@@ -249,7 +249,8 @@ def _opened_ahead(
             return
 
 
-def _read_exact(read: Callable[[int], bytes], n: int) -> bytes:
+def read_exact(read: Callable[[int], bytes], n: int) -> bytes:
+    """Up to ``n`` bytes from ``read``, fewer only at end of input (short pipe reads are joined)."""
     parts = []
     got = 0
     while got < n:
