@@ -16,7 +16,8 @@ import pytest
 import nzarc
 from nzarc.crypto.recipients import generate_identity
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+# Resolved, so a corpus reached through a symlink is archived as its files, not as a link.
+CORPUS = (Path(__file__).resolve().parents[1].parent / "shared" / "corpus").resolve()
 
 pytestmark = [
     pytest.mark.corpus,
