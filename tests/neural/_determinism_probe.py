@@ -55,7 +55,7 @@ def main() -> None:
     m = runtime.load_model(which)
     ids = m.tokenizer.encode(sample_bytes())[:ntok]
     assert len(ids) == ntok, len(ids)
-    out = {"backend": runtime.matmul_backend()}
+    out = {"backend": runtime.matmul_backend(), "kernels": runtime.kernels_name()}
     out["prefill-b1-t1"] = tables_hash(m, ids, "prefill", 1, 1)
     out["prefill-b8-t2"] = tables_hash(m, ids, "prefill", 8, 2)
     out["incremental-b8-t1"] = tables_hash(m, ids, "incremental", 8, 1)

@@ -25,6 +25,13 @@ def installed_real_model() -> str | None:
 
 def env_without_threads() -> dict[str, str]:
     env = dict(os.environ)
-    for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "NZARC_MATMUL", "OMP_NUM_THREADS"):
+    for k in (
+        "ONEDNN_MAX_CPU_ISA",
+        "ATEN_CPU_CAPABILITY",
+        "NZARC_MATMUL",
+        "NZARC_KERNELS",
+        "OMP_NUM_THREADS",
+        "NUMBA_NUM_THREADS",
+    ):
         env.pop(k, None)
     return env

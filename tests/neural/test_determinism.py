@@ -21,6 +21,8 @@ ENVS = {
     "default": {},
     "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"},
     "aten-default": {"ATEN_CPU_CAPABILITY": "default"},
+    # the torch element-wise path (the route for GPUs and machines without numba)
+    "torch-kernels": {"NZARC_KERNELS": "torch"},
 }
 
 
@@ -38,7 +40,9 @@ def _check(results: dict[str, dict[str, str]]) -> tuple[str, str]:
         f"{e}/{k}": v
         for e, r in results.items()
         for k, v in r.items()
-        if k != "backend" and not k.endswith("short") and not k.startswith("incremental-b1")
+        if k not in ("backend", "kernels")
+        and not k.endswith("short")
+        and not k.startswith("incremental-b1")
     }
     short = {
         f"{e}/{k}": v
@@ -65,6 +69,8 @@ def test_tiny_tables_identical_across_environments(tiny_path: str) -> None:
         for name, env in ENVS.items()
     }
     assert results["avx2"]["backend"] == "fp32"  # the self-test must refuse _int_mm there
+    assert results["torch-kernels"]["kernels"] == "torch"
+    assert results["default"]["kernels"] == "fused"
     full, _ = _check(results)
     assert full == TINY_GOLDEN
 
@@ -73,6 +79,7 @@ def test_tiny_tables_identical_across_environments_quick(tiny_path: str) -> None
     results = {
         name: _probe(tiny_path, env, 300) for name, env in ENVS.items() if name != "aten-default"
     }
+    assert {r["kernels"] for r in results.values()} == {"fused", "torch"}
     _check(results)
 
 

@@ -128,6 +128,45 @@ def matmul_backend() -> str:
         return _BACKEND
 
 
+_KERNELS_LOCK = threading.Lock()
+_KERNELS: object | None = None
+_KERNELS_CHECKED = False
+
+
+def fused_kernels():  # -> module | None
+    """The fused CPU kernel module (:mod:`nzarc.neural.cpu_kernels`), or None for the torch path.
+
+    ``NZARC_KERNELS=torch`` forces the torch path; otherwise the fused kernels are used when
+    numba is importable. Both paths compute the same integers (spec/NEURAL.md).
+    """
+    global _KERNELS, _KERNELS_CHECKED
+    with _KERNELS_LOCK:
+        if not _KERNELS_CHECKED:
+            _KERNELS_CHECKED = True
+            if os.environ.get("NZARC_KERNELS", "").strip().lower() != "torch":
+                try:
+                    from nzarc.neural import cpu_kernels
+
+                    _KERNELS = cpu_kernels
+                except ImportError:  # numba missing: the torch path computes the same integers
+                    _KERNELS = None
+        return _KERNELS
+
+
+def kernels_name() -> str:
+    """``fused`` (numba CPU kernels) or ``torch``: the element-wise route of this process."""
+    return "fused" if fused_kernels() is not None else "torch"
+
+
+def _sync_threads(k) -> None:  # noqa: ANN001
+    """Run the fused kernels on as many threads as torch uses."""
+    import numba
+
+    n = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
+
+
 class _Linear:
     """int8 weight [N, K] with per-row dyadic multipliers; exact accumulation."""
 
@@ -136,6 +175,7 @@ class _Linear:
         self.n, self.k = self.w.shape
         # m * 2**-e as float64: exact (m < 2**17)
         self.mult = torch.from_numpy(np.ldexp(m.astype(np.float64), -e.astype(np.int64)))
+        self.mult_np = self.mult.numpy()
         self._wf: torch.Tensor | None = None
 
     def acc(self, x: torch.Tensor) -> torch.Tensor:
@@ -302,6 +342,16 @@ class IntModel:
         self.exp_logit_i32 = torch.from_numpy(t("exp_logit").astype(np.int32))
         self.exp_logit_i64 = self.exp_logit_i32.to(torch.int64)
         self.silu = torch.from_numpy(t("silu").astype(np.float64))
+        # int64 / float64 copies for the fused CPU kernels
+        self._k_attn_gain = [np.ascontiguousarray(t(f"blk.{i}.attn_gain"), np.int64) for i in range(self.n_layer)]
+        self._k_ffn_gain = [np.ascontiguousarray(t(f"blk.{i}.ffn_gain"), np.int64) for i in range(self.n_layer)]
+        self._k_out_gain = np.ascontiguousarray(t("out_gain"), np.int64)
+        self._k_cos = np.ascontiguousarray(rc, np.int64)
+        self._k_sin = np.ascontiguousarray(rs, np.int64)
+        self._k_exp_attn = np.ascontiguousarray(t("exp_attn"), np.float64)
+        self._k_exp_attn_i64 = np.ascontiguousarray(t("exp_attn"), np.int64)
+        self._k_exp_logit = np.ascontiguousarray(t("exp_logit"), np.int64)
+        self._k_silu = np.ascontiguousarray(t("silu"), np.int64)
         nq, nkv = self.n_head * self.hd, self.n_kv * self.hd
         self._qkv_lo = torch.tensor(
             [-_F.QK_MAX] * (nq + nkv) + [-_F.V_MAX] * nkv, dtype=torch.float64
@@ -311,6 +361,15 @@ class IntModel:
         self.tokenizer = Tokenizer.from_json(tok_blob)
         self.tokenizer_sha256 = self.tokenizer.sha256
 
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """Bytes of KV cache a :class:`Session` holds per window position (all layers)."""
+        if fused_kernels() is not None:  # k10 int16 + its shift int16 + v int32
+            per_head = 2 * self.hd + 2 + 4 * self.hd
+        else:  # float32 k operand + float64 v with its ones column
+            per_head = 4 * self.hd + 8 * (self.hd + 1)
+        return self.n_layer * self.n_kv * per_head
+
     def _check_shapes(self, mf: ModelFile) -> None:
         """Every tensor has the shape and dtype the config implies (FormatError otherwise)."""
         from nzarc.errors import FormatError
@@ -318,7 +377,10 @@ class IntModel:
         d, hd, V, F, L = self.d, self.hd, self.vocab_size, self.d_ffn, self.max_len
         nq, nkv = self.n_head * hd, self.n_kv * hd
         if not (
-            0 < self.n_kv <= self.n_head and self.n_head % self.n_kv == 0 and 0 <= self.bos_id < V
+            0 < self.n_kv <= self.n_head
+            and self.n_head % self.n_kv == 0
+            and 0 <= self.bos_id < V
+            and 1 <= self.eps_int < (1 << 20)
         ):
             raise FormatError(f"{self.path}: inconsistent model configuration")
         want: dict[str, tuple[str, tuple[int, ...]]] = {
@@ -539,6 +601,107 @@ class IntModel:
             h = h.add_(self._ffn(layer, h)).clamp_(-_F.H_MAX, _F.H_MAX)
         return h.reshape(B, T, self.d)
 
+    # ------------------------------------------------------- fused CPU kernels
+
+    def _scratch(self, M: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            np.empty((M, self.d), np.int8),
+            np.empty(M, np.int64),
+            np.empty(M, np.int64),
+        )
+
+    def _fused_qkv(self, K, li: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, pos: np.ndarray):  # noqa: ANN001, ANN202
+        """qkv GEMM + steps 1-3: (qop f32 [M, H, D], kop f32 [M, KV, D], vext f64 [M, KV, D+1])."""
+        layer = self.layers[li]
+        M = q.shape[0]
+        acc = layer.qkv.acc(torch.from_numpy(q)).numpy()
+        qop = np.empty((M, self.n_head, self.hd), np.float32)
+        kop = np.empty((M, self.n_kv, self.hd), np.float32)
+        vext = np.empty((M, self.n_kv, self.hd + 1), np.float64)
+        sh = self._score_shift
+        K.qkv_post(
+            acc, layer.qkv.mult_np, xm, xe, pos, self._k_cos, self._k_sin, self.n_head, self.n_kv,
+            _F.QK_MAX, _F.V_MAX, sh - sh // 2, sh // 2, qop, kop, vext,
+        )
+        return qop, kop, vext
+
+    def _fused_attend(
+        self, K, qb: torch.Tensor, kk: torch.Tensor, v: np.ndarray, vrow: np.ndarray, nvalid: np.ndarray
+    ) -> np.ndarray:  # noqa: ANN001
+        """qb f32 [B, KV, R, D], kk f32 [B, KV, Tk, D], v f64 [Bv, KV, Tk', D+1] with
+        vrow [B] its row per batch entry, nvalid int64 [B*KV*R] (visible keys per query row)
+        -> o int64 [B*KV*R, D]."""
+        s = torch.matmul(qb, kk.transpose(-1, -2))  # exact: |partial sums| <= 2**24
+        B, KV, R, Tk = s.shape
+        o = np.empty((B * KV * R, self.hd), np.int64)
+        K.attn_mix(s.numpy().reshape(-1, Tk), nvalid, self._k_exp_attn, v, vrow, KV, R, o)
+        return o
+
+    def _fused_mlp(self, K, li: int, h: np.ndarray, o: np.ndarray, q: np.ndarray, xm: np.ndarray, xe: np.ndarray) -> None:  # noqa: ANN001
+        """Steps 6-9 for rows h int64 [M, d] (updated in place) given the attention output
+        o int64 [M, H*D]; leaves RQ(h, next gain) in (q, xm, xe)."""
+        layer = self.layers[li]
+        M = h.shape[0]
+        qo = np.empty(o.shape, np.int8)
+        xmo = np.empty(M, np.int64)
+        xeo = np.empty(M, np.int64)
+        K.act_quant(o, qo, xmo, xeo)
+        acc = layer.o.acc(torch.from_numpy(qo)).numpy()
+        K.residual_add(h, acc, layer.o.mult_np, xmo, xeo, _F.H_MAX)
+        d_eps = self.d * self.eps_int
+        K.rms_quant(h, self._k_ffn_gain[li], d_eps, q, xm, xe)
+        acc = layer.gu.acc(torch.from_numpy(q)).numpy()
+        q12 = np.empty((2 * M, self.d_ffn), np.int8)
+        xm12 = np.empty(2 * M, np.int64)
+        xe12 = np.empty(2 * M, np.int64)
+        K.ffn_mid(
+            acc, layer.gu.mult_np, xm, xe, self._k_silu, _F.SILU_HALF, _F.GU_MAX, q12, xm12, xe12
+        )
+        acc = layer.down.acc(torch.from_numpy(q12)).numpy()
+        K.residual_add(h, acc, layer.down.mult_np, xm12, xe12, _F.H_MAX)
+        gain = self._k_attn_gain[li + 1] if li + 1 < self.n_layer else self._k_out_gain
+        K.rms_quant(h, gain, d_eps, q, xm, xe)
+
+    def _fused_hidden(self, K, tokens: torch.Tensor, qblock: int = 128):  # noqa: ANN001, ANN202
+        """Prefill through all layers -> RQ(h_final, out_gain) as (q int8 [M, d], xm, xe)."""
+        _sync_threads(K)
+        B, T = tokens.shape
+        M = B * T
+        G, KV, hd = self.group, self.n_kv, self.hd
+        h = self.embed[tokens.reshape(-1)].to(torch.int64).numpy()
+        pos = np.tile(np.arange(T, dtype=np.int64), B)
+        q, xm, xe = self._scratch(M)
+        K.rms_quant(h, self._k_attn_gain[0], self.d * self.eps_int, q, xm, xe)
+        o = np.empty((B, KV, G, T, hd), np.int64)
+        for li in range(self.n_layer):
+            qop, kop, vext = self._fused_qkv(K, li, q, xm, xe, pos)
+            qop_t = torch.from_numpy(qop).reshape(B, T, KV, G, hd).permute(0, 2, 3, 1, 4)
+            kop_t = torch.from_numpy(kop).reshape(B, T, KV, hd).permute(0, 2, 1, 3)
+            v_t = np.ascontiguousarray(vext.reshape(B, T, KV, hd + 1).transpose(0, 2, 1, 3))
+            vrow = np.arange(B, dtype=np.int64)
+            for t0 in range(0, T, qblock):
+                t1 = min(T, t0 + qblock)
+                n = t1 - t0
+                qb = qop_t[:, :, :, t0:t1].reshape(B, KV, G * n, hd)
+                nvalid = np.tile(np.arange(t0 + 1, t1 + 1, dtype=np.int64), B * KV * G)
+                ob = self._fused_attend(K, qb, kop_t[:, :, :t1], v_t, vrow, nvalid)
+                o[:, :, :, t0:t1] = ob.reshape(B, KV, G, n, hd)
+            o_tok = np.ascontiguousarray(o.transpose(0, 3, 1, 2, 4).reshape(M, self.n_head * hd))
+            self._fused_mlp(K, li, h, o_tok, q, xm, xe)
+        return q, xm, xe
+
+    def _fused_freqs(self, K, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, out: torch.Tensor) -> None:  # noqa: ANN001
+        """Output stage for rows already RQ'd with out_gain, at most 128 rows per GEMM."""
+        o = out.numpy()
+        for i in range(0, q.shape[0], 128):
+            acc = self.lm.acc(torch.from_numpy(q[i : i + 128])).numpy()
+            K.freqs(
+                acc, self.lm.mult_np, xm[i : i + 128], xe[i : i + 128], self._k_exp_logit,
+                _F.L_MAX, self.freq_bits, _F.FREQ_SHIFT, o[i : i + 128],
+            )
+
+    # ------------------------------------------------------------------- prefill
+
     def prefill_freqs(
         self, tokens: torch.Tensor, slab: int = 256
     ) -> Iterator[tuple[int, torch.Tensor]]:
@@ -547,6 +710,23 @@ class IntModel:
         if slab < 1:
             raise ValueError("slab must be >= 1")
         B, T = tokens.shape
+        K = fused_kernels()
+        if K is not None:
+            q, xm, xe = self._fused_hidden(K, tokens)
+            q3 = q.reshape(B, T, self.d)
+            xm2, xe2 = xm.reshape(B, T), xe.reshape(B, T)
+            for t0 in range(0, T, slab):
+                t1 = min(T, t0 + slab)
+                f = torch.empty((B * (t1 - t0), self.vocab_size), dtype=torch.int32)
+                self._fused_freqs(
+                    K,
+                    np.ascontiguousarray(q3[:, t0:t1].reshape(-1, self.d)),
+                    np.ascontiguousarray(xm2[:, t0:t1].reshape(-1)),
+                    np.ascontiguousarray(xe2[:, t0:t1].reshape(-1)),
+                    f,
+                )
+                yield t0, f.reshape(B, t1 - t0, self.vocab_size)
+            return
         h = self._hidden(tokens)
         for t0 in range(0, T, slab):
             t1 = min(T, t0 + slab)
@@ -575,8 +755,14 @@ class Session:
         self.batch = batch
         self.max_len = max_len
         L, KV, hd = model.n_layer, model.n_kv, model.hd
-        self._k = torch.zeros(L, batch, KV, max_len, hd, dtype=torch.float32)
-        self._v = torch.zeros(L, batch, KV, max_len, hd + 1, dtype=torch.float64)
+        self._fused = fused_kernels() is not None
+        if self._fused:  # integer caches: k10 and its shift, v
+            self._k = np.zeros((L, batch, KV, max_len, hd), np.int16)
+            self._ks = np.zeros((L, batch, KV, max_len), np.int16)
+            self._v = np.zeros((L, batch, KV, max_len, hd), np.int32)
+        else:  # GEMM operands
+            self._k = torch.zeros(L, batch, KV, max_len, hd, dtype=torch.float32)
+            self._v = torch.zeros(L, batch, KV, max_len, hd + 1, dtype=torch.float64)
         self.positions = torch.zeros(batch, dtype=torch.int64)
 
     def reset(self, rows: torch.Tensor | None = None) -> None:
@@ -608,6 +794,8 @@ class Session:
         if int(pos.max()) >= self.max_len:
             raise ValueError("a window is full (max_len reached)")
         b = tokens.shape[0]
+        if self._fused:
+            return self._fused_step(fused_kernels(), tokens, rows, pos)
         G, KV, hd = mdl.group, mdl.n_kv, mdl.hd
         lk = int(pos.max()) + 1
         mask = (torch.arange(lk)[None, :] > pos[:, None])[:, None, None, :]  # [b, 1, 1, lk]
@@ -631,6 +819,43 @@ class Session:
             h = h.add_(mdl._ffn(layer, h)).clamp_(-_F.H_MAX, _F.H_MAX)
         self.positions[rows] = pos + 1
         return mdl._freqs(h)
+
+    def _fused_step(self, K, tokens: torch.Tensor, rows: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        mdl = self.model
+        _sync_threads(K)
+        b = tokens.shape[0]
+        H, KV, hd = mdl.n_head, mdl.n_kv, mdl.hd
+        pos_np = pos.numpy()
+        rows_np = np.ascontiguousarray(rows.numpy())
+        nvalid = pos_np + 1
+        h = mdl.embed[tokens].to(torch.int64).numpy()
+        q, xm, xe = mdl._scratch(b)
+        K.rms_quant(h, mdl._k_attn_gain[0], mdl.d * mdl.eps_int, q, xm, xe)
+        q10 = np.empty((b, H, hd), np.int16)
+        sq = np.empty((b, H), np.int16)
+        k10 = np.empty((b, KV, hd), np.int16)
+        sk = np.empty((b, KV), np.int16)
+        v = np.empty((b, KV, hd), np.int32)
+        o = np.empty((b, H * hd), np.int64)
+        for li in range(mdl.n_layer):
+            layer = mdl.layers[li]
+            acc = layer.qkv.acc(torch.from_numpy(q)).numpy()
+            K.qkv_post_int(
+                acc, layer.qkv.mult_np, xm, xe, pos_np, mdl._k_cos, mdl._k_sin, H, KV,
+                _F.QK_MAX, _F.V_MAX, q10, sq, k10, sk, v,
+            )
+            self._k[li, rows_np, :, pos_np] = k10
+            self._ks[li, rows_np, :, pos_np] = sk
+            self._v[li, rows_np, :, pos_np] = v
+            K.attn_step(
+                q10, sq, self._k[li], self._ks[li], self._v[li], rows_np, nvalid,
+                mdl._score_shift, mdl._k_exp_attn_i64, o,
+            )
+            mdl._fused_mlp(K, li, h, o, q, xm, xe)
+        self.positions[rows] = pos + 1
+        out = torch.empty((b, mdl.vocab_size), dtype=torch.int32)
+        mdl._fused_freqs(K, q, xm, xe, out)
+        return out
 
 
 _CACHE: dict[str, IntModel] = {}

@@ -1,0 +1,497 @@
+"""Fused CPU kernels for the nzarc-int-v1 runtime (numba), one per stretch of element-wise work.
+
+Contract: every kernel computes, row by row, exactly the integers that spec/NEURAL.md defines
+for its step; ``runtime.py`` chains them between the exact int8 GEMMs, and the tests compare
+the chain with the torch path and with the numpy reference (``reference.py``) bit for bit.
+Rows are independent, so the kernels run rows in parallel (``prange``) and the result does
+not depend on the thread count.
+
+Arithmetic rules that keep them exact on every ISA:
+
+* integers are int64; every sum and product below stays under 2**62 (bounds in the comments
+  and in spec/NEURAL.md section 4);
+* float64 is used only for a product or a quotient of exact operands, followed by ``rint``
+  (round half to even) or ``floor``: the spec proves each such value is computed exactly or
+  never crosses a rounding boundary. No float addition follows a float product, so fused
+  multiply-add cannot change a result; kernels are compiled without fast-math;
+* a requantised value is ``rint(acc * mult_r * xd)`` with ``mult_r = m_r * 2**-e_r`` and
+  ``xd = xm * 2**xe`` (both exact dyadics): the spec's ``rne(acc·m_r·xm·2^(xe-e_r))``.
+
+Shapes and dtypes are documented per kernel; inputs are trusted (the runtime validated the
+model file and the tokens). Compilation is cached on disk by numba (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_OPTS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": False}
+
+
+@njit(inline="always", **_OPTS)
+def _bitlen(c: int) -> int:
+    n = 0
+    while c >> n:
+        n += 1
+    return n
+
+
+@njit(inline="always", **_OPTS)
+def _isqrt(n: int) -> int:
+    r = np.int64(math.sqrt(np.float64(n)))
+    while r * r > n:
+        r -= 1
+    while (r + 1) * (r + 1) <= n:
+        r += 1
+    return r
+
+
+@njit(inline="always", **_OPTS)
+def _rne_shift(p: int, s: int) -> int:
+    """rne(p / 2**s) for s >= 0 and |p| < 2**62."""
+    if s == 0:
+        return p
+    if s >= 63:
+        return 0
+    q = p >> s
+    r = p - (q << s)
+    half = np.int64(1) << (s - 1)
+    if r > half or (r == half and (q & 1) == 1):
+        q += 1
+    return q
+
+
+@njit(inline="always", **_OPTS)
+def _clamp(x: float, c: float) -> float:
+    if x > c:
+        return c
+    if x < -c:
+        return -c
+    return x
+
+
+@njit(inline="always", **_OPTS)
+def _token_scale(c: int, offset: int) -> tuple[int, int]:
+    """N(c) = (xm, k); returns (xm, k - offset)."""
+    k = _bitlen(c) - 12
+    if k < 0:
+        k = 0
+    return c >> k, k - offset
+
+
+@njit(**_OPTS)
+def _quant_row(v: np.ndarray, m: int, q: np.ndarray) -> None:
+    """q = rne(127 v / m) (int8) for int64 v with |v| <= m < 2**45; q = 0 when m = 0."""
+    n = v.shape[0]
+    if m == 0:
+        for j in range(n):
+            q[j] = 0
+        return
+    mf = np.float64(m)
+    for j in range(n):
+        q[j] = np.int8(np.rint(np.float64(v[j] * 127) / mf))
+
+
+@njit(parallel=True, **_OPTS)
+def rms_quant(
+    h: np.ndarray, gain: np.ndarray, d_eps: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray
+) -> None:
+    """RQ(h, G) per row: h int64 [M, d], gain int64 [d] -> q int8 [M, d], xm/xe int64 [M]."""
+    M, d = h.shape
+    for i in prange(M):
+        v = np.empty(d, np.int64)
+        ss = np.int64(0)
+        mx = np.int64(0)
+        for j in range(d):
+            x = h[i, j]
+            ss += x * x  # |h| < 2**26: ss < d * 2**52 < 2**62
+            y = x * gain[j]  # < 2**42
+            v[j] = y
+            a = y if y >= 0 else -y
+            if a > mx:
+                mx = a
+        _quant_row(v, mx, q[i])
+        r = _isqrt(ss + d_eps)
+        c = (mx << 20) // r  # mx < 2**42
+        xm[i], xe[i] = _token_scale(c, 20)
+
+
+@njit(parallel=True, **_OPTS)
+def act_quant(v: np.ndarray, q: np.ndarray, xm: np.ndarray, xe: np.ndarray) -> None:
+    """AQ(v) per row: v int64 [M, n] (|v| < 2**45) -> q int8 [M, n], xm/xe int64 [M]."""
+    M, n = v.shape
+    for i in prange(M):
+        mx = np.int64(0)
+        for j in range(n):
+            a = v[i, j] if v[i, j] >= 0 else -v[i, j]
+            if a > mx:
+                mx = a
+        _quant_row(v[i], mx, q[i])
+        xm[i], xe[i] = _token_scale(mx, 0)
+
+
+@njit(inline="always", **_OPTS)
+def _rope_head(
+    acc: np.ndarray, mult: np.ndarray, base: int, xd: float, qmax: float,
+    cos: np.ndarray, sin: np.ndarray, p: int, y: np.ndarray, r: np.ndarray,
+) -> int:
+    """Steps 1-3 for one q or k head of one row: requantise + clamp into y, rotate into r
+    (units 2^-(FA+14)); returns the operand shift s = max(bitlen(max|r|) - 9, 0)."""
+    D = y.shape[0]
+    for j in range(D):
+        y[j] = np.int64(_clamp(np.rint(acc[base + j] * mult[base + j] * xd), qmax))
+    mx = np.int64(0)
+    for t in range(D // 2):
+        a = y[2 * t]
+        b = y[2 * t + 1]
+        c = cos[p, t]
+        s = sin[p, t]
+        r0 = a * c - b * s  # |a|, |b| < 2**20, |c|, |s| <= 2**14
+        r1 = a * s + b * c
+        r[2 * t] = r0
+        r[2 * t + 1] = r1
+        r0 = r0 if r0 >= 0 else -r0
+        r1 = r1 if r1 >= 0 else -r1
+        if r0 > mx:
+            mx = r0
+        if r1 > mx:
+            mx = r1
+    sh = _bitlen(mx) - 9
+    return sh if sh > 0 else 0
+
+
+@njit(parallel=True, **_OPTS)
+def qkv_post(
+    acc: np.ndarray,
+    mult: np.ndarray,
+    xm: np.ndarray,
+    xe: np.ndarray,
+    pos: np.ndarray,
+    cos: np.ndarray,
+    sin: np.ndarray,
+    n_head: int,
+    n_kv: int,
+    qk_max: int,
+    v_max: int,
+    bias_q: int,
+    bias_k: int,
+    qop: np.ndarray,
+    kop: np.ndarray,
+    vext: np.ndarray,
+) -> None:
+    """Steps 1-3 after the qkv GEMM, per row, as GEMM operands (prefill).
+
+    acc [M, (H+2KV)·D] (int32 or float holding integers), mult f64 [N], xm/xe int64 [M],
+    pos int64 [M], cos/sin int64 [L, D/2] -> qop f32 [M, H, D] = q10·2^(sq-bias_q),
+    kop f32 [M, KV, D] = k10·2^(sk-bias_k), vext f64 [M, KV, D+1] (v, then 1).
+    """
+    M = acc.shape[0]
+    D = qop.shape[2]
+    qmax = np.float64(qk_max)
+    vmax = np.float64(v_max)
+    for i in prange(M):
+        xd = math.ldexp(np.float64(xm[i]), xe[i])
+        y = np.empty(D, np.int64)
+        r = np.empty(D, np.int64)
+        for hh in range(n_head + n_kv):
+            sh = _rope_head(acc[i], mult, hh * D, xd, qmax, cos, sin, pos[i], y, r)
+            if hh < n_head:
+                for j in range(D):
+                    qop[i, hh, j] = np.float32(math.ldexp(np.float64(_rne_shift(r[j], sh)), sh - bias_q))
+            else:
+                for j in range(D):
+                    kop[i, hh - n_head, j] = np.float32(
+                        math.ldexp(np.float64(_rne_shift(r[j], sh)), sh - bias_k)
+                    )
+        for g in range(n_kv):
+            base = (n_head + n_kv + g) * D
+            for j in range(D):
+                vext[i, g, j] = _clamp(np.rint(acc[i, base + j] * mult[base + j] * xd), vmax)
+            vext[i, g, D] = 1.0
+
+
+@njit(parallel=True, **_OPTS)
+def qkv_post_int(
+    acc: np.ndarray,
+    mult: np.ndarray,
+    xm: np.ndarray,
+    xe: np.ndarray,
+    pos: np.ndarray,
+    cos: np.ndarray,
+    sin: np.ndarray,
+    n_head: int,
+    n_kv: int,
+    qk_max: int,
+    v_max: int,
+    q10: np.ndarray,
+    sq: np.ndarray,
+    k10: np.ndarray,
+    sk: np.ndarray,
+    v: np.ndarray,
+) -> None:
+    """Steps 1-3 per row as integers (incremental decoding and its KV cache).
+
+    -> q10 int16 [M, H, D], sq int16 [M, H], k10 int16 [M, KV, D], sk int16 [M, KV],
+    v int32 [M, KV, D] (|v| <= V_MAX)."""
+    M = acc.shape[0]
+    D = q10.shape[2]
+    qmax = np.float64(qk_max)
+    vmax = np.float64(v_max)
+    for i in prange(M):
+        xd = math.ldexp(np.float64(xm[i]), xe[i])
+        y = np.empty(D, np.int64)
+        r = np.empty(D, np.int64)
+        for hh in range(n_head + n_kv):
+            sh = _rope_head(acc[i], mult, hh * D, xd, qmax, cos, sin, pos[i], y, r)
+            if hh < n_head:
+                sq[i, hh] = sh
+                for j in range(D):
+                    q10[i, hh, j] = _rne_shift(r[j], sh)
+            else:
+                sk[i, hh - n_head] = sh
+                for j in range(D):
+                    k10[i, hh - n_head, j] = _rne_shift(r[j], sh)
+        for g in range(n_kv):
+            base = (n_head + n_kv + g) * D
+            for j in range(D):
+                v[i, g, j] = np.int32(_clamp(np.rint(acc[i, base + j] * mult[base + j] * xd), vmax))
+
+
+@njit(parallel=True, **_OPTS)
+def attn_mix(
+    s: np.ndarray,
+    nvalid: np.ndarray,
+    table: np.ndarray,
+    v: np.ndarray,
+    vrow: np.ndarray,
+    n_kv: int,
+    rows_per_head: int,
+    o: np.ndarray,
+) -> None:
+    """Step 5 for every query row.
+
+    s f32 [N, Tk]: score sums of row r = (b, g, i) flattened (b < N / (KV·R), g < KV,
+    i < R = rows_per_head); nvalid int64 [N]: keys u < nvalid[r] are visible; table f64 [JA]
+    (exp_attn); v f64 [Bv, KV, Tk', D+1] (only the first D columns are read); vrow int64 [B]
+    maps b to its row of v -> o int64 [N, D] = floor(Σ_u w_u·v_u / Σ_u w_u).
+
+    Keys whose weight is 0 are skipped (exp_attn is 0 from its first zero on). Sums of the
+    products w·v are integers below 2**53, so the float64 accumulation is exact in any order.
+    """
+    N, Tk = s.shape
+    D = o.shape[1]
+    last = np.float64(table.shape[0] - 1)
+    for r in prange(N):
+        b = r // (n_kv * rows_per_head)
+        g = (r // rows_per_head) % n_kv
+        vb = vrow[b]
+        n = nvalid[r]
+        zmax = -np.inf
+        for u in range(n):
+            z = math.floor(np.float64(s[r, u]))
+            if z > zmax:
+                zmax = z
+        acc = np.zeros(D, np.float64)
+        total = 0.0
+        for u in range(n):
+            j = zmax - math.floor(np.float64(s[r, u]))  # exact: both below 2**53
+            if j >= last:
+                continue
+            w = table[np.int64(j)]
+            if w == 0.0:
+                continue
+            total += w
+            vu = v[vb, g, u]
+            for i in range(D):
+                acc[i] += w * vu[i]
+        for i in range(D):
+            o[r, i] = np.int64(math.floor(acc[i] / total))
+
+
+@njit(parallel=True, **_OPTS)
+def attn_step(
+    q10: np.ndarray,
+    sq: np.ndarray,
+    kc: np.ndarray,
+    skc: np.ndarray,
+    vc: np.ndarray,
+    rows: np.ndarray,
+    nvalid: np.ndarray,
+    sigma: int,
+    table: np.ndarray,
+    o: np.ndarray,
+) -> None:
+    """Steps 4-5 for one new position per window, in integers, reading the caches in place.
+
+    q10 int16 [b, H, D], sq int16 [b, H]; kc int16 [Bc, KV, L, D] (k10), skc int16 [Bc, KV, L];
+    vc int32 [Bc, KV, L, D]; rows int64 [b]: cache row of each entry; nvalid int64 [b]: keys
+    u < nvalid are visible; sigma: σ of step 4; table int64 [JA] -> o int64 [b, H·D].
+    """
+    b, H, D = q10.shape
+    KV = kc.shape[1]
+    G = H // KV
+    last = table.shape[0] - 1
+    for r in prange(b * H):
+        bi = r // H
+        hh = r % H
+        g = hh // G
+        cb = rows[bi]
+        n = nvalid[bi]
+        q = q10[bi, hh]
+        base = np.int64(sq[bi, hh]) - sigma
+        z = np.empty(n, np.int64)
+        zmax = np.int64(-(1 << 62))
+        for u in range(n):
+            k = kc[cb, g, u]
+            dot = np.int64(0)
+            for i in range(D):
+                dot += np.int64(q[i]) * np.int64(k[i])  # |dot| <= 64·512² = 2**24
+            e = base + skc[cb, g, u]
+            zu = (dot << e) if e >= 0 else (dot >> -e)  # floor(dot · 2**e)
+            z[u] = zu
+            if zu > zmax:
+                zmax = zu
+        mix = np.zeros(D, np.int64)
+        total = np.int64(0)
+        for u in range(n):
+            j = zmax - z[u]
+            if j >= last:
+                continue
+            w = table[j]
+            if w == 0:
+                continue
+            total += w
+            vu = vc[cb, g, u]
+            for i in range(D):
+                mix[i] += w * np.int64(vu[i])  # Σ < 2**13 · 2**15 · 2**22 = 2**50
+        for i in range(D):
+            o[bi, hh * D + i] = mix[i] // total
+
+
+@njit(parallel=True, **_OPTS)
+def residual_add(
+    h: np.ndarray, acc: np.ndarray, mult: np.ndarray, xm: np.ndarray, xe: np.ndarray, h_max: int
+) -> None:
+    """h = clamp(h + Σ_k y_k, H_MAX) where y_k are the requantised rows acc[k·M + i]
+    (k < acc.shape[0] / M: one level for the o projection, two for the FFN down projection)."""
+    M, d = h.shape
+    levels = acc.shape[0] // M
+    for i in prange(M):
+        t = np.empty(d, np.int64)
+        for j in range(d):
+            t[j] = h[i, j]
+        for k in range(levels):
+            row = k * M + i
+            xd = math.ldexp(np.float64(xm[row]), xe[row])
+            a = acc[row]
+            for j in range(d):
+                # |y| < 2**53 for a conforming model; the clamp keeps the sum inside int64
+                t[j] += np.int64(_clamp(np.rint(a[j] * mult[j] * xd), 2.0**60))
+        for j in range(d):
+            x = t[j]
+            if x > h_max:
+                x = h_max
+            elif x < -h_max:
+                x = -h_max
+            h[i, j] = x
+
+
+@njit(parallel=True, **_OPTS)
+def ffn_mid(
+    acc: np.ndarray,
+    mult: np.ndarray,
+    xm: np.ndarray,
+    xe: np.ndarray,
+    silu: np.ndarray,
+    silu_half: int,
+    gu_max: int,
+    q: np.ndarray,
+    xm2: np.ndarray,
+    xe2: np.ndarray,
+) -> None:
+    """Steps 7 (after the GEMM) to 9 (before the down GEMM), per row.
+
+    acc [M, 2F], mult f64 [2F], xm/xe int64 [M], silu int64 [2·half] -> q int8 [2M, F]
+    (rows i: q1, rows M+i: q2), xm2/xe2 int64 [2M] (their token scales).
+    """
+    M = acc.shape[0]
+    F = q.shape[1]
+    gmax = np.float64(gu_max)
+    for i in prange(M):
+        xd = math.ldexp(np.float64(xm[i]), xe[i])
+        a = np.empty(F, np.int64)
+        m1 = np.int64(0)
+        for j in range(F):
+            g = np.int64(_clamp(np.rint(acc[i, j] * mult[j] * xd), gmax))
+            u = np.int64(_clamp(np.rint(acc[i, F + j] * mult[F + j] * xd), gmax))
+            if g >= silu_half:
+                sv = g
+            else:
+                gi = g if g >= -silu_half else -silu_half
+                sv = silu[gi + silu_half]
+            t = sv * u  # |s|, |u| <= 2**20
+            a[j] = t
+            t = t if t >= 0 else -t
+            if t > m1:
+                m1 = t
+        q1 = q[i]
+        _quant_row(a, m1, q1)
+        m2 = np.int64(0)
+        for j in range(F):
+            t = a[j] * 127 - np.int64(q1[j]) * m1  # exact; |t| <= m1 / 2
+            a[j] = t
+            t = t if t >= 0 else -t
+            if t > m2:
+                m2 = t
+        _quant_row(a, m2, q[M + i])
+        xm2[i], xe2[i] = _token_scale(m1, 0)
+        xm2[M + i], xe2[M + i] = _token_scale((m2 << 20) // 127, 20)
+
+
+@njit(parallel=True, **_OPTS)
+def freqs(
+    acc: np.ndarray,
+    mult: np.ndarray,
+    xm: np.ndarray,
+    xe: np.ndarray,
+    table: np.ndarray,
+    l_max: int,
+    freq_bits: int,
+    freq_shift: int,
+    out: np.ndarray,
+) -> None:
+    """Section 3.3 after the lm GEMM: acc [M, V], mult f64 [V], table int64 [JL] -> out int32 [M, V]."""
+    M, V = acc.shape
+    lmax = np.float64(l_max)
+    last = table.shape[0] - 1
+    total = np.int64(1) << freq_bits
+    for i in prange(M):
+        xd = math.ldexp(np.float64(xm[i]), xe[i])
+        z = np.empty(V, np.int64)
+        zmax = np.int64(-(1 << 40))
+        arg = 0
+        for v in range(V):
+            t = np.int64(_clamp(np.rint(acc[i, v] * mult[v] * xd), lmax))
+            z[v] = t
+            if t > zmax:
+                zmax = t
+                arg = v
+        S = np.int64(0)
+        for v in range(V):
+            j = zmax - z[v]
+            if j > last:
+                j = last
+            e = table[j]
+            z[v] = e
+            S += e  # < 2**24 · V < 2**40
+        mm = ((total - V) << freq_shift) // S
+        fsum = np.int64(0)
+        row = out[i]
+        for v in range(V):
+            f = 1 + ((z[v] * mm) >> freq_shift)  # e·M <= 2**52
+            row[v] = np.int32(f)
+            fsum += f
+        row[arg] += np.int32(total - fsum)

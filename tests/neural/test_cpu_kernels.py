@@ -1,0 +1,207 @@
+"""The fused CPU kernels compute spec/NEURAL.md's integers: equal to the torch path and the
+numpy reference, whole-model and kernel by kernel, on edge values and at any thread count."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nzarc.neural import cpu_kernels as K
+from nzarc.neural import runtime
+from nzarc.neural.intops import FixedPoint, exp_table
+from nzarc.neural.reference import ReferenceModel
+
+_F = FixedPoint
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, fused: bool) -> None:
+    monkeypatch.setattr(runtime, "_KERNELS_CHECKED", True)
+    monkeypatch.setattr(runtime, "_KERNELS", K if fused else None)
+
+
+def _prefill(m, tokens: torch.Tensor, fused: bool, monkeypatch: pytest.MonkeyPatch) -> torch.Tensor:
+    _use(monkeypatch, fused)
+    return m.prefill_all(tokens)
+
+
+def test_paths_equal_reference(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = torch.Generator().manual_seed(7)
+    toks = torch.randint(0, tiny.vocab_size, (3, 150), generator=g)
+    toks[:, 0] = tiny.bos_id
+    fused = _prefill(tiny, toks, True, monkeypatch)
+    slow = _prefill(tiny, toks, False, monkeypatch)
+    assert torch.equal(fused, slow)
+    ref = ReferenceModel(str(tiny.path)).freqs(toks[1].tolist())
+    assert np.array_equal(fused[1].numpy().astype(np.int64), ref)
+
+
+def test_fused_incremental_equals_prefill(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = torch.Generator().manual_seed(3)
+    toks = torch.randint(0, tiny.vocab_size, (4, 90), generator=g)
+    want = _prefill(tiny, toks, False, monkeypatch)
+    _use(monkeypatch, True)
+    s = tiny.session(4, 90)
+    assert isinstance(s._k, np.ndarray)  # the integer caches
+    cache_bytes = s._k.nbytes + s._ks.nbytes + s._v.nbytes
+    assert cache_bytes == 4 * 90 * tiny.kv_bytes_per_token
+    done = [0, 0, 0, 0]
+    step = 0
+    while min(done) < 90:
+        # rows advance at different rates, so windows sit at different positions
+        rows = [r for r in range(4) if done[r] < 90 and (step + r) % (r + 1) == 0]
+        if not rows:
+            step += 1
+            continue
+        f = s.step(toks[rows, [done[r] for r in rows]], torch.tensor(rows))
+        for i, r in enumerate(rows):
+            assert torch.equal(f[i], want[r, done[r]]), (r, done[r])
+            done[r] += 1
+        step += 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_thread_count_does_not_change_tables(tiny, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    g = torch.Generator().manual_seed(11)
+    toks = torch.randint(0, tiny.vocab_size, (2, 64), generator=g)
+    base = _prefill(tiny, toks, False, monkeypatch)
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        got = _prefill(tiny, toks, True, monkeypatch)
+        assert numba.get_num_threads() == min(threads, numba.config.NUMBA_NUM_THREADS)
+    finally:
+        torch.set_num_threads(old)
+    assert torch.equal(got, base)
+
+
+# ------------------------------------------------------------------ kernel by kernel
+
+ints62 = st.integers(-(1 << 61), (1 << 61) - 1)
+
+
+def _rne(num: int, den: int) -> int:
+    """Round-half-even of num / den (den > 0), in Python integers."""
+    q, r = divmod(num, den)
+    return q + 1 if 2 * r > den or (2 * r == den and q % 2 == 1) else q
+
+
+@given(ints62, st.integers(0, 70))
+def test_rne_shift(p: int, s: int) -> None:
+    assert K._rne_shift(p, s) == _rne(p, 1 << s)
+
+
+@given(st.integers(0, (1 << 62) - 1))
+def test_isqrt_and_bitlen(n: int) -> None:
+    r = K._isqrt(n)
+    assert r * r <= n < (r + 1) * (r + 1)
+    assert K._bitlen(n) == n.bit_length()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_act_quant_matches_spec(data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, 40))
+    rows = data.draw(
+        st.lists(
+            st.lists(st.integers(-(1 << 45) + 1, (1 << 45) - 1), min_size=n, max_size=n),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    v = np.array(rows, dtype=np.int64)
+    v[0, :] = v[0, :] // 2 * 2  # ties: even values against an even maximum
+    q = np.empty(v.shape, np.int8)
+    xm = np.empty(v.shape[0], np.int64)
+    xe = np.empty(v.shape[0], np.int64)
+    K.act_quant(v, q, xm, xe)
+    m = np.abs(v).max(axis=1)
+    want = [[_rne(127 * x, mi) if mi else 0 for x in row] for row, mi in zip(v.tolist(), m.tolist(), strict=True)]
+    assert q.tolist() == want
+    for i, mi in enumerate(m.tolist()):
+        k = max(mi.bit_length() - 12, 0)
+        assert (xm[i], xe[i]) == (mi >> k, k)
+
+
+def test_ffn_mid_matches_spec_on_extremes() -> None:
+    rng = np.random.default_rng(5)
+    M, F = 5, 48
+    half = _F.SILU_HALF
+    silu = rng.integers(-(1 << 14), 1 << 14, 2 * half).astype(np.int64)
+    acc = rng.integers(-(1 << 30), 1 << 30, (M, 2 * F)).astype(np.int32)
+    acc[0, :] = np.iinfo(np.int32).max  # saturates the clamps
+    acc[1, :] = 0
+    mult = np.ldexp(rng.integers(1 << 15, 1 << 16, 2 * F).astype(np.float64), -24)
+    xm = rng.integers(1, 1 << 12, M).astype(np.int64)
+    xe = rng.integers(-20, 4, M).astype(np.int64)
+    q = np.empty((2 * M, F), np.int8)
+    xm2 = np.empty(2 * M, np.int64)
+    xe2 = np.empty(2 * M, np.int64)
+    K.ffn_mid(acc, mult, xm, xe, silu, half, _F.GU_MAX, q, xm2, xe2)
+    for i in range(M):
+        scale = [int(mult[j] * 2**24) for j in range(2 * F)]  # m_r, with e_r = 24
+        y = []
+        for j in range(2 * F):
+            num = int(acc[i, j]) * scale[j] * int(xm[i])
+            s = 24 - int(xe[i])
+            val = _rne(num, 1 << s)
+            y.append(max(-_F.GU_MAX, min(_F.GU_MAX, val)))
+        g, u = y[:F], y[F:]
+        a = [(gj if gj >= half else int(silu[max(gj, -half) + half])) * uj for gj, uj in zip(g, u, strict=True)]
+        m1 = max(abs(x) for x in a)
+        q1 = [0] * F if m1 == 0 else [_rne(127 * x, m1) for x in a]
+        r = [127 * x - qq * m1 for x, qq in zip(a, q1, strict=True)]
+        m2 = max(abs(x) for x in r)
+        q2 = [0] * F if m2 == 0 else [_rne(127 * x, m2) for x in r]
+        assert q[i].tolist() == q1 and q[M + i].tolist() == q2
+        k1 = max(m1.bit_length() - 12, 0)
+        c2 = (m2 << 20) // 127
+        k2 = max(c2.bit_length() - 12, 0)
+        assert (xm2[i], xe2[i]) == (m1 >> k1, k1)
+        assert (xm2[M + i], xe2[M + i]) == (c2 >> k2, k2 - 20)
+
+
+def test_attention_kernels_agree_with_the_spec() -> None:
+    """attn_mix (prefill operands) and attn_step (integer caches) both equal steps 4-5."""
+    rng = np.random.default_rng(9)
+    H, KV, D, n = 6, 2, 16, 40
+    G = H // KV
+    sigma = 2 * (_F.FA + _F.ROPE_BITS) + 2 - _F.FZ  # D = 16
+    bias_q, bias_k = sigma - sigma // 2, sigma // 2
+    table = exp_table(_F.EXPA_BITS, _F.FZ).astype(np.int64)
+    q10 = rng.integers(-512, 513, (1, H, D)).astype(np.int16)
+    sq = rng.integers(0, 26, (1, H)).astype(np.int16)
+    k10 = rng.integers(-512, 513, (1, KV, n, D)).astype(np.int16)
+    sk = rng.integers(0, 26, (1, KV, n)).astype(np.int16)
+    v = rng.integers(-(1 << 22) + 1, 1 << 22, (1, KV, n, D)).astype(np.int32)
+    nvis = 33
+    want = np.empty((H, D), np.int64)
+    for h in range(H):
+        g = h // G
+        z = []
+        for u in range(nvis):
+            dot = int(np.dot(q10[0, h].astype(np.int64), k10[0, g, u].astype(np.int64)))
+            e = int(sq[0, h]) + int(sk[0, g, u]) - sigma
+            z.append(dot << e if e >= 0 else dot >> -e)
+        zmax = max(z)
+        w = [int(table[min(zmax - zu, len(table) - 1)]) for zu in z]
+        Z = sum(w)
+        for i in range(D):
+            want[h, i] = sum(wu * int(v[0, g, u, i]) for u, wu in enumerate(w)) // Z
+    o = np.empty((1, H * D), np.int64)
+    K.attn_step(q10, sq, k10, sk, v, np.zeros(1, np.int64), np.array([nvis]), sigma, table, o)
+    assert np.array_equal(o.reshape(H, D), want)
+    # the prefill route: float operands, score sums from a float32 GEMM
+    qop = np.ldexp(q10[0].astype(np.float64), sq[0][:, None].astype(np.int64) - bias_q).astype(np.float32)
+    kop = np.ldexp(k10[0].astype(np.float64), sk[0][:, :, None].astype(np.int64) - bias_k).astype(np.float32)
+    s = np.stack([qop[h] @ kop[h // G].T for h in range(H)])  # [H, n] float32
+    vext = np.concatenate([v[0].astype(np.float64), np.ones((KV, n, 1))], axis=-1)[None]
+    o2 = np.empty((H, D), np.int64)
+    K.attn_mix(
+        np.ascontiguousarray(s), np.full(H, nvis, np.int64), table.astype(np.float64), vext,
+        np.zeros(1, np.int64), KV, G, o2,
+    )
+    assert np.array_equal(o2, want)
