@@ -180,13 +180,13 @@ def qkv_post(
     bias_k: int,
     qop: np.ndarray,
     kop: np.ndarray,
-    vext: np.ndarray,
+    v: np.ndarray,
 ) -> None:
-    """Steps 1-3 after the qkv GEMM, per row, as GEMM operands (prefill).
+    """Steps 1-3 after the qkv GEMM, per row, with q and k as score-GEMM operands (prefill).
 
     acc [M, (H+2KV)·D] (int32 or float holding integers), mult f64 [N], xm/xe int64 [M],
     pos int64 [M], cos/sin int64 [L, D/2] -> qop f32 [M, H, D] = q10·2^(sq-bias_q),
-    kop f32 [M, KV, D] = k10·2^(sk-bias_k), vext f64 [M, KV, D+1] (v, then 1).
+    kop f32 [M, KV, D] = k10·2^(sk-bias_k), v int32 [M, KV, D] (|v| <= V_MAX).
     """
     M = acc.shape[0]
     D = qop.shape[2]
@@ -209,8 +209,7 @@ def qkv_post(
         for g in range(n_kv):
             base = (n_head + n_kv + g) * D
             for j in range(D):
-                vext[i, g, j] = _clamp(np.rint(acc[i, base + j] * mult[base + j] * xd), vmax)
-            vext[i, g, D] = 1.0
+                v[i, g, j] = np.int32(_clamp(np.rint(acc[i, base + j] * mult[base + j] * xd), vmax))
 
 
 @njit(parallel=True, **_OPTS)
@@ -271,44 +270,50 @@ def attn_mix(
     rows_per_head: int,
     o: np.ndarray,
 ) -> None:
-    """Step 5 for every query row.
+    """Step 5 for query rows whose score sums come from a float32 GEMM (prefill).
 
     s f32 [N, Tk]: score sums of row r = (b, g, i) flattened (b < N / (KV·R), g < KV,
-    i < R = rows_per_head); nvalid int64 [N]: keys u < nvalid[r] are visible; table f64 [JA]
-    (exp_attn); v f64 [Bv, KV, Tk', D+1] (only the first D columns are read); vrow int64 [B]
-    maps b to its row of v -> o int64 [N, D] = floor(Σ_u w_u·v_u / Σ_u w_u).
-
-    Keys whose weight is 0 are skipped (exp_attn is 0 from its first zero on). Sums of the
-    products w·v are integers below 2**53, so the float64 accumulation is exact in any order.
+    i < R = rows_per_head), floored to attention logits; nvalid int64 [N]:
+    keys u < nvalid[r] are visible; table int32 [JA] (exp_attn); v int32 [Bv, KV, Tk', D];
+    vrow int64 [B] maps b to its row of v -> o int64 [N, D] = floor(Σ_u w_u·v_u / Σ_u w_u).
+    Keys whose weight is 0 are skipped (exp_attn is 0 from its first zero on).
     """
     N, Tk = s.shape
-    D = o.shape[1]
-    last = np.float64(table.shape[0] - 1)
+    last = table.shape[0] - 1
     for r in prange(N):
         b = r // (n_kv * rows_per_head)
         g = (r // rows_per_head) % n_kv
         vb = vrow[b]
         n = nvalid[r]
-        zmax = -np.inf
+        z = np.empty(n, np.int64)
+        zmax = np.int64(-(1 << 62))
         for u in range(n):
-            z = math.floor(np.float64(s[r, u]))
-            if z > zmax:
-                zmax = z
-        acc = np.zeros(D, np.float64)
-        total = 0.0
-        for u in range(n):
-            j = zmax - math.floor(np.float64(s[r, u]))  # exact: both below 2**53
-            if j >= last:
-                continue
-            w = table[np.int64(j)]
-            if w == 0.0:
-                continue
-            total += w
-            vu = v[vb, g, u]
-            for i in range(D):
-                acc[i] += w * vu[i]
+            zu = np.int64(math.floor(np.float64(s[r, u])))  # |s| < 2**53: exact
+            z[u] = zu
+            if zu > zmax:
+                zmax = zu
+        _mix(z, zmax, n, table, last, v[vb, g], o[r])
+
+
+@njit(inline="always", **_OPTS)
+def _mix(z: np.ndarray, zmax: int, n: int, table: np.ndarray, last: int, v: np.ndarray, o: np.ndarray) -> None:
+    """o = floor(Σ_u w_u·v_u / Σ_u w_u) with w_u = table[min(zmax - z_u, last)], u < n."""
+    D = o.shape[0]
+    mix = np.zeros(D, np.int64)
+    total = np.int64(0)
+    for u in range(n):
+        j = zmax - z[u]
+        if j >= last:
+            continue
+        w = np.int64(table[j])
+        if w == 0:
+            continue
+        total += w
+        vu = v[u]
         for i in range(D):
-            o[r, i] = np.int64(math.floor(acc[i] / total))
+            mix[i] += w * np.int64(vu[i])  # Σ < 2**13 · 2**15 · 2**22 = 2**50
+    for i in range(D):
+        o[i] = mix[i] // total
 
 
 @njit(parallel=True, **_OPTS)
@@ -328,7 +333,7 @@ def attn_step(
 
     q10 int16 [b, H, D], sq int16 [b, H]; kc int16 [Bc, KV, L, D] (k10), skc int16 [Bc, KV, L];
     vc int32 [Bc, KV, L, D]; rows int64 [b]: cache row of each entry; nvalid int64 [b]: keys
-    u < nvalid are visible; sigma: σ of step 4; table int64 [JA] -> o int64 [b, H·D].
+    u < nvalid are visible; sigma: σ of step 4; table int32 [JA] -> o int64 [b, H·D].
     """
     b, H, D = q10.shape
     KV = kc.shape[1]
@@ -354,21 +359,7 @@ def attn_step(
             z[u] = zu
             if zu > zmax:
                 zmax = zu
-        mix = np.zeros(D, np.int64)
-        total = np.int64(0)
-        for u in range(n):
-            j = zmax - z[u]
-            if j >= last:
-                continue
-            w = table[j]
-            if w == 0:
-                continue
-            total += w
-            vu = vc[cb, g, u]
-            for i in range(D):
-                mix[i] += w * np.int64(vu[i])  # Σ < 2**13 · 2**15 · 2**22 = 2**50
-        for i in range(D):
-            o[bi, hh * D + i] = mix[i] // total
+        _mix(z, zmax, n, table, last, vc[cb, g], o[bi, hh * D : (hh + 1) * D])
 
 
 @njit(parallel=True, **_OPTS)

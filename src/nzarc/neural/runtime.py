@@ -348,8 +348,7 @@ class IntModel:
         self._k_out_gain = np.ascontiguousarray(t("out_gain"), np.int64)
         self._k_cos = np.ascontiguousarray(rc, np.int64)
         self._k_sin = np.ascontiguousarray(rs, np.int64)
-        self._k_exp_attn = np.ascontiguousarray(t("exp_attn"), np.float64)
-        self._k_exp_attn_i64 = np.ascontiguousarray(t("exp_attn"), np.int64)
+        self._k_exp_attn = np.ascontiguousarray(t("exp_attn"), np.int32)
         self._k_exp_logit = np.ascontiguousarray(t("exp_logit"), np.int64)
         self._k_silu = np.ascontiguousarray(t("silu"), np.int64)
         nq, nkv = self.n_head * self.hd, self.n_kv * self.hd
@@ -611,24 +610,24 @@ class IntModel:
         )
 
     def _fused_qkv(self, K, li: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, pos: np.ndarray):  # noqa: ANN001, ANN202
-        """qkv GEMM + steps 1-3: (qop f32 [M, H, D], kop f32 [M, KV, D], vext f64 [M, KV, D+1])."""
+        """qkv GEMM + steps 1-3: (qop f32 [M, H, D], kop f32 [M, KV, D], v int32 [M, KV, D])."""
         layer = self.layers[li]
         M = q.shape[0]
         acc = layer.qkv.acc(torch.from_numpy(q)).numpy()
         qop = np.empty((M, self.n_head, self.hd), np.float32)
         kop = np.empty((M, self.n_kv, self.hd), np.float32)
-        vext = np.empty((M, self.n_kv, self.hd + 1), np.float64)
+        v = np.empty((M, self.n_kv, self.hd), np.int32)
         sh = self._score_shift
         K.qkv_post(
             acc, layer.qkv.mult_np, xm, xe, pos, self._k_cos, self._k_sin, self.n_head, self.n_kv,
-            _F.QK_MAX, _F.V_MAX, sh - sh // 2, sh // 2, qop, kop, vext,
+            _F.QK_MAX, _F.V_MAX, sh - sh // 2, sh // 2, qop, kop, v,
         )
-        return qop, kop, vext
+        return qop, kop, v
 
     def _fused_attend(
         self, K, qb: torch.Tensor, kk: torch.Tensor, v: np.ndarray, vrow: np.ndarray, nvalid: np.ndarray
     ) -> np.ndarray:  # noqa: ANN001
-        """qb f32 [B, KV, R, D], kk f32 [B, KV, Tk, D], v f64 [Bv, KV, Tk', D+1] with
+        """qb f32 [B, KV, R, D], kk f32 [B, KV, Tk, D], v int32 [Bv, KV, Tk', D] with
         vrow [B] its row per batch entry, nvalid int64 [B*KV*R] (visible keys per query row)
         -> o int64 [B*KV*R, D]."""
         s = torch.matmul(qb, kk.transpose(-1, -2))  # exact: |partial sums| <= 2**24
@@ -677,7 +676,7 @@ class IntModel:
             qop, kop, vext = self._fused_qkv(K, li, q, xm, xe, pos)
             qop_t = torch.from_numpy(qop).reshape(B, T, KV, G, hd).permute(0, 2, 3, 1, 4)
             kop_t = torch.from_numpy(kop).reshape(B, T, KV, hd).permute(0, 2, 1, 3)
-            v_t = np.ascontiguousarray(vext.reshape(B, T, KV, hd + 1).transpose(0, 2, 1, 3))
+            v_t = np.ascontiguousarray(vext.reshape(B, T, KV, hd).transpose(0, 2, 1, 3))
             vrow = np.arange(B, dtype=np.int64)
             for t0 in range(0, T, qblock):
                 t1 = min(T, t0 + qblock)
@@ -849,7 +848,7 @@ class Session:
             self._v[li, rows_np, :, pos_np] = v
             K.attn_step(
                 q10, sq, self._k[li], self._ks[li], self._v[li], rows_np, nvalid,
-                mdl._score_shift, mdl._k_exp_attn_i64, o,
+                mdl._score_shift, mdl._k_exp_attn, o,
             )
             mdl._fused_mlp(K, li, h, o, q, xm, xe)
         self.positions[rows] = pos + 1
