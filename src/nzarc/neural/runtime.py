@@ -4,10 +4,13 @@ Semantics are defined in spec/NEURAL.md (and executable, slowly, in
 :mod:`nzarc.neural.reference`). This module computes the *same integers*
 with fast tensor operations: int8 GEMMs (``torch._int_mm`` when a start-up
 self-test proves it exact here, else float32 GEMMs on integer values with
-every partial sum below 2**24), float64 element-wise arithmetic only where
-every intermediate is an integer or dyadic value below 2**53, and table
-look-ups. Results are therefore identical across thread counts, ISAs, batch
-shapes and between prefill and incremental decoding.
+every partial sum below 2**24), then the element-wise work of each block
+either in the fused CPU kernels of :mod:`nzarc.neural.cpu_kernels` (numba;
+the default on CPU) or in torch operations (``NZARC_KERNELS=torch``, and
+where numba is missing), with float64 arithmetic only where every
+intermediate is an integer or dyadic value below 2**53. Results are
+therefore identical across thread counts, ISAs, batch shapes, element-wise
+routes and between prefill and incremental decoding.
 
 Public API (shapes are exact)::
 
@@ -42,7 +45,7 @@ belongs to one thread at a time. ``matmul_backend()`` reports the exact GEMM
 route (``NZARC_MATMUL=fp32|fp64`` forces a float route, for tests). Work per
 call is linear in B*T (plus B*T*T/2 for attention); memory is about
 B*T*(d*8*6) bytes for prefill activations plus about 128*V*4*2 bytes for the
-output stage, and n_layer*B*L*KV*(hd*4 + (hd+1)*8) bytes for a session's caches.
+output stage, and ``B*L*m.kv_bytes_per_token`` bytes for a session's caches.
 """
 
 from __future__ import annotations
