@@ -3,6 +3,7 @@
 Usage (from the repository root, model installed in $NZARC_HOME)::
 
     python -m bench.neural_runtime speed [--threads 2] [--prefill 1x512 4x1024] [--incremental 64 256]
+        [--gguf PATH.gguf]   (adds the float32 forward of the same weights, same shapes)
     python -m bench.neural_runtime quality --gguf PATH.gguf [--bytes 200000] [--window 2048]
     ... [--out bench/RESULTS-neural-runtime.json]
 
@@ -57,6 +58,9 @@ def bench_speed(args: argparse.Namespace) -> dict:
     m = _model()
     g = torch.Generator().manual_seed(0)
     out: dict = {"prefill": [], "incremental": []}
+    # warm-up: GEMM self-test, kernel loading (numba's on-disk cache) outside the timings
+    list(m.prefill_freqs(torch.full((1, 16), m.bos_id, dtype=torch.int64)))
+    m.session(1, 2).step(torch.tensor([m.bos_id]))
     for spec in args.prefill:
         b, t = (int(x) for x in spec.split("x"))
         toks = torch.randint(100, 40000, (b, t), generator=g)
@@ -154,6 +158,75 @@ class FloatReference:
         return torch.log_softmax(logits.double(), -1)
 
 
+    @torch.no_grad()
+    def forward(self, tok: torch.Tensor, cache: list | None = None) -> torch.Tensor:
+        """Batched float32 logits [B, T, V] for tok [B, T]; with ``cache`` (a list, filled on
+        the first call) positions continue from the cached ones (incremental decoding)."""
+        cfg, w = self.cfg, self.w
+        B, T = tok.shape
+        H, KV, D = cfg["n_head"], cfg["n_kv_head"], cfg["head_dim"]
+        eps = cfg["eps"]
+        p0 = cache[0][0].shape[2] if cache else 0
+
+        def rms(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+            return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * g
+
+        pos = torch.arange(p0, p0 + T)
+        h = w["embed"][tok]
+        fresh = cache is not None and not cache
+        for li in range(cfg["n_layer"]):
+            p = f"{li}."
+            x = rms(h, w[p + "attn_norm"])
+            q = self._rope((x @ w[p + "wq"].t()).view(B, T, H, D), pos).transpose(1, 2)
+            k = self._rope((x @ w[p + "wk"].t()).view(B, T, KV, D), pos).transpose(1, 2)
+            v = (x @ w[p + "wv"].t()).view(B, T, KV, D).transpose(1, 2)
+            if cache is not None:
+                if fresh:
+                    cache.append((k, v))
+                else:
+                    k = torch.cat([cache[li][0], k], dim=2)
+                    v = torch.cat([cache[li][1], v], dim=2)
+                    cache[li] = (k, v)
+            k = k.repeat_interleave(H // KV, 1)
+            v = v.repeat_interleave(H // KV, 1)
+            o = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=p0 == 0)
+            h = h + o.transpose(1, 2).reshape(B, T, H * D) @ w[p + "wo"].t()
+            x = rms(h, w[p + "ffn_norm"])
+            h = h + (torch.nn.functional.silu(x @ w[p + "wg"].t()) * (x @ w[p + "wu"].t())) @ w[
+                p + "wd"
+            ].t()
+        return rms(h, w["out_norm"]) @ w["embed"].t()
+
+
+def bench_float_speed(args: argparse.Namespace) -> dict:
+    """The same shapes through the float32 forward of the dequantised weights."""
+    ref = FloatReference(args.gguf)
+    g = torch.Generator().manual_seed(0)
+    ref.forward(torch.full((1, 16), 100, dtype=torch.int64))  # warm-up
+    out: dict = {"prefill": [], "incremental": []}
+    for spec in args.prefill:
+        b, t = (int(x) for x in spec.split("x"))
+        toks = torch.randint(100, 40000, (b, t), generator=g)
+        t0, c0 = time.perf_counter(), time.process_time()
+        ref.forward(toks)
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        out["prefill"].append({"batch": b, "window": t, "tok_per_s": round(b * t / dt, 1),
+                               "tok_per_cpu_s": round(b * t / dc, 1)})  # fmt: skip
+        print(f"fp32 prefill     batch {b:4d} window {t:5d}: {b * t / dt:8.1f} tok/s", flush=True)
+    for b in args.incremental:
+        cache: list = []
+        ref.forward(torch.randint(100, 40000, (b, args.inc_len), generator=g), cache)
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(args.inc_steps):
+            ref.forward(torch.randint(100, 40000, (b, 1), generator=g), cache)
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        rate = b * args.inc_steps / dt
+        out["incremental"].append({"batch": b, "depth": args.inc_len, "tok_per_s": round(rate, 1),
+                                   "tok_per_cpu_s": round(b * args.inc_steps / dc, 1)})  # fmt: skip
+        print(f"fp32 incremental batch {b:4d} depth {args.inc_len:5d}: {rate:8.1f} tok/s", flush=True)
+    return out
+
+
 def bench_quality(args: argparse.Namespace) -> dict:
     m = _model()
     ref = FloatReference(args.gguf) if args.gguf else None
@@ -211,9 +284,17 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from nzarc.neural.runtime import matmul_backend
 
-    res = bench_speed(args) if args.what == "speed" else bench_quality(args)
-    res["env"] = {"threads": args.threads, "backend": matmul_backend(), "torch": torch.__version__,
-                  "machine": platform.machine(), "loadavg": os.getloadavg()[0]}  # fmt: skip
+    if args.what == "speed":
+        res = bench_speed(args)
+        if args.gguf:  # the float32 baseline, same shapes, same run
+            res["fp32"] = bench_float_speed(args)
+    else:
+        res = bench_quality(args)
+    from nzarc.neural.runtime import kernels_name
+
+    res["env"] = {"threads": args.threads, "backend": matmul_backend(), "kernels": kernels_name(),
+                  "torch": torch.__version__, "machine": platform.machine(),
+                  "loadavg": os.getloadavg()[0]}  # fmt: skip
     if args.out:
         old = json.loads(args.out.read_text()) if args.out.exists() else {}
         old[args.what] = res

@@ -51,17 +51,14 @@ def _isqrt(n: int) -> int:
 
 @njit(inline="always", **_OPTS)
 def _rne_shift(p: int, s: int) -> int:
-    """rne(p / 2**s) for s >= 0 and |p| < 2**62."""
+    """rne(p / 2**s) for s >= 0 and |p| <= 2**61."""
     if s == 0:
         return p
-    if s >= 63:
-        return 0
-    q = p >> s
-    r = p - (q << s)
-    half = np.int64(1) << (s - 1)
-    if r > half or (r == half and (q & 1) == 1):
-        q += 1
-    return q
+    if s >= 62:
+        return 0  # |p / 2**s| <= 1/2, and a tie rounds to the even 0
+    # p = q·2**s + r (0 <= r < 2**s): adding 2**(s-1) - 1 + (q & 1) carries into q exactly
+    # when r > 2**(s-1), or r = 2**(s-1) and q is odd
+    return (p + (np.int64(1) << (s - 1)) - 1 + ((p >> s) & 1)) >> s
 
 
 @njit(inline="always", **_OPTS)
