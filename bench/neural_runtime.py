@@ -28,6 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+import nzarc.neural  # noqa: F401  (sets the OpenMP wait policy before torch loads)
+
+# isort: split
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,35 +169,50 @@ class FloatReference:
         B, T = tok.shape
         H, KV, D = cfg["n_head"], cfg["n_kv_head"], cfg["head_dim"]
         eps = cfg["eps"]
-        p0 = cache[0][0].shape[2] if cache else 0
+        p0 = int(cache[-1]) if cache else 0
 
         def rms(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
             return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * g
 
         pos = torch.arange(p0, p0 + T)
         h = w["embed"][tok]
-        fresh = cache is not None and not cache
+        G = H // KV
         for li in range(cfg["n_layer"]):
             p = f"{li}."
             x = rms(h, w[p + "attn_norm"])
             q = self._rope((x @ w[p + "wq"].t()).view(B, T, H, D), pos).transpose(1, 2)
             k = self._rope((x @ w[p + "wk"].t()).view(B, T, KV, D), pos).transpose(1, 2)
             v = (x @ w[p + "wv"].t()).view(B, T, KV, D).transpose(1, 2)
-            if cache is not None:
-                if fresh:
-                    cache.append((k, v))
-                else:
-                    k = torch.cat([cache[li][0], k], dim=2)
-                    v = torch.cat([cache[li][1], v], dim=2)
-                    cache[li] = (k, v)
-            k = k.repeat_interleave(H // KV, 1)
-            v = v.repeat_interleave(H // KV, 1)
-            o = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=p0 == 0)
+            if cache is None or p0 == 0:  # prefill: causal attention over the window
+                if cache is not None:  # preallocated caches, as a decoder would keep them
+                    room = max(64, T)
+                    kc = torch.zeros(B, KV, T + room, D)
+                    vc = torch.zeros(B, KV, T + room, D)
+                    kc[:, :, :T], vc[:, :, :T] = k, v
+                    cache.append([kc, vc])
+                o = torch.nn.functional.scaled_dot_product_attention(
+                    q, k.repeat_interleave(G, 1), v.repeat_interleave(G, 1), is_causal=True
+                )
+            else:  # one new position: grouped-query attention against the caches in place
+                kc, vc = cache[li]
+                if p0 + T > kc.shape[2]:
+                    kc = torch.cat([kc, torch.zeros_like(kc)], dim=2)
+                    vc = torch.cat([vc, torch.zeros_like(vc)], dim=2)
+                    cache[li] = [kc, vc]
+                kc[:, :, p0 : p0 + T], vc[:, :, p0 : p0 + T] = k, v
+                qg = q.reshape(B, KV, G * T, D)
+                a = torch.softmax(qg @ kc[:, :, : p0 + T].transpose(-1, -2) / math.sqrt(D), -1)
+                o = (a @ vc[:, :, : p0 + T]).reshape(B, H, T, D)
             h = h + o.transpose(1, 2).reshape(B, T, H * D) @ w[p + "wo"].t()
             x = rms(h, w[p + "ffn_norm"])
             h = h + (torch.nn.functional.silu(x @ w[p + "wg"].t()) * (x @ w[p + "wu"].t())) @ w[
                 p + "wd"
             ].t()
+        if cache is not None:
+            if p0 == 0:
+                cache.append(T)  # the last item counts the cached positions
+            else:
+                cache[-1] += T
         return rms(h, w["out_norm"]) @ w["embed"].t()
 
 
