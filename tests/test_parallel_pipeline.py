@@ -270,9 +270,9 @@ def test_cli_extract_sync_option(tmp_path: Path) -> None:
 
 def test_hash_queue_is_bounded() -> None:
     """The extraction hashing thread never holds more than its limit of queued pieces."""
-    from nzarc.reader import _HashPool
+    from nzarc.workqueue import HashPool
 
-    pool = _HashPool(2)
+    pool = HashPool(2)
     gate = threading.Event()
     pool.submit(gate.wait)
     pool.submit(lambda: None)

@@ -13,12 +13,20 @@ archive. Its guarantees, whatever the archive contains:
   own directory, stays inside ``dest`` (checked lexically and against the
   real filesystem); otherwise extraction stops with :class:`UnsafePath`.
 * A regular file is written under a temporary name in its final directory,
-  given its mode and mtime, and renamed to its real name only after the
-  reader has verified its SHA-256 and size (the reader raises
-  :class:`IntegrityError` before its chunk iterator ends otherwise). On any
+  given its mode and mtime, and renamed to its real name only after its
+  size and SHA-256 have been verified: by the reader, which raises
+  :class:`IntegrityError` before its chunk iterator ends otherwise, or, for a
+  reader that leaves digests to its caller (``defers_digests``, as
+  :class:`nzarc.ArchiveReader` does), here, on the bytes as they are written,
+  against the member's authenticated digest. On any
   failure, including an interrupt or a killed process, the temporary file is
   removed or left under its temporary name: a name in ``dest`` that looks
   complete is complete.
+* Files, directories and symlinks are created by one writer thread, in
+  member order, while the calling thread goes on reading, decrypting and
+  verifying: at most :data:`WRITE_AHEAD_BYTES` (or one chunk, when larger)
+  of verified data waits for it. A failure on that thread stops the
+  extraction and is raised on the calling thread.
 * Durability: by default nothing is forced to disk, as with ``tar``; after a
   power loss or an operating-system crash (not a process crash) recently
   extracted files may be empty or short. With ``sync=True`` every file is
@@ -36,17 +44,19 @@ archive. Its guarantees, whatever the archive contains:
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import secrets
 import stat
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from nzarc.errors import UnsafePath
+from nzarc.errors import IntegrityError, UnsafePath
 from nzarc.format.paths import validate_link_target, validate_member_name
+from nzarc.workqueue import HashPool, OrderedHasher, OrderedWorker
 
 __all__ = [
     "SAFE_MODE_BITS",
@@ -59,6 +69,11 @@ __all__ = [
 
 #: The permission bits restored on extraction (set-uid and set-gid are dropped).
 SAFE_MODE_BITS = 0o1777
+
+#: Verified member bytes waiting for the writer thread, at most (or one chunk when larger).
+WRITE_AHEAD_BYTES = 4 << 20
+#: Written pieces waiting for the hashing thread, at most.
+_HASH_AHEAD = 4
 
 _TMP_PREFIX = ".nzarc-tmp-"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -95,7 +110,7 @@ class _MemberDataLike(Protocol):
 
 
 #: ``progress(member, nbytes)``: called with ``nbytes=0`` when a member starts
-#: and with the size of each chunk written.
+#: and with the size of each verified chunk handed to the writer thread.
 ExtractProgress = Callable[[Any, int], None]
 
 
@@ -175,11 +190,15 @@ class _Extractor:
         self.root_real = os.path.realpath(dest)
         self._cached: tuple[tuple[str, ...], int] | None = None
         self.pending_dirs: list[_PendingDir] = []
-        self.tmp: tuple[int, str] | None = None  # (dir fd, temp name) of the file being written
+        self.tmp: tuple[int, str] | None = None  # (dir fd, temp name) of the entry being made
+        self.fd: int | None = None  # open temporary file of the file member being written
+        self.sha: OrderedHasher | None = None  # its SHA-256, when the extractor checks it
+        self.hash_pool = HashPool(_HASH_AHEAD)
 
     def close(self) -> None:
         self._drop_cache()
         os.close(self.root_fd)
+        self.hash_pool.shutdown()
 
     def _drop_cache(self) -> None:
         if self._cached is not None:
@@ -252,37 +271,54 @@ class _Extractor:
 
     # -- members -----------------------------------------------------------
 
-    def write_file(
-        self,
-        parts: list[str],
-        member: _MemberLike,
-        chunks: Iterable[bytes],
-        progress: ExtractProgress | None,
-    ) -> None:
+    def begin_file(self, parts: list[str], digest: bool = False) -> None:
+        """Create the temporary file that will become the file member ``parts``; with
+        ``digest``, also hash what is written (on the hashing thread; checked by
+        :meth:`commit_file`)."""
+        self.sha = OrderedHasher(self.hash_pool) if digest else None
         full = "/".join(parts)
         pfd = self.open_parent(parts[:-1], create=True)
-        leaf = parts[-1]
-        self.check_replaceable(pfd, leaf, full)
+        self.check_replaceable(pfd, parts[-1], full)
         tmp = _TMP_PREFIX + secrets.token_hex(8)
-        ffd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=pfd)
+        self.fd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=pfd)
         self.tmp = (pfd, tmp)
+
+    def write_chunk(self, chunk: bytes) -> None:
+        """Append ``chunk`` to the temporary file opened by :meth:`begin_file`."""
+        assert self.fd is not None
+        if self.sha is not None:
+            self.sha.update(chunk)
+        view = memoryview(chunk)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+
+    def commit_file(
+        self, parts: list[str], member: _MemberLike, expected: bytes | None = None
+    ) -> None:
+        """Give the temporary file its mode and mtime, then its real name.
+
+        Called once the reader has verified the member's size, and its SHA-256 unless
+        :meth:`begin_file` was asked to hash: then the digest must equal ``expected``
+        (the member's authenticated SHA-256) or :class:`IntegrityError` is raised and
+        the file never gets its name.
+        """
+        assert self.fd is not None and self.tmp is not None
+        if self.sha is not None:
+            sha, self.sha = self.sha, None
+            if sha.digest() != expected:
+                raise IntegrityError(f"member {member.name!r} fails its SHA-256 check")
+        fd, self.fd = self.fd, None
         try:
-            with os.fdopen(ffd, "wb", buffering=0, closefd=True) as f:
-                for chunk in chunks:  # the reader raises before the end on a bad SHA-256
-                    view = memoryview(chunk)
-                    while view:
-                        n = f.write(view)
-                        view = view[n:]
-                    if progress is not None:
-                        progress(member, len(chunk))
-                os.fchmod(f.fileno(), member.mode & SAFE_MODE_BITS)
-                os.utime(f.fileno(), ns=(member.mtime_ns, member.mtime_ns))
-                if self.sync:
-                    os.fsync(f.fileno())
-            self._publish(pfd, tmp, leaf, full)
-            self.touched.add(tuple(parts[:-1]))
+            os.fchmod(fd, member.mode & SAFE_MODE_BITS)
+            os.utime(fd, ns=(member.mtime_ns, member.mtime_ns))
+            if self.sync:
+                os.fsync(fd)
         finally:
-            self.discard_tmp()
+            os.close(fd)
+        pfd, tmp = self.tmp
+        self._publish(pfd, tmp, parts[-1], "/".join(parts))
+        self.touched.add(tuple(parts[:-1]))
 
     def _publish(self, pfd: int, tmp: str, leaf: str, full: str) -> None:
         """Give the verified temporary file its real name."""
@@ -307,6 +343,11 @@ class _Extractor:
         self.tmp = None
 
     def discard_tmp(self) -> None:
+        """Close and remove the temporary file of an unfinished member, if any."""
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            with suppress(OSError):
+                os.close(fd)
         if self.tmp is not None:
             pfd, tmp = self.tmp
             self.tmp = None
@@ -409,51 +450,77 @@ def extract_members(
     """
     dest_path = Path(dest)
     requested = None if names is None else frozenset(names)
-    members = _iter_selected(reader, requested)
+    # A reader that lets the caller check digests has them checked on the writer thread,
+    # as the bytes are written, instead of on its own hashing thread.
+    own_digests = getattr(reader, "defers_digests", False) is True
+    members = _iter_selected(reader, requested, own_digests)
     # Decrypt up to the first member before touching the filesystem: a wrong key
     # or a bad header must not leave even an empty destination directory behind.
     first = next(members, None)
     dest_path.mkdir(parents=True, exist_ok=True)
     ex = _Extractor(dest_path, force, sync)
+    # Every file system change runs on one writer thread, in member order; this thread
+    # only reads (decrypts, decodes, verifies) and hands verified bytes over.
+    fs = OrderedWorker(WRITE_AHEAD_BYTES, name="nzarc-extract")
     done: list[Any] = []
     try:
         for md in _chain_first(first, members):
             member = md.member
             if select_members(requested, member.name) is None:
-                _drain(md)
+                _drain(md, check_digest=own_digests)
                 continue
             parts = split_member_name(member.name)
             if progress is not None:
                 progress(member, 0)
             if member.type == "file":
-                ex.write_file(parts, member, md.chunks(), progress)
+                fs.submit(ex.begin_file, parts, own_digests)
+                for chunk in md.chunks():  # the reader raises before the end on a bad size
+                    fs.submit(ex.write_chunk, chunk, nbytes=len(chunk))
+                    if progress is not None:
+                        progress(member, len(chunk))
+                # Only now (the size verified, the expected digest known) may it be named.
+                expected = md.member.sha256 if own_digests else None
+                fs.submit(ex.commit_file, parts, member, expected)
             elif member.type == "dir":
-                ex.make_dir(parts, member)
+                fs.submit(ex.make_dir, parts, member)
                 _drain(md)
             elif member.type == "symlink":
-                ex.make_symlink(parts, member)
+                fs.submit(ex.make_symlink, parts, member)
                 _drain(md)
             else:
                 raise UnsafePath(f"member {member.name!r} has unsupported type {member.type!r}")
             done.append(md.member)  # with the verified size and digest
+        fs.join()
         ex.finish_dirs()
+    except BaseException as exc:
+        # Members already handed over complete; the unfinished one was never committed.
+        failed = fs.finish()
+        # A file system failure belongs to an earlier member than whatever stopped this
+        # thread afterwards: report it, unless the user interrupted.
+        if failed is not None and failed is not exc and isinstance(exc, Exception):
+            raise failed from None
+        raise
     finally:
         ex.discard_tmp()
         ex.close()
     return done
 
 
-def _iter_selected(reader: Any, requested: frozenset[str] | None) -> Iterator[Any]:
+def _iter_selected(
+    reader: Any, requested: frozenset[str] | None, own_digests: bool
+) -> Iterator[Any]:
     """Iterate the reader's members, letting it skip unselected data when it can.
 
     With a selection and a seekable source, the exact names are worked out
-    from the index so the reader can skip the other members' chunks.
+    from the index so the reader can skip the other members' chunks. With
+    ``own_digests`` the reader leaves the SHA-256 checks to the caller.
     """
+    kw = {"verify_digests": False} if own_digests else {}
     if requested is None or not getattr(reader, "seekable", False):
-        yield from reader.iter_members(None)
+        yield from reader.iter_members(None, **kw)
         return
     exact = [m.name for m in reader.members() if select_members(requested, m.name) is not None]
-    yield from reader.iter_members(exact)
+    yield from reader.iter_members(exact, **kw)
 
 
 def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
@@ -462,10 +529,16 @@ def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
         yield from rest
 
 
-def _drain(md: Any) -> None:
+def _drain(md: Any, *, check_digest: bool = False) -> None:
     """Consume a member's data (if any) so a streaming reader stays in step
-    and still verifies it."""
+    and still verifies it; ``check_digest`` checks a file's SHA-256 here (for a
+    reader that leaves that to its caller)."""
     chunks = getattr(md, "chunks", None)
-    if chunks is not None:
-        for _ in chunks():
-            pass
+    if chunks is None:
+        return
+    sha = hashlib.sha256() if check_digest and md.member.type == "file" else None
+    for piece in chunks():
+        if sha is not None:
+            sha.update(piece)
+    if sha is not None and sha.digest() != md.member.sha256:
+        raise IntegrityError(f"member {md.member.name!r} fails its SHA-256 check")

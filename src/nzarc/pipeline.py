@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nzarc.codecs.contract import Codec
-from nzarc.codecs.registry import get_registry
+from nzarc.codecs.registry import Registry, registry_for
 from nzarc.errors import CodecError, FormatError, ModelMismatch, NzarcError, UnsupportedCodec
 from nzarc.format.header import CodecEntry
 
@@ -103,8 +103,7 @@ def make_executor(jobs: int) -> Executor:
     return ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="nzarc")
 
 
-def _entry(codec: Codec) -> CodecEntry:
-    registry = get_registry()
+def _entry(registry: Registry, codec: Codec) -> CodecEntry:
     return CodecEntry(
         codec_id=codec.codec_id,
         version=codec.version,
@@ -114,8 +113,8 @@ def _entry(codec: Codec) -> CodecEntry:
     )
 
 
-def _build(codec_id: str, level: int | None) -> Codec:
-    cls = get_registry().latest(codec_id)
+def _build(registry: Registry, codec_id: str, level: int | None) -> Codec:
+    cls = registry.latest(codec_id)
     if codec_id == ZSTD_ID and level is not None:
         return cls.from_params({"level": level})
     return cls.from_params({})
@@ -127,25 +126,26 @@ def plan_codecs(codec: str = "auto", level: int | None = None) -> CodecPlan:
     Slot 0 is always ``nzarc.store``. ``auto`` offers zstd (level ``level`` or 19) and the
     neural codec when it is installed with its model; any other choice offers that codec.
     """
-    store = _build(STORE_ID, None)
-    plan = CodecPlan(entries=[_entry(store)], codecs=[store])
     if codec == "auto":
         wanted: list[tuple[str, bool]] = [(ZSTD_ID, True), (NEURAL_ID, False)]
         level = AUTO_ZSTD_LEVEL if level is None else level
     else:
         wanted = [(_ALIASES.get(codec, codec), True)]
+    registry = registry_for([STORE_ID, *(codec_id for codec_id, _ in wanted)])
+    store = _build(registry, STORE_ID, None)
+    plan = CodecPlan(entries=[_entry(registry, store)], codecs=[store])
     for codec_id, required in wanted:
         if codec_id == STORE_ID:
             continue
         try:
-            built = _build(codec_id, level)
+            built = _build(registry, codec_id, level)
         except (UnsupportedCodec, ModelMismatch, CodecError):
             if required:
                 raise
             continue
         plan.candidates.append(len(plan.codecs))
         plan.codecs.append(built)
-        plan.entries.append(_entry(built))
+        plan.entries.append(_entry(registry, built))
     return plan
 
 
@@ -155,7 +155,7 @@ def build_decoders(entries: Sequence[CodecEntry], slots: Sequence[int]) -> dict[
     Raises UnsupportedCodec (id, version, install hint) or ModelMismatch before any chunk
     is decoded.
     """
-    registry = get_registry()
+    registry = registry_for(entries[slot].codec_id for slot in slots)
     out: dict[int, Codec] = {}
     for slot in slots:
         entry = entries[slot]

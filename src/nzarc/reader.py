@@ -3,7 +3,8 @@
 Works on pipes (one sequential pass, no seek) and on seekable files (index via the trailer,
 single members without decrypting the rest). Only AEAD-verified plaintext is parsed, and a
 member's bytes reach the caller only from verified segments; a size or SHA-256 mismatch
-raises IntegrityError before the member's iterator finishes.
+raises IntegrityError before the member's iterator finishes (unless the caller takes the
+SHA-256 check over: ``iter_members(verify_digests=False)``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
@@ -47,6 +46,7 @@ from nzarc.format.layout import (
 from nzarc.format.member import Entry, Member, NameSet, finished
 from nzarc.format.stream import PlainStream, iter_segments, segment_count
 from nzarc.pipeline import ChunkDecoder, build_decoders, default_jobs, make_executor
+from nzarc.workqueue import HashPool, OrderedHasher
 
 __all__ = ["ArchiveReader", "ArchiveInfo", "MemberData", "TestReport"]
 
@@ -164,7 +164,7 @@ class ArchiveReader:
         self._jobs = default_jobs(jobs)
         self._owned: IO[bytes] | None = None
         self._executor: Any = None
-        self._hash_pool: _HashPool | None = None
+        self._hash_pool: HashPool | None = None
         if isinstance(source, (str, os.PathLike)):
             self._owned = open(source, "rb")  # noqa: SIM115 - closed by close()
             source = self._owned
@@ -178,6 +178,7 @@ class ArchiveReader:
         self._payload_start = PRELUDE_LEN + len(self._header_bytes) + MAC_LEN
         self._aead: SegmentAead | None = None
         self._index: Index | None = None
+        self._index_body: bytes | None = None  # the authenticated bytes it was decoded from
         self._consumed = False
         self._decoders: dict[int, Codec] = {}
 
@@ -215,10 +216,10 @@ class ArchiveReader:
             self._aead = make_aead(h.suite, keymod.payload_key(file_key, h.salt, self._mac))
         return self._aead
 
-    def _get_hash_pool(self) -> _HashPool:
+    def _get_hash_pool(self) -> HashPool:
         """One thread for member hashing (ordered updates off the consuming thread)."""
         if self._hash_pool is None:
-            self._hash_pool = _HashPool(2 * self._jobs + 2)
+            self._hash_pool = HashPool(2 * self._jobs + 2)
         return self._hash_pool
 
     def _get_executor(self) -> Any:
@@ -320,17 +321,33 @@ class ArchiveReader:
         reader = FrameReader(stream, chunk_size=h.chunk_size, slots=len(h.codecs))
         return _windowed(reader.next, decoder, 2 * self._jobs), stream
 
-    def _scan(self, with_data: bool) -> Iterator[tuple[str, Any]]:
+    def _scan(self, with_data: bool, *, digests: bool = True) -> Iterator[tuple[str, Any]]:
         frames, stream = self._sequential_frames(with_data)
-        pool = self._get_hash_pool() if with_data else None
-        yield from _demux(frames, stream, self.header, with_data, pool)
+        pool = self._get_hash_pool() if with_data and digests else None
+        known = None
+        if self._index is not None and self._index_body is not None:
+            known = (self._index_body, self._index)
+        yield from _demux(
+            frames, stream, self.header, with_data, pool, digests=digests, known_index=known
+        )
 
-    def iter_members(self, names: Collection[str] | None = None) -> Iterator[MemberData]:
-        """Members in archive order with their verified data; see the module docstring."""
+    #: :meth:`iter_members` accepts ``verify_digests`` (for :func:`nzarc.extract.extract_members`).
+    defers_digests = True
+
+    def iter_members(
+        self, names: Collection[str] | None = None, *, verify_digests: bool = True
+    ) -> Iterator[MemberData]:
+        """Members in archive order with their verified data; see the module docstring.
+
+        With ``verify_digests=False`` the members' SHA-256 digests are not computed here:
+        the caller must hash every file member's bytes and compare the digest with
+        ``member.sha256`` (final once ``chunks()`` has ended) before trusting them. The
+        AEAD, the frame structure and every member's size are verified either way.
+        """
         if names is not None and self._src.seekable:
-            yield from self._iter_selected(set(names))
+            yield from self._iter_selected(set(names), verify_digests)
             return
-        events = self._scan(with_data=True)
+        events = self._scan(with_data=True, digests=verify_digests)
         wanted = None if names is None else set(names)
         current: MemberData | None = None
         for kind, value in events:
@@ -430,12 +447,13 @@ class ArchiveReader:
         if not isinstance(frame, IndexFrame):
             raise FormatError("trailer does not point at the index")
         index = decode_index(frame.body, chunk_size=h.chunk_size, slots=len(h.codecs))
+        self._index_body = frame.body
         _check_tail(h, frames.next(), frames.next, frame.pos, trailer_at)
         if index.chunk_offsets and index.chunk_offsets[-1] >= trailer.index_offset:
             raise FormatError("the index lists a chunk offset at or beyond the index itself")
         return index
 
-    def _iter_selected(self, names: set[str]) -> Iterator[MemberData]:
+    def _iter_selected(self, names: set[str], digests: bool = True) -> Iterator[MemberData]:
         index = self._get_index()
         selected = [e for e in index.entries if e.member.name in names]
         used = {s for s, c in enumerate(index.counts) if c}
@@ -443,7 +461,9 @@ class ArchiveReader:
         n_segments, _ = self._layout()
         cursor = _ChunkCursor(self, index, decoder, n_segments)
         for entry in selected:
-            yield MemberData(entry.member, cursor.member_bytes(entry), lambda m=entry.member: m)
+            yield MemberData(
+                entry.member, cursor.member_bytes(entry, digests), lambda m=entry.member: m
+            )
 
 
 def _identity(value: str | bytes) -> bytes:
@@ -532,65 +552,14 @@ def _decoded(frames: list[Frame], finish: Callable[[], list[bytes]] | None) -> I
         )
 
 
-#: Pieces at least this long are hashed on the hashing thread; shorter ones inline.
-_ASYNC_HASH_MIN = 1 << 16
-
-
-class _HashPool:
-    """One hashing thread (so updates stay in order) with at most ``limit`` pieces queued:
-    the submitting thread waits rather than buffer without bound."""
-
-    def __init__(self, limit: int) -> None:
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="nzarc-hash")
-        self._slots = threading.BoundedSemaphore(limit)
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        self._slots.acquire()
-        try:
-            fut = self._pool.submit(fn, *args)
-        except BaseException:
-            self._slots.release()
-            raise
-        fut.add_done_callback(lambda _f: self._slots.release())
-        return fut
-
-    def shutdown(self) -> None:
-        self._pool.shutdown()
-
-
-class _Hasher:
-    """A member's SHA-256, fed in order. Large pieces are hashed on ``pool`` while the
-    caller goes on; small ones inline until the first large one."""
-
-    __slots__ = ("_h", "_pool", "_async")
-
-    def __init__(self, pool: _HashPool | None) -> None:
-        self._h = hashlib.sha256()
-        self._pool = pool
-        self._async = False
-
-    def update(self, piece: bytes) -> None:
-        if self._pool is not None and (self._async or len(piece) >= _ASYNC_HASH_MIN):
-            self._async = True
-            self._pool.submit(self._h.update, piece)
-        else:
-            self._h.update(piece)
-
-    def digest(self) -> bytes:
-        if self._async:
-            assert self._pool is not None
-            return self._pool.submit(self._h.digest).result()
-        return self._h.digest()
-
-
 class _Pending:
     __slots__ = ("entry", "size", "digest", "hasher", "started", "closed")
 
-    def __init__(self, entry: Entry, hash_pool: _HashPool | None = None) -> None:
+    def __init__(self, entry: Entry, hash_pool: HashPool | None = None) -> None:
         self.entry = entry
         self.size: int | None = None
         self.digest: bytes | None = None
-        self.hasher = _Hasher(hash_pool)
+        self.hasher = OrderedHasher(hash_pool)
         self.started = False
         self.closed = False
 
@@ -600,12 +569,18 @@ def _demux(
     stream: PlainStream,
     h: Header,
     with_data: bool,
-    hash_pool: _HashPool | None = None,
+    hash_pool: HashPool | None = None,
+    *,
+    digests: bool = True,
+    known_index: tuple[bytes, Index] | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """Validate the frame sequence (§6 ordering rules) and turn it into member events.
 
     ``hash_pool`` (one thread) takes the hashing of large pieces off the
     calling thread; every digest is still checked before the member's "end" event.
+    With ``digests`` false no digest is computed or checked (the caller does it).
+    ``known_index`` (body, index) is an index already decoded from the trailer: an
+    index frame with exactly that body is not decoded again.
 
     Events: ("start", Member), ("data", bytes), ("end", Member with size/sha256),
     ("index", Index) once the index, padding and trailer have been checked.
@@ -649,12 +624,14 @@ def _demux(
                     buf.popleft()
                 dpos += take
                 if with_data:
-                    front.hasher.update(piece)
+                    if digests:
+                        front.hasher.update(piece)
                     yield "data", piece
             if front.size is None or dpos < end:  # type: ignore[operator]
                 return
             if (
                 with_data
+                and digests
                 and front.entry.member.type == "file"
                 and front.hasher.digest() != front.digest
             ):
@@ -732,7 +709,10 @@ def _demux(
         elif isinstance(frame, IndexFrame):
             if unclosed:
                 raise FormatError("index before every member was finished")
-            index = decode_index(frame.body, chunk_size=cs, slots=len(h.codecs))
+            if known_index is not None and frame.body == known_index[0]:
+                index = known_index[1]
+            else:
+                index = decode_index(frame.body, chunk_size=cs, slots=len(h.codecs))
             if (
                 list(index.entries) != seen
                 or list(index.chunk_offsets) != offsets
@@ -815,7 +795,7 @@ class _ChunkCursor:
             self._next_k += 1
         self._cache = dict(zip(ks, self._decoder.decode_group(items), strict=True))
 
-    def member_bytes(self, entry: Entry) -> Iterator[bytes]:
+    def member_bytes(self, entry: Entry, digests: bool = True) -> Iterator[bytes]:
         m = entry.member
         cs = self._r.header.chunk_size
         size = m.size or 0
@@ -829,7 +809,8 @@ class _ChunkCursor:
                 lo = max(entry.offset, k * cs) - k * cs
                 hi = min(entry.offset + size, k * cs + len(data)) - k * cs
                 piece = data[lo:hi]
-                hasher.update(piece)
+                if digests:
+                    hasher.update(piece)
                 yield piece
-        if m.type == "file" and hasher.digest() != m.sha256:
+        if digests and m.type == "file" and hasher.digest() != m.sha256:
             raise IntegrityError(f"member {m.name!r} fails its SHA-256 check")

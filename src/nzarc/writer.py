@@ -9,7 +9,6 @@ encoded group.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections import deque
@@ -54,10 +53,13 @@ from nzarc.format.member import Entry, Member, NameSet
 from nzarc.format.paths import validate_link_target, validate_member_name
 from nzarc.format.stream import SegmentWriter
 from nzarc.pipeline import ChunkEncoder, ProgressEvent, default_jobs, make_executor, plan_codecs
+from nzarc.workqueue import HashPool, OrderedHasher
 
 __all__ = ["ArchiveWriter", "WriteStats"]
 
 _READ_BLOCK = 1 << 20
+#: Reads are sized to end where the current chunk ends once that is at least this much.
+_MIN_ALIGNED_READ = 64 << 10
 
 #: Waits for an encoded group: ``(slot, output)`` per chunk (see ``ChunkEncoder.start_group``).
 _Finish = Callable[[], list[tuple[int, bytes]]]
@@ -133,6 +135,7 @@ class ArchiveWriter:
         self._batch = 2 * self._jobs
         self._plan = plan_codecs(codec, level)
         self._executor = make_executor(self._jobs)
+        self._hash_pool = HashPool(2 * self._jobs + 2)  # member digests, off this thread
         self._encoder = ChunkEncoder(self._plan, self._executor, self._jobs, verify=verify)
 
         if encrypt:
@@ -252,9 +255,12 @@ class ArchiveWriter:
                 self._segments.write(item)
 
     def _append(self, data: bytes) -> None:
-        self._buf += data
-        self._pos += len(data)
         size = self.chunk_size
+        self._pos += len(data)
+        if not self._buf and len(data) == size and type(data) is bytes:
+            self._cut_chunk(data)  # a read that is exactly the next chunk: no copy
+            return
+        self._buf += data
         if len(self._buf) >= size:
             view = memoryview(self._buf)
             start = 0
@@ -266,6 +272,12 @@ class ArchiveWriter:
             finally:
                 view.release()
             del self._buf[:start]
+
+    def _read_size(self) -> int:
+        """How much to read next: up to the end of the current chunk, so that reads line
+        up with chunks and need no copying (unless that is a small remainder)."""
+        room = self.chunk_size - len(self._buf)
+        return room if room >= _MIN_ALIGNED_READ else _READ_BLOCK
 
     def _release_finished(self) -> None:
         while self._open and self._open[0].end is not None and self._open[0].end <= self._cut:
@@ -323,12 +335,14 @@ class ArchiveWriter:
         def run() -> Member:
             member = Member(arcname, "file", mode & MODE_MASK, _mtime(mtime_ns), None, None)
             entry = self._begin(member)
-            hasher = hashlib.sha256()
+            hasher = OrderedHasher(self._hash_pool)
             size = 0
             while True:
-                block = fileobj.read(_READ_BLOCK)
+                block = fileobj.read(self._read_size())
                 if not block:
                     break
+                if type(block) is not bytes:  # hashed later: must not change meanwhile
+                    block = bytes(block)
                 hasher.update(block)
                 size += len(block)
                 self._append(block)
@@ -414,6 +428,7 @@ class ArchiveWriter:
                 self._out.flush()
             self._closed = True
             self._executor.shutdown()
+            self._hash_pool.shutdown()
             self.stats.chunks = len(self._chunk_offsets)
             per: dict[str, int] = {}
             for entry, count in zip(self._plan.entries, self._counts, strict=True):
@@ -437,6 +452,7 @@ class ArchiveWriter:
         """Stop without finishing: nothing further is written."""
         self._failed = True
         self._executor.shutdown(cancel_futures=True)
+        self._hash_pool.shutdown()
 
     def __enter__(self) -> ArchiveWriter:
         return self

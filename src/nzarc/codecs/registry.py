@@ -26,6 +26,12 @@ Loading rules
       namespace is reserved for the distribution ``nzarc``.
     * Two plugins describing the same model name with different hashes is a
       :class:`PluginError` as well.
+    * Reading or writing an archive whose codecs are all nzarc's own
+      (``nzarc.*``) needs only the built-in plugin, since no other plugin
+      may provide those ids: :func:`registry_for` then loads that plugin
+      alone, without scanning installed distributions or importing other
+      plugins (so their failures and conflicts are not reported there),
+      unless strict mode is on or the full registry is already loaded.
 """
 
 from __future__ import annotations
@@ -36,8 +42,8 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from importlib import import_module, metadata
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -46,6 +52,9 @@ from nzarc.codecs.contract import Codec, ModelDescriptor, validate_codec_class
 from nzarc.codecs.hookspecs import PluginWarning
 from nzarc.errors import PluginError, UnsupportedCodec
 
+if TYPE_CHECKING:  # importlib.metadata costs milliseconds; only a full load needs it
+    from importlib import metadata
+
 __all__ = [
     "CodecInfo",
     "ModelDescriptor",
@@ -53,6 +62,7 @@ __all__ = [
     "Registry",
     "describe_codecs",
     "get_registry",
+    "registry_for",
     "ENTRY_POINT_GROUP",
     "ENV_STRICT",
     "ENV_DISABLE",
@@ -141,21 +151,28 @@ def _source_from_entry_point(ep: metadata.EntryPoint) -> _Source:
     )
 
 
+def _builtin_source() -> _Source:
+    """The built-in plugin, loaded directly (no distribution metadata needed)."""
+    from nzarc import __version__
+
+    return _Source(
+        name=BUILTIN_PLUGIN,
+        value=_BUILTIN_MODULE,
+        distribution=BUILTIN_DISTRIBUTION,
+        distribution_version=__version__,
+        load=lambda: import_module(_BUILTIN_MODULE),
+    )
+
+
 def _discover() -> list[_Source]:
+    from importlib import metadata
+
     sources = [
         _source_from_entry_point(ep) for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
     ]
     if not any(_is_builtin(s) for s in sources):
         # Running from a source tree without installed metadata: load the same module directly.
-        sources.append(
-            _Source(
-                name=BUILTIN_PLUGIN,
-                value=_BUILTIN_MODULE,
-                distribution=BUILTIN_DISTRIBUTION,
-                distribution_version=None,
-                load=lambda: import_module(_BUILTIN_MODULE),
-            )
-        )
+        sources.append(_builtin_source())
     return sources
 
 
@@ -191,15 +208,29 @@ class Registry:
         ``disabled`` default to ``NZARC_STRICT_PLUGINS``/``NZARC_DISABLE_PLUGINS``.
         Raises :class:`PluginError` on conflicts, and on any failure when strict.
         """
-        reg = cls()
-        reg.strict = _env_strict() if strict is None else strict
         tokens = _env_disabled() if disabled is None else [t.strip() for t in disabled if t.strip()]
         if entry_points is None:
             sources = _discover()
         else:
             sources = [_source_from_entry_point(ep) for ep in entry_points]
-        sources.sort(
-            key=lambda s: (not _is_builtin(s), normalize_distribution(s.distribution or ""), s.name)
+        return cls._from_sources(sources, strict, tokens)
+
+    @classmethod
+    def load_builtin(cls, *, strict: bool | None = None) -> Registry:
+        """The codecs of the built-in plugin alone (nzarc's own), found without scanning
+        installed distributions; model descriptors are not collected (:meth:`models` is
+        empty). See :func:`registry_for`."""
+        return cls._from_sources([_builtin_source()], strict, [], models=False)
+
+    @classmethod
+    def _from_sources(
+        cls, sources: list[_Source], strict: bool | None, tokens: list[str], *, models: bool = True
+    ) -> Registry:
+        reg = cls()
+        reg.strict = _env_strict() if strict is None else strict
+        sources = sorted(
+            sources,
+            key=lambda s: (not _is_builtin(s), normalize_distribution(s.distribution or ""), s.name),
         )
         manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         manager.add_hookspecs(hookspecs)
@@ -208,11 +239,11 @@ class Registry:
                 reg.disabled.append(f"{source.distribution or '(unknown)'}:{source.name}")
                 continue
             try:
-                codecs, models = reg._load_one(manager, source)
+                codecs, descriptors = reg._load_one(manager, source, models=models)
             except _PluginFailure as exc:
                 reg._fail(source, str(exc))
                 continue
-            reg._merge(source, codecs, models)
+            reg._merge(source, codecs, descriptors)
         return reg
 
     def _fail(self, source: _Source, detail: str) -> None:
@@ -229,7 +260,7 @@ class Registry:
         warnings.warn(message, PluginWarning, stacklevel=3)
 
     def _load_one(
-        self, manager: pluggy.PluginManager, source: _Source
+        self, manager: pluggy.PluginManager, source: _Source, *, models: bool = True
     ) -> tuple[list[type[Codec]], list[ModelDescriptor]]:
         try:
             plugin = source.load()
@@ -253,10 +284,10 @@ class Registry:
                     f"{source.value} implements no @hookimpl-marked hook ({', '.join(_HOOKS)})"
                 )
             codecs = self._call(manager, plugin, source, "nzarc_codecs")
-            models = self._call(manager, plugin, source, "nzarc_models")
+            described = self._call(manager, plugin, source, "nzarc_models") if models else []
             return (
                 _validate_codecs(source, codecs),
-                _validate_models(source, models),
+                _validate_models(source, described),
             )
         finally:
             # The manager only serves to validate and call; the tables keep what is needed.
@@ -472,15 +503,34 @@ def _validate_models(source: _Source, items: list[Any]) -> list[ModelDescriptor]
 
 _lock = threading.Lock()
 _registry: Registry | None = None
+_builtin: Registry | None = None
 
 
 def get_registry(*, reload: bool = False) -> Registry:
     """The process-wide registry, loaded on first use (or again when ``reload``)."""
-    global _registry
+    global _registry, _builtin
     with _lock:
         if _registry is None or reload:
+            _builtin = None
             _registry = Registry.load()
         return _registry
+
+
+def registry_for(codec_ids: Iterable[str]) -> Registry:
+    """A registry that resolves ``codec_ids`` as :func:`get_registry` would.
+
+    When every id is in the reserved ``nzarc.`` namespace, strict mode is off and the
+    full registry is not loaded yet, that is the built-in plugin alone (loaded once):
+    no other plugin may provide those ids. Otherwise it is :func:`get_registry`.
+    """
+    global _builtin
+    own = all(cid.startswith(_RESERVED_NAMESPACE) for cid in codec_ids)
+    with _lock:
+        if _registry is None and own and not _env_strict():
+            if _builtin is None:
+                _builtin = Registry.load_builtin()
+            return _builtin
+    return get_registry()
 
 
 def describe_codecs(registry: Registry | None = None) -> list[dict[str, Any]]:
