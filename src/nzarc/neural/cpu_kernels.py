@@ -161,55 +161,6 @@ def _rope_head(
 
 
 @njit(parallel=True, **_OPTS)
-def qkv_post(
-    acc: np.ndarray,
-    mult: np.ndarray,
-    xm: np.ndarray,
-    xe: np.ndarray,
-    pos: np.ndarray,
-    cos: np.ndarray,
-    sin: np.ndarray,
-    n_head: int,
-    n_kv: int,
-    qk_max: int,
-    v_max: int,
-    bias_q: int,
-    bias_k: int,
-    qop: np.ndarray,
-    kop: np.ndarray,
-    v: np.ndarray,
-) -> None:
-    """Steps 1-3 after the qkv GEMM, per row, with q and k as score-GEMM operands (prefill).
-
-    acc [M, (H+2KV)·D] (int32 or float holding integers), mult f64 [N], xm/xe int64 [M],
-    pos int64 [M], cos/sin int64 [L, D/2] -> qop f32 [M, H, D] = q10·2^(sq-bias_q),
-    kop f32 [M, KV, D] = k10·2^(sk-bias_k), v int32 [M, KV, D] (|v| <= V_MAX).
-    """
-    M = acc.shape[0]
-    D = qop.shape[2]
-    qmax = np.float64(qk_max)
-    vmax = np.float64(v_max)
-    for i in prange(M):
-        xd = math.ldexp(np.float64(xm[i]), xe[i])
-        y = np.empty(D, np.int64)
-        r = np.empty(D, np.int64)
-        for hh in range(n_head + n_kv):
-            sh = _rope_head(acc[i], mult, hh * D, xd, qmax, cos, sin, pos[i], y, r)
-            if hh < n_head:
-                for j in range(D):
-                    qop[i, hh, j] = np.float32(math.ldexp(np.float64(_rne_shift(r[j], sh)), sh - bias_q))
-            else:
-                for j in range(D):
-                    kop[i, hh - n_head, j] = np.float32(
-                        math.ldexp(np.float64(_rne_shift(r[j], sh)), sh - bias_k)
-                    )
-        for g in range(n_kv):
-            base = (n_head + n_kv + g) * D
-            for j in range(D):
-                v[i, g, j] = np.int32(_clamp(np.rint(acc[i, base + j] * mult[base + j] * xd), vmax))
-
-
-@njit(parallel=True, **_OPTS)
 def qkv_post_int(
     acc: np.ndarray,
     mult: np.ndarray,
@@ -228,10 +179,12 @@ def qkv_post_int(
     sk: np.ndarray,
     v: np.ndarray,
 ) -> None:
-    """Steps 1-3 per row as integers (incremental decoding and its KV cache).
+    """Steps 1-3 after the qkv GEMM, per row, as integers.
 
-    -> q10 int16 [M, H, D], sq int16 [M, H], k10 int16 [M, KV, D], sk int16 [M, KV],
-    v int32 [M, KV, D] (|v| <= V_MAX)."""
+    acc [M, (H+2KV)·D] (int32 or float holding integers), mult f64 [N], xm/xe int64 [M],
+    pos int64 [M], cos/sin int64 [L, D/2] -> q10 int16 [M, H, D], sq int16 [M, H],
+    k10 int16 [M, KV, D], sk int16 [M, KV], v int32 [M, KV, D] (|v| <= V_MAX).
+    """
     M = acc.shape[0]
     D = q10.shape[2]
     qmax = np.float64(qk_max)

@@ -613,19 +613,31 @@ class IntModel:
         )
 
     def _fused_qkv(self, K, li: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, pos: np.ndarray):  # noqa: ANN001, ANN202
-        """qkv GEMM + steps 1-3: (qop f32 [M, H, D], kop f32 [M, KV, D], v int32 [M, KV, D])."""
+        """qkv GEMM + steps 1-3: (q10, sq, k10, sk, v) as :func:`cpu_kernels.qkv_post_int`."""
         layer = self.layers[li]
         M = q.shape[0]
+        H, KV, hd = self.n_head, self.n_kv, self.hd
         acc = layer.qkv.acc(torch.from_numpy(q)).numpy()
-        qop = np.empty((M, self.n_head, self.hd), np.float32)
-        kop = np.empty((M, self.n_kv, self.hd), np.float32)
-        v = np.empty((M, self.n_kv, self.hd), np.int32)
-        sh = self._score_shift
-        K.qkv_post(
-            acc, layer.qkv.mult_np, xm, xe, pos, self._k_cos, self._k_sin, self.n_head, self.n_kv,
-            _F.QK_MAX, _F.V_MAX, sh - sh // 2, sh // 2, qop, kop, v,
+        out = (
+            np.empty((M, H, hd), np.int16),
+            np.empty((M, H), np.int16),
+            np.empty((M, KV, hd), np.int16),
+            np.empty((M, KV), np.int16),
+            np.empty((M, KV, hd), np.int32),
         )
-        return qop, kop, v
+        K.qkv_post_int(
+            acc, layer.qkv.mult_np, xm, xe, pos, self._k_cos, self._k_sin, H, KV,
+            _F.QK_MAX, _F.V_MAX, *out,
+        )
+        return out
+
+    def _score_operands(self, q10: np.ndarray, sq: np.ndarray, k10: np.ndarray, sk: np.ndarray):  # noqa: ANN202
+        """float32 GEMM operands q10·2^(sq-⌈σ/2⌉), k10·2^(sk-⌊σ/2⌋) (exact: 10-bit integers
+        times powers of two), whose products sum to step 4's values before the floor."""
+        sh = self._score_shift
+        qop = np.ldexp(q10.astype(np.float32), (sq.astype(np.int32) - (sh - sh // 2))[..., None])
+        kop = np.ldexp(k10.astype(np.float32), (sk.astype(np.int32) - sh // 2)[..., None])
+        return qop, kop
 
     def _fused_attend(
         self, K, qb: torch.Tensor, kk: torch.Tensor, v: np.ndarray, vrow: np.ndarray, nvalid: np.ndarray
@@ -676,7 +688,8 @@ class IntModel:
         K.rms_quant(h, self._k_attn_gain[0], self.d * self.eps_int, q, xm, xe)
         o = np.empty((B, KV, G, T, hd), np.int64)
         for li in range(self.n_layer):
-            qop, kop, vext = self._fused_qkv(K, li, q, xm, xe, pos)
+            q10, sq, k10, sk, vext = self._fused_qkv(K, li, q, xm, xe, pos)
+            qop, kop = self._score_operands(q10, sq, k10, sk)
             qop_t = torch.from_numpy(qop).reshape(B, T, KV, G, hd).permute(0, 2, 3, 1, 4)
             kop_t = torch.from_numpy(kop).reshape(B, T, KV, hd).permute(0, 2, 1, 3)
             v_t = np.ascontiguousarray(vext.reshape(B, T, KV, hd).transpose(0, 2, 1, 3))
@@ -826,26 +839,16 @@ class Session:
         mdl = self.model
         _sync_threads(K)
         b = tokens.shape[0]
-        H, KV, hd = mdl.n_head, mdl.n_kv, mdl.hd
+        H, hd = mdl.n_head, mdl.hd
         pos_np = pos.numpy()
         rows_np = np.ascontiguousarray(rows.numpy())
         nvalid = pos_np + 1
         h = mdl.embed[tokens].to(torch.int64).numpy()
         q, xm, xe = mdl._scratch(b)
         K.rms_quant(h, mdl._k_attn_gain[0], mdl.d * mdl.eps_int, q, xm, xe)
-        q10 = np.empty((b, H, hd), np.int16)
-        sq = np.empty((b, H), np.int16)
-        k10 = np.empty((b, KV, hd), np.int16)
-        sk = np.empty((b, KV), np.int16)
-        v = np.empty((b, KV, hd), np.int32)
         o = np.empty((b, H * hd), np.int64)
         for li in range(mdl.n_layer):
-            layer = mdl.layers[li]
-            acc = layer.qkv.acc(torch.from_numpy(q)).numpy()
-            K.qkv_post_int(
-                acc, layer.qkv.mult_np, xm, xe, pos_np, mdl._k_cos, mdl._k_sin, H, KV,
-                _F.QK_MAX, _F.V_MAX, q10, sq, k10, sk, v,
-            )
+            q10, sq, k10, sk, v = mdl._fused_qkv(K, li, q, xm, xe, pos_np)
             self._k[li, rows_np, :, pos_np] = k10
             self._ks[li, rows_np, :, pos_np] = sk
             self._v[li, rows_np, :, pos_np] = v
