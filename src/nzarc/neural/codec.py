@@ -444,7 +444,7 @@ def _kv_bytes_per_token(model: Any) -> int:
     declared = getattr(model, "kv_bytes_per_token", None)
     if isinstance(declared, int) and declared > 0:
         return declared
-    # The nzarc-int-v1 session keeps K as float32 [hd] and V as float64 [hd + 1] per KV head.
+    # Without a declared figure: the torch path's caches (K float32 [hd], V float64 [hd + 1]) per KV head.
     try:
         layers, kv, hd = int(model.n_layer), int(model.n_kv), int(model.hd)
     except (AttributeError, TypeError, ValueError):
