@@ -68,3 +68,33 @@ def test_verbose_lists_members_quiet_wins() -> None:
     s = io.StringIO()
     Progress(stream=s, verbose=True, quiet=True).member("a/b.txt")
     assert s.getvalue() == ""
+
+
+def test_model_work_shows_tokens_rate_and_eta() -> None:
+    clock = Clock()
+    s = FakeTTY()
+    p = Progress(stream=s, total=100, clock=clock)
+    p.model_work("encode-planned", 3000)  # starts the token clock
+    assert "model 0/3,000 tok" in p.line()
+    clock.t += 10.0
+    p.model_work("encode", 1000)
+    line = p.line()
+    assert "model 1,000/3,000 tok 100 tok/s ETA 0:20" in line
+    assert line in s.getvalue()  # drawn on the terminal
+    p.model_work("something-else", 5)  # unknown kinds are ignored
+    assert (p.tokens_planned, p.tokens_done) == (3000, 1000)
+
+
+def test_model_work_from_threads_adds_up() -> None:
+    import threading
+
+    p = Progress(stream=FakeTTY())
+    threads = [
+        threading.Thread(target=lambda: [p.model_work("decode", 1) for _ in range(1000)])
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert p.tokens_done == 4000

@@ -307,7 +307,12 @@ def _warn(message: str) -> None:
 
 
 def _progress(args: argparse.Namespace) -> Progress:
-    return Progress(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
+    prog = Progress(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
+    if prog.show_bar:  # model work is slow on a CPU: show it moving (tokens, rate, ETA)
+        from nzarc.neural.codec import set_progress_hook
+
+        set_progress_hook(prog.model_work)
+    return prog
 
 
 def _apply_device(args: argparse.Namespace) -> None:

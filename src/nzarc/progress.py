@@ -10,6 +10,7 @@ progress line). Nothing here touches stdout, which may carry archive data.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -74,6 +75,24 @@ class Progress:
         self._start = clock()
         self._last_draw = float("-inf")
         self._line_len = 0
+        self._lock = threading.Lock()  # model work is reported from worker threads
+        self.tokens_planned = 0
+        self.tokens_done = 0
+        self._tokens_start: float | None = None
+
+    def model_work(self, kind: str, tokens: int) -> None:
+        """Hook for :func:`nzarc.neural.codec.set_progress_hook`: ``*-planned`` kinds add to
+        the model tokens expected, ``encode``/``decode`` to those finished; others are ignored."""
+        with self._lock:
+            if kind.endswith("-planned"):
+                self.tokens_planned += tokens
+            elif kind in ("encode", "decode"):
+                self.tokens_done += tokens
+            else:
+                return
+            if self._tokens_start is None:  # the token rate counts from the first report
+                self._tokens_start = self._clock()
+        self.advance(0)
 
     def set_total(self, total: int | None) -> None:
         """Set or change the expected number of bytes (``None``: unknown)."""
@@ -81,11 +100,12 @@ class Progress:
 
     def advance(self, nbytes: int) -> None:
         """Record ``nbytes`` more processed bytes and redraw if due."""
-        self.done += nbytes
-        if self.show_bar:
-            now = self._clock()
-            if now - self._last_draw >= self.interval:
-                self._draw(now)
+        with self._lock:
+            self.done += nbytes
+            if self.show_bar:
+                now = self._clock()
+                if now - self._last_draw >= self.interval:
+                    self._draw(now)
 
     def update(self, done: int) -> None:
         """Record the absolute number of processed bytes."""
@@ -94,10 +114,11 @@ class Progress:
     def member(self, name: str) -> None:
         """Note that member ``name`` starts; listed when verbose."""
         if self.verbose:
-            self._clear()
-            self.stream.write(name + "\n")
-            self.stream.flush()
-            self._last_draw = float("-inf")
+            with self._lock:
+                self._clear()
+                self.stream.write(name + "\n")
+                self.stream.flush()
+                self._last_draw = float("-inf")
 
     def line(self, now: float | None = None) -> str:
         """The progress line as it would be drawn now."""
@@ -113,6 +134,15 @@ class Progress:
         parts.append(f"{format_bytes(rate)}/s")
         if self.total and rate > 0 and self.done < self.total:
             parts.append(f"ETA {format_duration((self.total - self.done) / rate)}")
+        if self.tokens_planned:
+            done, planned = min(self.tokens_done, self.tokens_planned), self.tokens_planned
+            part = f"model {done:,}/{planned:,} tok"
+            if self._tokens_start is not None and t > self._tokens_start and done:
+                tok_rate = done / (t - self._tokens_start)
+                part += f" {tok_rate:.0f} tok/s"
+                if done < planned:
+                    part += f" ETA {format_duration((planned - done) / tok_rate)}"
+            parts.append(part)
         return "  ".join(parts)
 
     def _draw(self, now: float) -> None:

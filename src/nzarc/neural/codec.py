@@ -103,8 +103,10 @@ def register_model(model: Any) -> str:
 
 def set_progress_hook(hook: Callable[[str, int], None] | None) -> None:
     """Report model work as it happens: ``hook(kind, tokens)`` with ``kind`` ``"encode"``
-    or ``"decode"`` and ``tokens`` the number of tokens just finished (a delta, so calls
-    from several threads add up). The hook must be cheap and thread-safe; ``None`` removes it.
+    or ``"decode"`` and ``tokens`` the number of tokens just finished, or ``kind``
+    ``"encode-planned"`` / ``"decode-planned"`` and the number of tokens a call is about to
+    work on. Counts are deltas, so calls from several threads add up; a hook ignores kinds it
+    does not know. The hook must be cheap and thread-safe; ``None`` removes it.
     """
     global _PROGRESS
     _PROGRESS = hook
@@ -313,6 +315,7 @@ class NeuralCodec(Codec):
                 windows.append(toks[start : start + n])
                 owner.append(ci)
         streams: list[bytes] = [b""] * len(windows)
+        _report("encode-planned", sum(len(w) for w in windows))
         for wi, cums, freqs in _window_intervals(model, windows):
             enc = RangeEncoder(model.freq_bits)
             enc.encode_many(cums, freqs)
@@ -382,6 +385,7 @@ class NeuralCodec(Codec):
                 jobs.append((ci, w, s, min(n, total - w * n)))
         jobs.sort(key=lambda j: -j[3])
         tokens: dict[tuple[int, int], list[int]] = {}
+        _report("decode-planned", sum(j[3] for j in jobs))
         for group in _decode_groups(model, [j[3] for j in jobs]):
             sel = [jobs[k] for k in group]
             decoded = _decode_windows(model, [j[2] for j in sel], [j[3] for j in sel])
