@@ -359,6 +359,9 @@ def test_interrupted_create_exit_130_and_no_archive(home: Path, tmp_path: Path) 
     proc = subprocess.Popen(
         [nzarc_executable(), "create", "-o", str(arc), "-"],
         stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+        # a runner that starts tests with SIGINT ignored (a background job, nohup) would pass
+        # that on, and Python keeps an inherited SIG_IGN: give the child the default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write(b"x" * 100_000)
@@ -369,9 +372,13 @@ def test_interrupted_create_exit_130_and_no_archive(home: Path, tmp_path: Path) 
         time.sleep(0.05)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
-    err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 130, err
-    proc.stdin.close()
+    try:
+        _, err_bytes = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("nzarc create did not stop on SIGINT") from None
+    err = err_bytes.decode()
+    assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     assert list(tmp_path.iterdir()) == []
 
