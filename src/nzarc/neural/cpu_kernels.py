@@ -161,7 +161,7 @@ def _rope_head(
 
 
 @njit(parallel=True, **_OPTS)
-def qkv_post_int(
+def qkv_post(
     acc: np.ndarray,
     mult: np.ndarray,
     xm: np.ndarray,

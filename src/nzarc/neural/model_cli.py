@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
         src: str = args.source
         if src.endswith(".gguf") or "/" in src:
             entry = store.install_gguf(src, name=args.name)
-        elif store.installed_pinned(src) is not None:
+        elif (cached := store.installed_pinned(src)) is not None:
             out.write(f"{src} is already installed and intact; nothing downloaded\n")
-            entry = store.install_name(src)
+            entry = cached
         else:
             out.write(f"downloading and converting {src} (about 100 MB; takes a minute)...\n")
             out.flush()

@@ -161,7 +161,7 @@ def kernels_name() -> str:
     return "fused" if fused_kernels() is not None else "torch"
 
 
-def _sync_threads(k) -> None:  # noqa: ANN001
+def _sync_threads() -> None:
     """Run the fused kernels on as many threads as torch uses."""
     import numba
 
@@ -613,7 +613,7 @@ class IntModel:
         )
 
     def _fused_qkv(self, K, li: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, pos: np.ndarray):  # noqa: ANN001, ANN202
-        """qkv GEMM + steps 1-3: (q10, sq, k10, sk, v) as :func:`cpu_kernels.qkv_post_int`."""
+        """qkv GEMM + steps 1-3: (q10, sq, k10, sk, v) as :func:`cpu_kernels.qkv_post`."""
         layer = self.layers[li]
         M = q.shape[0]
         H, KV, hd = self.n_head, self.n_kv, self.hd
@@ -625,7 +625,7 @@ class IntModel:
             np.empty((M, KV), np.int16),
             np.empty((M, KV, hd), np.int32),
         )
-        K.qkv_post_int(
+        K.qkv_post(
             acc, layer.qkv.mult_np, xm, xe, pos, self._k_cos, self._k_sin, H, KV,
             _F.QK_MAX, _F.V_MAX, *out,
         )
@@ -678,7 +678,7 @@ class IntModel:
 
     def _fused_hidden(self, K, tokens: torch.Tensor, qblock: int = 128):  # noqa: ANN001, ANN202
         """Prefill through all layers -> RQ(h_final, out_gain) as (q int8 [M, d], xm, xe)."""
-        _sync_threads(K)
+        _sync_threads()
         B, T = tokens.shape
         M = B * T
         G, KV, hd = self.group, self.n_kv, self.hd
@@ -688,11 +688,11 @@ class IntModel:
         K.rms_quant(h, self._k_attn_gain[0], self.d * self.eps_int, q, xm, xe)
         o = np.empty((B, KV, G, T, hd), np.int64)
         for li in range(self.n_layer):
-            q10, sq, k10, sk, vext = self._fused_qkv(K, li, q, xm, xe, pos)
+            q10, sq, k10, sk, v = self._fused_qkv(K, li, q, xm, xe, pos)
             qop, kop = self._score_operands(q10, sq, k10, sk)
             qop_t = torch.from_numpy(qop).reshape(B, T, KV, G, hd).permute(0, 2, 3, 1, 4)
             kop_t = torch.from_numpy(kop).reshape(B, T, KV, hd).permute(0, 2, 1, 3)
-            v_t = np.ascontiguousarray(vext.reshape(B, T, KV, hd).transpose(0, 2, 1, 3))
+            v_t = np.ascontiguousarray(v.reshape(B, T, KV, hd).transpose(0, 2, 1, 3))
             vrow = np.arange(B, dtype=np.int64)
             for t0 in range(0, T, qblock):
                 t1 = min(T, t0 + qblock)
@@ -837,7 +837,7 @@ class Session:
 
     def _fused_step(self, K, tokens: torch.Tensor, rows: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
         mdl = self.model
-        _sync_threads(K)
+        _sync_threads()
         b = tokens.shape[0]
         H, hd = mdl.n_head, mdl.hd
         pos_np = pos.numpy()
