@@ -117,7 +117,7 @@ def _build(registry: Registry, codec_id: str, level: int | None) -> Codec:
     cls = registry.latest(codec_id)
     if codec_id == ZSTD_ID and level is not None:
         return cls.from_params({"level": level})
-    return cls.from_params({})
+    return cls()  # the codec's defaults (params read from a header go through from_params)
 
 
 def plan_codecs(codec: str = "auto", level: int | None = None) -> CodecPlan:

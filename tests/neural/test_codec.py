@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from nzarc.errors import CodecError, ModelMismatch
-from nzarc.neural.codec import NeuralCodec, register_model, set_progress_hook
+from nzarc.neural.codec import DEFAULT_MODEL_SHA256, NeuralCodec, register_model, set_progress_hook
 from nzarc.neural.coder import RangeDecoder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -244,6 +244,8 @@ def test_params_round_trip_and_validation(codec: NeuralCodec) -> None:
     assert params == {"model": codec.model_sha, "window": WINDOW}
     assert NeuralCodec.from_params(params) == codec
     for bad in [
+        {"model": codec.model_sha},
+        {},
         {"model": codec.model_sha, "window": 4},
         {"model": codec.model_sha, "window": 1 << 20},
         {"model": codec.model_sha, "window": True},
@@ -267,8 +269,11 @@ def test_missing_model_names_the_install_command(tmp_path: Path, monkeypatch: py
     with pytest.raises(ModelMismatch) as info:
         NeuralCodec.from_params({"model": "ab" * 32, "window": 1024})
     assert "nzarc model install smollm2-135m" in (info.value.hint or "")
+    with pytest.raises(ModelMismatch) as info:  # no "model": the pinned default model
+        NeuralCodec.from_params({"window": 1024})
+    assert DEFAULT_MODEL_SHA256 in (info.value.hint or "")
     with pytest.raises(ModelMismatch) as info:
-        NeuralCodec.from_params({})
+        NeuralCodec()
     assert "nzarc model install smollm2-135m" in (info.value.hint or "")
 
 

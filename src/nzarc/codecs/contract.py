@@ -19,7 +19,9 @@ Identity
         have.
 
 Parameters
-    ``__init__(**params)`` takes keyword parameters only. Every parameter
+    ``__init__(**params)`` takes keyword parameters only, each with a
+    default: ``cls()`` is the codec with its default parameters (what
+    ``nzarc create -c <id>`` writes with). Every parameter
     value is msgpack-serialisable (``None``, ``bool``, ``int``, ``str``,
     ``bytes``, lists and maps of these; no floats). ``from_params`` validates
     a mapping read from an archive header and raises :class:`CodecError`

@@ -7,6 +7,10 @@ this docstring summarises it.
 
 Params (all recorded in the archive header)
     ``{"model": <lowercase hex SHA-256 of the model file>, "window": N}``.
+    ``"model"`` is left out when it is :data:`DEFAULT_MODEL_SHA256`, the pinned
+    SmolLM2-135M conversion (a reader takes an absent ``"model"`` to mean exactly
+    that hash, never "whatever is installed"); the model pin in the header
+    still carries the full hash.
     ``N`` (``MIN_WINDOW..MAX_WINDOW``, at most the model's longest window) is
     the number of tokens coded per independent window. Where the model runs
     (the runtime follows ``NZARC_DEVICE``; the range coder runs on the device
@@ -54,11 +58,13 @@ from typing import Any, ClassVar
 
 from nzarc.codecs.contract import Codec, ModelPin
 from nzarc.errors import CodecError, ModelMismatch, NzarcError
+from nzarc.neural.store import SMOLLM2_MODEL_SHA256
 from nzarc.neural.textdetect import looks_like_text
 
 __all__ = [
     "NeuralCodec",
     "DEFAULT_MODEL_NAME",
+    "DEFAULT_MODEL_SHA256",
     "DEFAULT_WINDOW",
     "INSTALL_HINT",
     "register_model",
@@ -66,6 +72,8 @@ __all__ = [
 ]
 
 DEFAULT_MODEL_NAME = "smollm2-135m"
+#: SHA-256 of the default model file; the meaning of params without ``"model"``.
+DEFAULT_MODEL_SHA256 = SMOLLM2_MODEL_SHA256
 INSTALL_HINT = f"run `nzarc model install {DEFAULT_MODEL_NAME}`"
 DEFAULT_WINDOW = 2048
 MIN_WINDOW = 8
@@ -259,9 +267,13 @@ class NeuralCodec(Codec):
         unknown = set(params) - {"model", "window"}
         if unknown:
             raise CodecError(f"{_ID}: unknown param(s) {sorted(map(str, unknown))} (allowed: model, window)")
-        return cls(**dict(params))
+        if "window" not in params:
+            raise CodecError(f"{_ID}: param 'window' is required")
+        return cls(model=params.get("model", DEFAULT_MODEL_SHA256), window=params["window"])
 
     def get_params(self) -> dict[str, Any]:
+        if self.model_sha == DEFAULT_MODEL_SHA256:
+            return {"window": self.window}
         return {"model": self.model_sha, "window": self.window}
 
     # ------------------------------------------------------------------ model access
