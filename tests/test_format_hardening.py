@@ -234,7 +234,7 @@ def test_forged_header_with_zero_key_on_encrypted_archive_is_refused():
 
 
 def test_codec_id_with_a_trailing_newline_is_refused():
-    data = write_archive([("f", "a", b"x")], encrypt=False)
+    data = write_archive([("f", "a", b"x" * 1000)], encrypt=False)
     _, _, hlen = PRELUDE.unpack(data[:PRELUDE_LEN])
     wire = unpack(data[PRELUDE_LEN : PRELUDE_LEN + hlen], "h")
     wire["codecs"][1]["id"] = "nzarc.zstd\n"

@@ -175,7 +175,7 @@ def test_pipe_can_be_read_once_and_members_on_pipe():
 
 
 def test_header_info_needs_no_key():
-    data = write_archive([("f", "a", b"abc")], recipients=[PK])
+    data = write_archive([("f", "a", b"abc" * 100)], recipients=[PK])
     with nzarc.open(io.BytesIO(data)) as r:
         hi = r.header_info()
     assert hi.encrypted and hi.recipients == ["x25519"] and not hi.header_verified

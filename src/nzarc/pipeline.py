@@ -1,11 +1,15 @@
 """Chunk pipeline: codec-table planning, per-chunk codec choice, batched parallel encode/decode.
 
 Output bytes never depend on ``jobs`` or on how chunks are grouped: each chunk's codec is the
-candidate with the smallest output (ties: lowest slot), computed independently per chunk.
+candidate with the smallest output (ties: lowest slot), computed independently per chunk;
+for an archive short enough that the writer settles its codec table on all of its chunks,
+:func:`smallest_table` may then move chunks off a codec whose table entry costs more than it
+saves.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -20,7 +24,9 @@ from nzarc.format.header import CodecEntry
 __all__ = [
     "ProgressEvent",
     "CodecPlan",
+    "EncodedGroup",
     "plan_codecs",
+    "smallest_table",
     "build_decoders",
     "ChunkEncoder",
     "ChunkDecoder",
@@ -50,11 +56,27 @@ class ProgressEvent:
 
 @dataclass
 class CodecPlan:
-    """The codec table an archive declares, the built codecs, and the candidate slots."""
+    """The codec table an archive may declare, the built codecs, and the candidate slots.
+
+    ``auto``: the codecs were chosen by ``auto``, so a writer may leave a candidate out of
+    the table where that makes the archive smaller (see :func:`smallest_table`).
+    """
 
     entries: list[CodecEntry]
     codecs: list[Codec]
     candidates: list[int] = field(default_factory=list)
+    auto: bool = False
+
+
+@dataclass
+class EncodedGroup:
+    """An encoded group: per chunk the chosen ``(slot, output)``, and every output a
+    candidate produced for it (by slot; slot 0, the chunk itself, always). Only the
+    chosen output has been round-trip checked where that is required
+    (:meth:`ChunkEncoder.acceptable` checks any other)."""
+
+    chosen: list[tuple[int, bytes]]
+    outputs: list[dict[int, bytes]]
 
 
 def default_jobs(jobs: int | None) -> int:
@@ -126,14 +148,15 @@ def plan_codecs(codec: str = "auto", level: int | None = None) -> CodecPlan:
     Slot 0 is always ``nzarc.store``. ``auto`` offers zstd (level ``level`` or 19) and the
     neural codec when it is installed with its model; any other choice offers that codec.
     """
-    if codec == "auto":
+    auto = codec == "auto"
+    if auto:
         wanted: list[tuple[str, bool]] = [(ZSTD_ID, True), (NEURAL_ID, False)]
         level = AUTO_ZSTD_LEVEL if level is None else level
     else:
         wanted = [(_ALIASES.get(codec, codec), True)]
     registry = registry_for([STORE_ID, *(codec_id for codec_id, _ in wanted)])
     store = _build(registry, STORE_ID, None)
-    plan = CodecPlan(entries=[_entry(registry, store)], codecs=[store])
+    plan = CodecPlan(entries=[_entry(registry, store)], codecs=[store], auto=auto)
     for codec_id, required in wanted:
         if codec_id == STORE_ID:
             continue
@@ -147,6 +170,56 @@ def plan_codecs(codec: str = "auto", level: int | None = None) -> CodecPlan:
         plan.codecs.append(built)
         plan.entries.append(_entry(registry, built))
     return plan
+
+
+def smallest_table(
+    plan: CodecPlan,
+    chunks: Sequence[bytes],
+    group: EncodedGroup,
+    acceptable: Callable[[int, bytes, bytes], bool],
+    header_len: Callable[[list[int]], int],
+) -> tuple[list[int], list[tuple[int, bytes]]]:
+    """The codec table for an archive whose chunks are all in ``group``, and each chunk's
+    ``(plan slot, output)`` under it.
+
+    The table holds slot 0 and the slots the chunks use. Without ``plan.auto`` each chunk
+    keeps its chosen output. With ``plan.auto`` every subset of the slots that produced
+    outputs is tried: each chunk takes its smallest acceptable output among the subset
+    (slot 0, the chunk itself, is always acceptable), and the subset whose header plus
+    chunk outputs is smallest wins, so a codec whose table entry costs more than it saves
+    is left out. ``header_len(table)`` is the header size for a table. Ties go to the
+    larger subset, and within a chunk to the lower slot.
+    """
+    chosen = list(group.chosen)
+    if not plan.auto:
+        return sorted({slot for slot, _ in chosen} | {0}), chosen
+    checked: dict[tuple[int, int], bool] = {}
+
+    def ok(i: int, slot: int) -> bool:
+        if (i, slot) not in checked:
+            checked[(i, slot)] = acceptable(slot, group.outputs[i][slot], chunks[i])
+        return checked[(i, slot)]
+
+    candidates = sorted({slot for outputs in group.outputs for slot in outputs} - {0})
+    best: tuple[int, list[int], list[tuple[int, bytes]]] | None = None
+    for size in range(len(candidates), -1, -1):
+        for kept in itertools.combinations(candidates, size):
+            allowed = {0, *kept}
+            choice = []
+            for i, ((slot, out), outputs) in enumerate(zip(chosen, group.outputs, strict=True)):
+                if slot not in allowed:
+                    slot, out = 0, bytes(chunks[i])
+                    for _, alt in sorted((len(o), s) for s, o in outputs.items() if s in allowed):
+                        if alt == 0 or ok(i, alt):
+                            slot, out = alt, outputs[alt]
+                            break
+                choice.append((slot, out))
+            table = sorted({slot for slot, _ in choice} | {0})
+            cost = header_len(table) + sum(len(out) for _, out in choice)
+            if best is None or cost < best[0]:
+                best = (cost, table, choice)
+    assert best is not None
+    return best[1], best[2]
 
 
 def build_decoders(entries: Sequence[CodecEntry], slots: Sequence[int]) -> dict[int, Codec]:
@@ -238,11 +311,19 @@ class ChunkEncoder:
 
     def encode_group(self, chunks: Sequence[bytes]) -> list[tuple[int, bytes]]:
         """Return ``(slot, output)`` per chunk, in order; a chunk nothing shrinks is stored."""
-        return self.start_group(chunks)()
+        return self.start_group(chunks)().chosen
 
-    def start_group(self, chunks: Sequence[bytes]) -> Callable[[], list[tuple[int, bytes]]]:
-        """Submit ``chunks`` for encoding now; the returned call waits and returns what
-        :meth:`encode_group` would (call it once, on the submitting thread)."""
+    def acceptable(self, slot: int, out: bytes, chunk: bytes) -> bool:
+        """Whether ``out`` (slot ``slot``'s output for ``chunk``) may be written: it must
+        decode back to ``chunk`` when ``--verify`` is on or the codec asks for the check."""
+        codec = self.plan.codecs[slot]
+        if slot == 0 or not (self.verify or codec.verify_after_encode):
+            return True
+        return self._roundtrips(codec, out, chunk)
+
+    def start_group(self, chunks: Sequence[bytes]) -> Callable[[], EncodedGroup]:
+        """Submit ``chunks`` for encoding now; the returned call waits and returns the
+        :class:`EncodedGroup` (call it once, on the submitting thread)."""
         chunks = list(chunks)
         jobs: list[tuple[int, list[int], list[tuple[list[bytes], Future[Any]]]]] = []
         for slot in self.plan.candidates:
@@ -251,20 +332,19 @@ class ChunkEncoder:
             if accepted:
                 jobs.append((slot, accepted, self._run(slot, [chunks[i] for i in accepted])))
 
-        def finish() -> list[tuple[int, bytes]]:
+        def finish() -> EncodedGroup:
             best: list[tuple[int, bytes]] = [(0, bytes(c)) for c in chunks]
+            every: list[dict[int, bytes]] = [{0: out} for _, out in best]
             for slot, accepted, futures in jobs:
                 outputs = self._collect(self.plan.codecs[slot], futures)
-                codec = self.plan.codecs[slot]
                 for i, out in zip(accepted, outputs, strict=True):
-                    if out is None or len(out) >= len(best[i][1]):
+                    if out is None:
                         continue
-                    if (self.verify or codec.verify_after_encode) and not self._roundtrips(
-                        codec, out, chunks[i]
-                    ):
+                    every[i][slot] = out
+                    if len(out) >= len(best[i][1]) or not self.acceptable(slot, out, chunks[i]):
                         continue
                     best[i] = (slot, out)
-            return best
+            return EncodedGroup(best, every)
 
         return finish
 

@@ -5,6 +5,13 @@ chunk yet, so it precedes the chunk holding its first byte); a chunk frame when
 ``chunk_size`` bytes are buffered; a member's finish frame once its last byte is in a queued
 chunk and all earlier members are finished. Queued items are written in order after each
 encoded group.
+
+The header, and with it the codec table, is written only once the table is settled: while at
+most ``SEAL_CHUNKS`` chunks have been cut, encoded groups are held back (memory stays
+O(chunk size × ``SEAL_CHUNKS``)). An archive that ends by then declares only the codecs its
+chunks use, and with ``auto`` the set of codecs that gives the smallest archive
+(:func:`nzarc.pipeline.smallest_table`); a longer one declares every planned codec. The bytes
+therefore never depend on the number of jobs.
 """
 
 from __future__ import annotations
@@ -52,7 +59,15 @@ from nzarc.format.layout import (
 from nzarc.format.member import Entry, Member, NameSet
 from nzarc.format.paths import validate_link_target, validate_member_name
 from nzarc.format.stream import SegmentWriter
-from nzarc.pipeline import ChunkEncoder, ProgressEvent, default_jobs, make_executor, plan_codecs
+from nzarc.pipeline import (
+    ChunkEncoder,
+    EncodedGroup,
+    ProgressEvent,
+    default_jobs,
+    make_executor,
+    plan_codecs,
+    smallest_table,
+)
 from nzarc.workqueue import HashPool, OrderedHasher
 
 __all__ = ["ArchiveWriter", "WriteStats"]
@@ -61,8 +76,28 @@ _READ_BLOCK = 1 << 20
 #: Reads are sized to end where the current chunk ends once that is at least this much.
 _MIN_ALIGNED_READ = 64 << 10
 
-#: Waits for an encoded group: ``(slot, output)`` per chunk (see ``ChunkEncoder.start_group``).
-_Finish = Callable[[], list[tuple[int, bytes]]]
+#: Chunks cut before the header must be written: shorter archives get a codec table that
+#: holds only what they use.
+SEAL_CHUNKS = 4
+#: Frames held back (no chunk cut yet, e.g. many empty members) before the header is written.
+_SEAL_FRAME_BYTES = 1 << 20
+
+#: Waits for an encoded group (see ``ChunkEncoder.start_group``).
+_Finish = Callable[[], EncodedGroup]
+
+
+class _HeldFrames:
+    """Plaintext frames written before the header (and so the payload key) is settled."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    @property
+    def plaintext_len(self) -> int:
+        return len(self.data)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.data += data
 
 
 @dataclass
@@ -147,7 +182,8 @@ class ArchiveWriter:
         else:
             file_key, stanzas, suite = keymod.ZERO_KEY, (), SUITE_NONE
         salt = self._rng(SALT_LEN)
-        header = Header(
+        self._file_key = file_key
+        self._header = Header(
             suite=suite,
             stanzas=stanzas,
             codecs=tuple(self._plan.entries),
@@ -156,18 +192,12 @@ class ArchiveWriter:
             salt=salt,
             pad=pad,
         )
-        header_bytes = encode_header(header)
-        prelude = pack_prelude(header_bytes)
-        mac = keymod.header_mac(file_key, prelude, header_bytes)
-        self._head = prelude + header_bytes + mac
         self._pad = pad
-        self._segments = SegmentWriter(
-            self._raw_write,
-            make_aead(suite, keymod.payload_key(file_key, salt, mac)),
-            segment_size,
-            executor=self._executor,
-            window=4 * self._jobs,
-        )
+        self._segments: SegmentWriter | _HeldFrames = _HeldFrames()
+        self._sealed = False
+        self._slot_of: dict[int, int] = {}  # plan slot -> slot in the written codec table
+        self._table: list[int] = []  # plan slots, in table order
+        self._chunks_cut = 0
         # Groups encoded ahead: while one group is in the executor the next is read and cut.
         self._depth = 1 if self._encoder.overlaps else 0
         self._pending: deque[tuple[list[bytes | int], list[bytes], _Finish | None]] = deque()
@@ -181,7 +211,7 @@ class ArchiveWriter:
         self._queue: list[bytes | int] = []  # frames, or indexes into self._group
         self._group: list[bytes] = []
         self._chunk_offsets: list[int] = []
-        self._counts = [0] * len(self._plan.entries)
+        self._counts: list[int] = []
         self._started = False
         self._closed = False
         self._failed = False
@@ -203,41 +233,107 @@ class ArchiveWriter:
     def _start(self) -> None:
         if self._closed or self._failed:
             raise ValueError("the archive writer is closed")
-        if not self._started:
-            self._started = True
-            self._raw_write(self._head)
+        self._started = True
+
+    def _seal(self, table: list[int]) -> None:
+        """Write the header declaring the plan slots ``table`` (sorted, with 0), then the
+        frames held back so far."""
+        assert not self._sealed and table and table[0] == 0
+        self._sealed = True
+        self._table = table
+        self._slot_of = {slot: i for i, slot in enumerate(table)}
+        self._counts = [0] * len(table)
+        header = self._header_with(table)
+        header_bytes = encode_header(header)
+        prelude = pack_prelude(header_bytes)
+        mac = keymod.header_mac(self._file_key, prelude, header_bytes)
+        self._raw_write(prelude + header_bytes + mac)
+        held = self._segments
+        self._segments = SegmentWriter(
+            self._raw_write,
+            make_aead(header.suite, keymod.payload_key(self._file_key, header.salt, mac)),
+            header.segment_size,
+            executor=self._executor,
+            window=4 * self._jobs,
+        )
+        assert isinstance(held, _HeldFrames)
+        if held.data:
+            self._segments.write(bytes(held.data))
+
+    def _header_with(self, table: list[int]) -> Header:
+        h = self._header
+        return Header(
+            suite=h.suite,
+            stanzas=h.stanzas,
+            codecs=tuple(self._plan.entries[slot] for slot in table),
+            chunk_size=h.chunk_size,
+            segment_size=h.segment_size,
+            salt=h.salt,
+            pad=h.pad,
+        )
+
+    def _header_len(self, table: list[int]) -> int:
+        return len(encode_header(self._header_with(table)))
+
+    def _seal_final(self) -> None:
+        """Every chunk is cut and pending: settle the table on all of them, write everything."""
+        groups = [(q, g, f() if f is not None else EncodedGroup([], [])) for q, g, f in self._pending]
+        self._pending.clear()
+        chunks = [c for _, g, _ in groups for c in g]
+        merged = EncodedGroup(
+            [c for _, _, e in groups for c in e.chosen], [o for _, _, e in groups for o in e.outputs]
+        )
+        table, chosen = smallest_table(
+            self._plan, chunks, merged, self._encoder.acceptable, self._header_len
+        )
+        self._seal(table)
+        k = 0
+        for queue, group, _ in groups:
+            self._write_group(queue, group, chosen[k : k + len(group)])
+            k += len(group)
 
     def _emit(self, item: bytes) -> None:
         if self._group or self._pending:  # chunks before this frame are still being encoded
             self._queue.append(item)
         else:
             self._segments.write(item)
+            if not self._sealed and self._segments.plaintext_len > _SEAL_FRAME_BYTES:
+                self._seal(list(range(len(self._plan.entries))))
 
     def _cut_chunk(self, chunk: bytes) -> None:
         self._queue.append(len(self._group))
         self._group.append(chunk)
         self._cut += len(chunk)
+        self._chunks_cut += 1
+        if not self._sealed and self._chunks_cut > SEAL_CHUNKS:
+            self._seal(list(range(len(self._plan.entries))))  # held groups follow at the next flush
         self._release_finished()
         if len(self._group) >= self._batch:
             self._flush_group()
 
     def _flush_group(self, *, final: bool = False) -> None:
         """Submit the current group for encoding; write out the groups that must be done now
-        (all but ``self._depth`` of them, or all when ``final``), in order."""
+        (all but ``self._depth`` of them, or all when ``final``), in order. Until the header
+        is written, groups are held back (see the module docstring)."""
         finish = self._encoder.start_group(self._group) if self._group else None
         self._pending.append((self._queue, self._group, finish))
         self._queue, self._group = [], []
+        if not self._sealed:
+            if final:
+                self._seal_final()
+            return  # at most SEAL_CHUNKS chunks so far: held back
         keep = 0 if final else self._depth
         while len(self._pending) > keep:
-            self._write_group(*self._pending.popleft())
+            queue, group, finish = self._pending.popleft()
+            self._write_group(queue, group, finish().chosen if finish is not None else [])
 
     def _write_group(
-        self, queue: list[bytes | int], group: list[bytes], finish: _Finish | None
+        self, queue: list[bytes | int], group: list[bytes], encoded: list[tuple[int, bytes]]
     ) -> None:
-        encoded = finish() if finish is not None else []
         for item in queue:
             if isinstance(item, int):
-                slot, out = encoded[item]
+                plan_slot, out = encoded[item]
+                slot = self._slot_of[plan_slot]
                 raw_len = len(group[item])
                 if len(self._chunk_offsets) >= limits.MAX_CHUNKS:
                     raise ValueError(
@@ -431,7 +527,8 @@ class ArchiveWriter:
             self._hash_pool.shutdown()
             self.stats.chunks = len(self._chunk_offsets)
             per: dict[str, int] = {}
-            for entry, count in zip(self._plan.entries, self._counts, strict=True):
+            entries = [self._plan.entries[slot] for slot in self._table]
+            for entry, count in zip(entries, self._counts, strict=True):
                 if count:
                     per[entry.codec_id] = per.get(entry.codec_id, 0) + count
             self.stats.chunks_per_codec = per
@@ -449,7 +546,14 @@ class ArchiveWriter:
         return self._guarded(run)
 
     def abort(self) -> None:
-        """Stop without finishing: nothing further is written."""
+        """Stop without finishing: nothing further is written (but for the header, when
+        members were added and it was still held back, so that a reader reports the archive
+        as truncated rather than as not an archive)."""
+        if self._started and not self._sealed and not self._closed:
+            try:
+                self._seal(list(range(len(self._plan.entries))))
+            except Exception:  # best effort: the output may be what failed
+                pass
         self._failed = True
         self._executor.shutdown(cancel_futures=True)
         self._hash_pool.shutdown()
