@@ -200,6 +200,9 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("-c", "--codec", default="auto", metavar="CODEC",
                    help="auto (default), neural, zstd, store, or a codec id")
     p.add_argument("-l", "--level", type=int, help="compression level for zstd")
+    p.add_argument("--window", type=_positive_int, metavar="TOKENS",
+                   help="tokens per window of the neural codec (default 4096): longer windows "
+                        "compress text better and run slower")
     p.add_argument("--chunk-size", type=_chunk_size, default=1 << 20, metavar="SIZE",
                    help="solid-mode chunk size (default 1M)")
     p.add_argument("-j", "--jobs", type=_positive_int, metavar="JOBS", help="parallel jobs")
@@ -635,6 +638,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     options: dict[str, Any] = dict(
         codec=args.codec,
         level=args.level,
+        window=args.window,
         chunk_size=args.chunk_size,
         jobs=args.jobs,
         pad=args.pad,

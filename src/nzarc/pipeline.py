@@ -135,18 +135,21 @@ def _entry(registry: Registry, codec: Codec) -> CodecEntry:
     )
 
 
-def _build(registry: Registry, codec_id: str, level: int | None) -> Codec:
+def _build(registry: Registry, codec_id: str, level: int | None, window: int | None = None) -> Codec:
     cls = registry.latest(codec_id)
     if codec_id == ZSTD_ID and level is not None:
         return cls.from_params({"level": level})
+    if codec_id == NEURAL_ID and window is not None:
+        return cls(window=window)
     return cls()  # the codec's defaults (params read from a header go through from_params)
 
 
-def plan_codecs(codec: str = "auto", level: int | None = None) -> CodecPlan:
+def plan_codecs(codec: str = "auto", level: int | None = None, window: int | None = None) -> CodecPlan:
     """Resolve a codec choice (``store``, ``zstd``, ``neural``, ``auto`` or a codec id).
 
     Slot 0 is always ``nzarc.store``. ``auto`` offers zstd (level ``level`` or 19) and the
     neural codec when it is installed with its model; any other choice offers that codec.
+    ``window`` sets the neural codec's window (tokens); ``None`` keeps its default.
     """
     auto = codec == "auto"
     if auto:
@@ -161,7 +164,7 @@ def plan_codecs(codec: str = "auto", level: int | None = None) -> CodecPlan:
         if codec_id == STORE_ID:
             continue
         try:
-            built = _build(registry, codec_id, level)
+            built = _build(registry, codec_id, level, window)
         except (UnsupportedCodec, ModelMismatch, CodecError):
             if required:
                 raise

@@ -136,6 +136,7 @@ class ArchiveWriter:
         encrypt: bool = True,
         codec: str = "auto",
         level: int | None = None,
+        window: int | None = None,
         chunk_size: int = DEFAULT_CHUNK,
         jobs: int | None = None,
         pad: bool = False,
@@ -168,7 +169,7 @@ class ArchiveWriter:
         self.chunk_size = chunk_size
         self._jobs = default_jobs(jobs)
         self._batch = 2 * self._jobs
-        self._plan = plan_codecs(codec, level)
+        self._plan = plan_codecs(codec, level, window)
         self._executor = make_executor(self._jobs)
         self._hash_pool = HashPool(2 * self._jobs + 2)  # member digests, off this thread
         self._encoder = ChunkEncoder(self._plan, self._executor, self._jobs, verify=verify)

@@ -164,12 +164,19 @@ def test_ffn_mid_matches_spec_on_extremes() -> None:
         assert (xm2[M + i], xe2[M + i]) == (c2 >> k2, k2 - 20)
 
 
-def test_attention_kernels_agree_with_the_spec() -> None:
-    """attn_mix (prefill operands) and attn_step (integer caches) both equal steps 4-5."""
-    rng = np.random.default_rng(9)
-    H, KV, D, n = 6, 2, 16, 40
+@pytest.mark.parametrize(
+    ("H", "KV", "D", "n", "nvis", "extreme"),
+    [(6, 2, 16, 40, 33, False), (9, 3, 64, 1100, 1037, False), (9, 3, 64, 600, 600, True), (4, 4, 64, 70, 64, False)],
+)
+def test_attention_kernels_agree_with_the_spec(
+    H: int, KV: int, D: int, n: int, nvis: int, extreme: bool
+) -> None:
+    """attn_mix (prefill operands) and attn_step (integer caches) both equal steps 4-5, for
+    groups of 3 (SmolLM2's), 2 and 1 query heads per KV head, across attn_step's key blocks
+    and at the bound of the float32 score sums (|dot| = 2**24)."""
+    rng = np.random.default_rng(9 + n)
     G = H // KV
-    sigma = 2 * (_F.FA + _F.ROPE_BITS) + 2 - _F.FZ  # D = 16
+    sigma = 2 * (_F.FA + _F.ROPE_BITS) + (D.bit_length() - 1) // 2 - _F.FZ
     bias_q, bias_k = sigma - sigma // 2, sigma // 2
     table = exp_table(_F.EXPA_BITS, _F.FZ)  # int32
     q10 = rng.integers(-512, 513, (1, H, D)).astype(np.int16)
@@ -177,7 +184,13 @@ def test_attention_kernels_agree_with_the_spec() -> None:
     k10 = rng.integers(-512, 513, (1, KV, n, D)).astype(np.int16)
     sk = rng.integers(0, 26, (1, KV, n)).astype(np.int16)
     v = rng.integers(-(1 << 22) + 1, 1 << 22, (1, KV, n, D)).astype(np.int32)
-    nvis = 33
+    if extreme:  # every product at its largest: score sums of exactly ±2**24
+        q10[:] = 512
+        q10[0, 1] = -512
+        k10[:] = 512
+        k10[0, :, ::7] = -512
+        sq[:] = 0
+        sk[:] = 0
     want = np.empty((H, D), np.int64)
     for h in range(H):
         g = h // G
@@ -192,7 +205,8 @@ def test_attention_kernels_agree_with_the_spec() -> None:
         for i in range(D):
             want[h, i] = sum(wu * int(v[0, g, u, i]) for u, wu in enumerate(w)) // Z
     o = np.empty((1, H * D), np.int64)
-    K.attn_step(q10, sq, k10, sk, v, np.zeros(1, np.int64), np.array([nvis]), sigma, table, o)
+    kt = np.ascontiguousarray(k10.transpose(0, 1, 3, 2))  # the session's layout [B, KV, D, L]
+    K.attn_step(q10, sq, kt, sk, v, np.zeros(1, np.int64), np.array([nvis]), sigma, table, o)
     assert np.array_equal(o.reshape(H, D), want)
     # the prefill route: float operands, score sums from a float32 GEMM
     qop = np.ldexp(q10[0].astype(np.float64), sq[0][:, None].astype(np.int64) - bias_q).astype(np.float32)

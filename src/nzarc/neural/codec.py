@@ -75,7 +75,7 @@ DEFAULT_MODEL_NAME = "smollm2-135m"
 #: SHA-256 of the default model file; the meaning of params without ``"model"``.
 DEFAULT_MODEL_SHA256 = SMOLLM2_MODEL_SHA256
 INSTALL_HINT = f"run `nzarc model install {DEFAULT_MODEL_NAME}`"
-DEFAULT_WINDOW = 2048
+DEFAULT_WINDOW = 4096
 MIN_WINDOW = 8
 MAX_WINDOW = 8192
 #: The tokenizer emits at most two tokens per input byte (an escape pair).

@@ -10,10 +10,12 @@ Arithmetic rules that keep them exact on every ISA:
 
 * integers are int64; every sum and product below stays under 2**62 (bounds in the comments
   and in spec/NEURAL.md section 4);
-* float64 is used only for a product or a quotient of exact operands, followed by ``rint``
+* float64 is used for a product or a quotient of exact operands, followed by ``rint``
   (round half to even) or ``floor``: the spec proves each such value is computed exactly or
-  never crosses a rounding boundary. No float addition follows a float product, so fused
-  multiply-add cannot change a result; kernels are compiled without fast-math;
+  never crosses a rounding boundary. Apart from that, floats only add up integer products
+  whose every partial sum is an integer below 2**24 (float32) or 2**53 (float64) by a proved
+  bound (the attention sums of :func:`attn_step`): such sums are exact in any order, with or
+  without fused multiply-add. Kernels are compiled without fast-math;
 * a requantised value is ``rint(acc * mult_r * xd)`` with ``mult_r = m_r * 2**-e_r`` and
   ``xd = xm * 2**xe`` (both exact dyadics): the spec's ``rne(acc·m_r·xm·2^(xe-e_r))``.
 
@@ -266,11 +268,35 @@ def _mix(z: np.ndarray, zmax: int, n: int, table: np.ndarray, last: int, v: np.n
         o[i] = mix[i] // total
 
 
+@njit(inline="always", **_OPTS)
+def _mix_row(mix: np.ndarray, w: np.ndarray, v: np.ndarray) -> None:
+    """mix[h] += w[h] · v for every head h (float64; exact, see :func:`attn_step`)."""
+    G, D = mix.shape
+    if G == 3:  # SmolLM2's grouping: one pass over v, three accumulator rows
+        m0, m1, m2 = mix[0], mix[1], mix[2]
+        w0, w1, w2 = np.float64(w[0]), np.float64(w[1]), np.float64(w[2])
+        for i in range(D):
+            x = np.float64(v[i])
+            m0[i] += w0 * x
+            m1[i] += w1 * x
+            m2[i] += w2 * x
+        return
+    for h in range(G):
+        wf = np.float64(w[h])
+        mh = mix[h]
+        for i in range(D):
+            mh[i] += wf * np.float64(v[i])
+
+
+#: Keys scored per block in :func:`attn_step` (the block's float32 sums stay in L1).
+_KEY_BLOCK = 512
+
+
 @njit(parallel=True, **_OPTS)
 def attn_step(
     q10: np.ndarray,
     sq: np.ndarray,
-    kc: np.ndarray,
+    kct: np.ndarray,
     skc: np.ndarray,
     vc: np.ndarray,
     rows: np.ndarray,
@@ -279,37 +305,77 @@ def attn_step(
     table: np.ndarray,
     o: np.ndarray,
 ) -> None:
-    """Steps 4-5 for one new position per window, in integers, reading the caches in place.
+    """Steps 4-5 for one new position per window, reading the integer caches in place.
 
-    q10 int16 [b, H, D], sq int16 [b, H]; kc int16 [Bc, KV, L, D] (k10), skc int16 [Bc, KV, L];
-    vc int32 [Bc, KV, L, D]; rows int64 [b]: cache row of each entry; nvalid int64 [b]: keys
-    u < nvalid are visible; sigma: σ of step 4; table int32 [JA] -> o int64 [b, H·D].
+    q10 int16 [b, H, D], sq int16 [b, H]; kct int16 [Bc, KV, D, L] (k10, transposed: the key
+    positions of one dimension are contiguous), skc int16 [Bc, KV, L]; vc int32 [Bc, KV, L, D];
+    rows int64 [b]: cache row of each entry; nvalid int64 [b]: keys u < nvalid are visible;
+    sigma: σ of step 4; table int32 [JA] -> o int64 [b, H·D].
+
+    One task per (entry, KV head) serves the H/KV query heads that share the KV head, so each
+    cached key and value is read once per step. Score sums are float32 multiply-adds
+    vectorised over key positions: exact, as every partial sum of 10-bit by 10-bit products
+    over D <= 64 terms stays within 2**24. Mixing sums are float64 multiply-adds: exact, as
+    every partial sum stays below 2**13 · 2**15 · 2**22 = 2**50 (positions · weight · value).
     """
     b, H, D = q10.shape
-    KV = kc.shape[1]
+    KV = kct.shape[1]
     G = H // KV
     last = table.shape[0] - 1
-    for r in prange(b * H):
-        bi = r // H
-        hh = r % H
-        g = hh // G
+    for r in prange(b * KV):
+        bi = r // KV
+        g = r % KV
         cb = rows[bi]
         n = nvalid[bi]
-        q = q10[bi, hh]
-        base = np.int64(sq[bi, hh]) - sigma
-        z = np.empty(n, np.int64)
-        zmax = np.int64(-(1 << 62))
-        for u in range(n):
-            k = kc[cb, g, u]
-            dot = np.int64(0)
+        kt = kct[cb, g]
+        ks = skc[cb, g]
+        vv = vc[cb, g]
+        qf = np.empty((G, D), np.float32)
+        base = np.empty(G, np.int64)
+        for h in range(G):
+            base[h] = np.int64(sq[bi, g * G + h]) - sigma
             for i in range(D):
-                dot += np.int64(q[i]) * np.int64(k[i])  # |dot| <= 64·512² = 2**24
-            e = base + skc[cb, g, u]
-            zu = (dot << e) if e >= 0 else (dot >> -e)  # floor(dot · 2**e)
-            z[u] = zu
-            if zu > zmax:
-                zmax = zu
-        _mix(z, zmax, n, table, last, vc[cb, g], o[bi, hh * D : (hh + 1) * D])
+                qf[h, i] = np.float32(q10[bi, g * G + h, i])
+        z = np.empty((G, n), np.int64)
+        zmax = np.full(G, np.int64(-(1 << 62)))
+        s = np.empty((G, _KEY_BLOCK), np.float32)
+        for u0 in range(0, n, _KEY_BLOCK):
+            m = min(_KEY_BLOCK, n - u0)
+            s[:, :m] = 0.0
+            for i in range(D):
+                krow = kt[i, u0 : u0 + m]
+                for h in range(G):
+                    qv = qf[h, i]
+                    sh = s[h]
+                    for u in range(m):
+                        sh[u] += qv * np.float32(krow[u])
+            for h in range(G):
+                bh = base[h]
+                for u in range(m):
+                    dot = np.int64(s[h, u])
+                    e = bh + ks[u0 + u]
+                    zu = (dot << e) if e >= 0 else (dot >> -e)  # floor(dot · 2**e)
+                    z[h, u0 + u] = zu
+                    if zu > zmax[h]:
+                        zmax[h] = zu
+        mix = np.zeros((G, D), np.float64)
+        total = np.zeros(G, np.int64)
+        w = np.empty(G, np.int64)
+        for u in range(n):
+            nonzero = False
+            for h in range(G):
+                j = zmax[h] - z[h, u]
+                wh = np.int64(table[j]) if j < last else np.int64(0)  # exp_attn[last] is 0
+                w[h] = wh
+                total[h] += wh
+                if wh != 0:
+                    nonzero = True
+            if nonzero:
+                _mix_row(mix, w, vv[u])
+        for h in range(G):
+            c = (g * G + h) * D
+            for i in range(D):
+                o[bi, c + i] = np.int64(mix[h, i]) // total[h]
 
 
 @njit(parallel=True, **_OPTS)

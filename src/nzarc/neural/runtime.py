@@ -771,8 +771,8 @@ class Session:
         self.max_len = max_len
         L, KV, hd = model.n_layer, model.n_kv, model.hd
         self._fused = fused_kernels() is not None
-        if self._fused:  # integer caches: k10 and its shift, v
-            self._k = np.zeros((L, batch, KV, max_len, hd), np.int16)
+        if self._fused:  # integer caches: k10 (transposed: positions contiguous) and its shift, v
+            self._k = np.zeros((L, batch, KV, hd, max_len), np.int16)
             self._ks = np.zeros((L, batch, KV, max_len), np.int16)
             self._v = np.zeros((L, batch, KV, max_len, hd), np.int32)
         else:  # GEMM operands
@@ -849,7 +849,7 @@ class Session:
         o = np.empty((b, H * hd), np.int64)
         for li in range(mdl.n_layer):
             q10, sq, k10, sk, v = mdl._fused_qkv(K, li, q, xm, xe, pos_np)
-            self._k[li, rows_np, :, pos_np] = k10
+            self._k[li, rows_np, :, :, pos_np] = k10
             self._ks[li, rows_np, :, pos_np] = sk
             self._v[li, rows_np, :, pos_np] = v
             K.attn_step(
