@@ -32,8 +32,8 @@ def group(sizes: list[dict[int, int]]) -> tuple[list[bytes], EncodedGroup]:
     """sizes: per chunk, output length by slot (slot 0 is the chunk itself)."""
     chunks = [bytes(s[0]) for s in sizes]
     outputs = [{slot: bytes([slot]) * n for slot, n in s.items()} for s in sizes]
-    chosen = [min(((len(o), slot) for slot, o in out.items()))[::-1] for out in outputs]
-    return chunks, EncodedGroup([(slot, out[slot]) for (slot, _), out in zip(chosen, outputs)], outputs)
+    chosen = [min(out.items(), key=lambda item: (len(item[1]), item[0])) for out in outputs]
+    return chunks, EncodedGroup(chosen, outputs)
 
 
 def always(slot: int, out: bytes, chunk: bytes) -> bool:
