@@ -205,3 +205,23 @@ def test_replay_stream_reads_prefix_twice() -> None:
     assert got == data
     with pytest.raises(ValueError):
         r.rewind()
+
+
+@pytest.mark.parametrize(
+    ("codec", "window", "message"),
+    [
+        ("zstd", "1024", b"--window applies to the neural codec"),
+        ("neural", "4", b"--window must be between 8 and 8192"),
+        ("auto", "100000", b"--window must be between 8 and 8192"),
+        ("neural", "0", b"argument --window: must be at least 1"),
+    ],
+)
+def test_window_is_checked_before_anything_is_written(
+    home: Path, tmp_path: Path, codec: str, window: str, message: bytes
+) -> None:
+    (tmp_path / "f").write_text("some text\n")
+    archive = tmp_path / "a.nzarc"
+    r = run_nzarc("create", "--no-encrypt", "-c", codec, "--window", window, "-o", archive, tmp_path / "f", home=home)
+    r.assert_clean_error(2)
+    assert message.decode() in r.stderr and not archive.exists()
+

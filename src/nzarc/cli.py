@@ -524,6 +524,13 @@ def _check_create_paths(args: argparse.Namespace) -> None:
     for p in args.paths:
         if p != "-" and not os.path.lexists(p):
             raise UsageError(f"no such file or directory: {p!r}")
+    if args.window is not None:
+        from nzarc.neural.codec import MAX_WINDOW, MIN_WINDOW
+
+        if args.codec not in ("auto", "neural", "nzarc.neural"):
+            raise UsageError(f"--window applies to the neural codec, not to -c {args.codec}")
+        if not MIN_WINDOW <= args.window <= MAX_WINDOW:
+            raise UsageError(f"--window must be between {MIN_WINDOW} and {MAX_WINDOW} tokens")
 
 
 class _AtomicOutput:

@@ -306,3 +306,23 @@ def test_importing_the_codec_does_not_import_torch() -> None:
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 
+
+
+def test_plan_takes_the_window_and_writes_the_default_model_once(
+    tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nzarc.neural.codec as codec_module
+    from nzarc.pipeline import plan_codecs
+
+    sha = register_model(tiny)
+    monkeypatch.setattr(codec_module, "_default_model_sha", lambda: sha)
+    for codec, window in (("neural", 64), ("auto", 32)):
+        plan = plan_codecs(codec, window=window)
+        (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]
+        assert entry.params == {"model": sha, "window": window}
+        assert entry.models[0].extra == {"window": window}
+    # the pinned default model's hash is left out of the params (it is in the pin)
+    monkeypatch.setattr(codec_module, "DEFAULT_MODEL_SHA256", sha)
+    plan = plan_codecs("neural", window=64)
+    (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]
+    assert entry.params == {"window": 64} and entry.models[0].weights_sha256 == sha
