@@ -274,7 +274,9 @@ class ArchiveWriter:
         )
 
     def _header_len(self, table: list[int]) -> int:
-        return len(encode_header(self._header_with(table)))
+        """Bytes a table costs: the header, plus each slot's count in the index (one byte:
+        a table is settled on at most SEAL_CHUNKS chunks)."""
+        return len(encode_header(self._header_with(table))) + len(table)
 
     def _seal_final(self) -> None:
         """Every chunk is cut and pending: settle the table on all of them, write everything."""

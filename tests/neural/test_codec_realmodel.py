@@ -32,13 +32,18 @@ def _nzarc(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
 def test_64k_text_extracts_identically_in_a_fresh_avx2_single_thread_process(
     real_model, tmp_path: Path
 ) -> None:
-    # The acceptance size is 64 KiB: .ci/run sets NZARC_REALMODEL_SAMPLE_KB=64. A bare
-    # `pytest` run uses 2 KiB, which takes seconds instead of minutes on a 2-core CPU.
+    # The acceptance size is 64 KiB: .ci/run sets NZARC_REALMODEL_SAMPLE_KB=64, with
+    # NZARC_REALMODEL_WINDOW=2048 to halve the single-thread decoding time. A bare `pytest`
+    # run uses 2 KiB at the default window, which takes seconds on a 2-core CPU.
     data = text_sample(int(os.environ.get("NZARC_REALMODEL_SAMPLE_KB", "2")) * 1024, seed=64)
     src = tmp_path / "sample.txt"
     src.write_bytes(data)
     archive = tmp_path / "sample.nzarc"
-    made = _nzarc(["create", "-q", "--no-encrypt", "-c", "neural", "-o", str(archive), str(src)], dict(os.environ))
+    window = os.environ.get("NZARC_REALMODEL_WINDOW")
+    create = ["create", "-q", "--no-encrypt", "-c", "neural", "-o", str(archive), str(src)]
+    if window:
+        create[1:1] = ["--window", window]
+    made = _nzarc(create, dict(os.environ))
     assert made.returncode == 0, made.stderr[-2000:]
     info = _nzarc(["info", "--json", str(archive)], dict(os.environ))
     assert info.returncode == 0, info.stderr[-2000:]
@@ -52,3 +57,24 @@ def test_64k_text_extracts_identically_in_a_fresh_avx2_single_thread_process(
     assert done.returncode == 0, done.stderr[-2000:]
     (extracted,) = [p for p in out.rglob("*") if p.is_file()]
     assert hashlib.sha256(extracted.read_bytes()).digest() == hashlib.sha256(data).digest()
+
+
+def test_default_window_round_trip_in_process(real_model, tmp_path: Path) -> None:
+    """The default window (4096) with the real model, through the API, a few KiB."""
+    import io
+
+    import nzarc
+    from nzarc.neural.codec import DEFAULT_WINDOW
+
+    data = text_sample(4096, seed=7)
+    src = tmp_path / "t.txt"
+    src.write_bytes(data)
+    out = io.BytesIO()
+    stats = nzarc.create(out, [src], encrypt=False, codec="neural")
+    assert stats.chunks_per_codec == {"nzarc.neural": 1}
+    with nzarc.open(io.BytesIO(out.getvalue())) as r:
+        info = r.header_info()
+        (neural,) = [c for c in info.codecs if c["id"] == "nzarc.neural"]
+        assert neural["params"] == {"window": DEFAULT_WINDOW}
+        (member,) = list(r.iter_members())
+        assert member.read() == data
