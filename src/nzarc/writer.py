@@ -16,6 +16,7 @@ therefore never depend on the number of jobs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from collections import deque
@@ -195,7 +196,6 @@ class ArchiveWriter:
         )
         self._pad = pad
         self._segments: SegmentWriter | _HeldFrames = _HeldFrames()
-        self._sealed = False
         self._slot_of: dict[int, int] = {}  # plan slot -> slot in the written codec table
         self._table: list[int] = []  # plan slots, in table order
         self._chunks_cut = 0
@@ -240,7 +240,6 @@ class ArchiveWriter:
         """Write the header declaring the plan slots ``table`` (sorted, with 0), then the
         frames held back so far."""
         assert not self._sealed and table and table[0] == 0
-        self._sealed = True
         self._table = table
         self._slot_of = {slot: i for i, slot in enumerate(table)}
         self._counts = [0] * len(table)
@@ -262,16 +261,15 @@ class ArchiveWriter:
             self._segments.write(bytes(held.data))
 
     def _header_with(self, table: list[int]) -> Header:
-        h = self._header
-        return Header(
-            suite=h.suite,
-            stanzas=h.stanzas,
-            codecs=tuple(self._plan.entries[slot] for slot in table),
-            chunk_size=h.chunk_size,
-            segment_size=h.segment_size,
-            salt=h.salt,
-            pad=h.pad,
-        )
+        return dataclasses.replace(self._header, codecs=tuple(self._plan.entries[s] for s in table))
+
+    def _seal_all(self) -> None:
+        """Write the header declaring every planned codec (the archive may go on)."""
+        self._seal(list(range(len(self._plan.entries))))
+
+    @property
+    def _sealed(self) -> bool:
+        return bool(self._table)
 
     def _header_len(self, table: list[int]) -> int:
         """Bytes a table costs: the header, plus each slot's count in the index (one byte:
@@ -301,7 +299,7 @@ class ArchiveWriter:
         else:
             self._segments.write(item)
             if not self._sealed and self._segments.plaintext_len > _SEAL_FRAME_BYTES:
-                self._seal(list(range(len(self._plan.entries))))
+                self._seal_all()
 
     def _cut_chunk(self, chunk: bytes) -> None:
         self._queue.append(len(self._group))
@@ -309,7 +307,7 @@ class ArchiveWriter:
         self._cut += len(chunk)
         self._chunks_cut += 1
         if not self._sealed and self._chunks_cut > SEAL_CHUNKS:
-            self._seal(list(range(len(self._plan.entries))))  # held groups follow at the next flush
+            self._seal_all()  # held groups follow at the next flush
         self._release_finished()
         if len(self._group) >= self._batch:
             self._flush_group()
@@ -554,7 +552,7 @@ class ArchiveWriter:
         as truncated rather than as not an archive)."""
         if self._started and not self._sealed and not self._closed:
             try:
-                self._seal(list(range(len(self._plan.entries))))
+                self._seal_all()
             except Exception:  # best effort: the output may be what failed
                 pass
         self._failed = True
