@@ -7,7 +7,8 @@ Usage (from the repository root, with ``nzarc model install smollm2-135m`` done)
 
 For each file it runs ``nzarc create -c neural --no-encrypt`` in a fresh process, then
 ``nzarc extract`` into an empty directory, compares the extracted bytes with the input and
-reports: the archive size in bytes and in bits per input byte (container overhead included),
+reports: the archive size in bytes and in bits per input byte (container overhead included;
+the codec's default activation precision, recorded as ``act_levels``),
 the wall-clock time of each command and its rate in input kB/s (1 kB = 1000 bytes), and
 ``xz -9`` and ``zstd -19`` bpb of the same file for comparison. Results are appended to
 ``OUT.json`` (one record per file and window, newest last) and ``OUT.md`` is regenerated.
@@ -27,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from nzarc.neural.codec import DEFAULT_ACT_LEVELS
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -72,6 +75,7 @@ def measure(rel: str, window: int | None, extract: bool, jobs: int | None) -> di
             "file": rel,
             "bytes": len(data),
             "window": window,
+            "act_levels": DEFAULT_ACT_LEVELS,
             "archive_bytes": size,
             "bpb": round(8 * size / len(data), 4),
             "create_s": round(t_create, 1),
@@ -101,16 +105,16 @@ def render(records: list[dict[str, Any]]) -> str:
         "Unencrypted archives (an X25519 recipient adds about 120 bytes). "
         "Rates are input kB (1000 bytes) per second of wall-clock time, model load included.",
         "",
-        "| file | window | bytes | archive | bpb | required | goal | xz -9 | zstd -19 "
+        "| file | window | precision | bytes | archive | bpb | required | goal | xz -9 | zstd -19 "
         "| create kB/s | extract kB/s | identical | cpus |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    latest: dict[tuple[str, Any], dict[str, Any]] = {}
-    for r in records:
-        latest[(r["file"], r["window"])] = r
-    for r in latest.values():
+    latest: dict[tuple[str, Any, int], dict[str, Any]] = {}
+    for r in records:  # records made before the precision param were written with act_levels 1
+        latest[(r["file"], r["window"], r.get("act_levels", 1))] = r
+    for (_, _, levels), r in latest.items():
         lines.append(
-            f"| {r['file']} | {r['window'] or 'default'} | {r['bytes']} | {r['archive_bytes']} "
+            f"| {r['file']} | {r['window'] or 'default'} | {levels} | {r['bytes']} | {r['archive_bytes']} "
             f"| {r['bpb']:.4f} | {r.get('required') or '–'} | {r.get('goal') or '–'} "
             f"| {r['xz-9']:.3f} | {r['zstd-19']:.3f} | {r['create_kBps']:.2f} "
             f"| {r.get('extract_kBps', '–')} | {r.get('identical', '–')} | {r['cpus']} |"

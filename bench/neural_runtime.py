@@ -5,6 +5,7 @@ Usage (from the repository root, model installed in $NZARC_HOME)::
     python -m bench.neural_runtime speed [--threads 2] [--prefill 1x512 4x1024] [--incremental 64 256]
         [--gguf PATH.gguf]   (adds the float32 forward of the same weights, same shapes)
     python -m bench.neural_runtime quality --gguf PATH.gguf [--bytes 200000] [--window 2048]
+        [--act-levels 1|2]   (the runtime's activation precision; speed takes it too)
     ... [--out bench/RESULTS-neural-runtime.json]
 
 ``tok_per_cpu_s`` divides by the process's CPU time: with ``--threads 1`` on a shared, loaded
@@ -58,7 +59,7 @@ def _windows(m, data: bytes, window: int) -> tuple[list[list[int]], int]:
 
 
 def bench_speed(args: argparse.Namespace) -> dict:
-    m = _model()
+    m = _model().with_act_levels(args.act_levels)
     g = torch.Generator().manual_seed(0)
     out: dict = {"prefill": [], "incremental": []}
     # warm-up: GEMM self-test, kernel loading (numba's on-disk cache) outside the timings
@@ -246,7 +247,7 @@ def bench_float_speed(args: argparse.Namespace) -> dict:
 
 
 def bench_quality(args: argparse.Namespace) -> dict:
-    m = _model()
+    m = _model().with_act_levels(args.act_levels)
     ref = FloatReference(args.gguf) if args.gguf else None
     rows = []
     for name in args.files:
@@ -273,6 +274,7 @@ def bench_quality(args: argparse.Namespace) -> dict:
                 bits_float += float(-lp[torch.arange(len(tgt)), tgt].sum()) / math.log(2)
         dt = time.perf_counter() - t0
         row = {"file": name, "bytes": len(data), "tokens": ntok, "window": args.window,
+               "act_levels": args.act_levels,
                "bpb_int": round(bits_int / len(data), 4)}  # fmt: skip
         if ref is not None:
             row["bpb_float"] = round(bits_float / len(data), 4)
@@ -297,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", nargs="*", default=FILES)
     ap.add_argument("--bytes", type=int, default=200_000)
     ap.add_argument("--window", type=int, default=2048)
+    ap.add_argument("--act-levels", type=int, default=1, choices=[1, 2],
+                    help="the runtime's activation precision (spec/NEURAL.md 3.4)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -103,7 +103,8 @@ def test_prefill_tables_decode_the_streams(codec: NeuralCodec, tiny) -> None:
     for w, length in enumerate(lengths):
         window = tokens[w * WINDOW : (w + 1) * WINDOW]
         inputs = torch.tensor([[tiny.bos_id, *window[:-1]]], dtype=torch.int64)
-        cdfs = np.cumsum(tiny.prefill_all(inputs)[0].numpy().astype(np.int64), axis=1)
+        tables = tiny.with_act_levels(codec.act_levels).prefill_all(inputs)[0]
+        cdfs = np.cumsum(tables.numpy().astype(np.int64), axis=1)
         dec = RangeDecoder(encoded[pos : pos + length], tiny.freq_bits)
         assert [dec.decode_cdf(cdfs[i]) for i in range(len(window))] == window
         dec.finish()
@@ -241,9 +242,16 @@ def test_bit_flips_and_garbage_raise_only_codec_error(codec: NeuralCodec) -> Non
 
 def test_params_round_trip_and_validation(codec: NeuralCodec) -> None:
     params = codec.get_params()
-    assert params == {"model": codec.model_sha, "window": WINDOW}
+    assert params == {"model": codec.model_sha, "window": WINDOW, "act_levels": 2}
     assert NeuralCodec.from_params(params) == codec
+    # params without "act_levels" (archives written before it existed) mean precision 1
+    old = NeuralCodec.from_params({"model": codec.model_sha, "window": WINDOW})
+    assert old.act_levels == 1 and old.get_params() == {"model": codec.model_sha, "window": WINDOW}
     for bad in [
+        {"model": codec.model_sha, "window": WINDOW, "act_levels": 1},  # must be left out
+        {"model": codec.model_sha, "window": WINDOW, "act_levels": 3},
+        {"model": codec.model_sha, "window": WINDOW, "act_levels": True},
+        {"model": codec.model_sha, "window": WINDOW, "act_levels": "2"},
         {"model": codec.model_sha},
         {},
         {"model": codec.model_sha, "window": 4},
@@ -282,7 +290,19 @@ def test_required_models_pin_the_window(codec: NeuralCodec, tiny) -> None:
     assert pin.weights_sha256 == codec.model_sha == tiny.weights_sha256
     assert pin.tokenizer_sha256 == tiny.tokenizer_sha256
     assert pin.runtime_id == "nzarc-int-v1"
-    assert dict(pin.extra) == {"window": WINDOW}
+    assert dict(pin.extra) == {"window": WINDOW, "act_levels": 2}
+    (pin1,) = NeuralCodec(model=codec.model_sha, window=WINDOW, act_levels=1).required_models()
+    assert dict(pin1.extra) == {"window": WINDOW}
+
+
+def test_both_precisions_round_trip_and_differ(codec: NeuralCodec) -> None:
+    one = NeuralCodec(model=codec.model_sha, window=WINDOW, act_levels=1)
+    data = ALICE[:400]
+    enc1, enc2 = one.encode(data), codec.encode(data)
+    assert enc1 != enc2
+    assert one.decode(enc1, len(data)) == data and codec.decode(enc2, len(data)) == data
+    with pytest.raises(CodecError):  # the other precision's tables do not decode the stream
+        assert codec.decode(enc1, len(data)) != data
 
 
 def test_accepts_text_and_rejects_binary(codec: NeuralCodec) -> None:
@@ -319,10 +339,10 @@ def test_plan_takes_the_window_and_writes_the_default_model_once(
     for codec, window in (("neural", 64), ("auto", 32)):
         plan = plan_codecs(codec, window=window)
         (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]
-        assert entry.params == {"model": sha, "window": window}
-        assert entry.models[0].extra == {"window": window}
+        assert entry.params == {"model": sha, "window": window, "act_levels": 2}
+        assert entry.models[0].extra == {"window": window, "act_levels": 2}
     # the pinned default model's hash is left out of the params (it is in the pin)
     monkeypatch.setattr(codec_module, "DEFAULT_MODEL_SHA256", sha)
     plan = plan_codecs("neural", window=64)
     (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]
-    assert entry.params == {"window": 64} and entry.models[0].weights_sha256 == sha
+    assert entry.params == {"window": 64, "act_levels": 2} and entry.models[0].weights_sha256 == sha

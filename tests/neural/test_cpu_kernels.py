@@ -28,18 +28,22 @@ def _prefill(m, tokens: torch.Tensor, fused: bool, monkeypatch: pytest.MonkeyPat
     return m.prefill_all(tokens)
 
 
-def test_paths_equal_reference(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("levels", [1, 2])
+def test_paths_equal_reference(tiny, levels: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny = tiny.with_act_levels(levels)
     g = torch.Generator().manual_seed(7)
     toks = torch.randint(0, tiny.vocab_size, (3, 150), generator=g)
     toks[:, 0] = tiny.bos_id
     fused = _prefill(tiny, toks, True, monkeypatch)
     slow = _prefill(tiny, toks, False, monkeypatch)
     assert torch.equal(fused, slow)
-    ref = ReferenceModel(str(tiny.path)).freqs(toks[1].tolist())
+    ref = ReferenceModel(str(tiny.path), act_levels=levels).freqs(toks[1].tolist())
     assert np.array_equal(fused[1].numpy().astype(np.int64), ref)
 
 
-def test_fused_incremental_equals_prefill(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("levels", [1, 2])
+def test_fused_incremental_equals_prefill(tiny, levels: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny = tiny.with_act_levels(levels)
     g = torch.Generator().manual_seed(3)
     toks = torch.randint(0, tiny.vocab_size, (4, 90), generator=g)
     want = _prefill(tiny, toks, False, monkeypatch)
@@ -63,8 +67,11 @@ def test_fused_incremental_equals_prefill(tiny, monkeypatch: pytest.MonkeyPatch)
         step += 1
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_thread_count_does_not_change_tables(tiny, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("threads", "levels"), [(1, 1), (2, 1), (1, 2), (2, 2)])
+def test_thread_count_does_not_change_tables(
+    tiny, threads: int, levels: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny = tiny.with_act_levels(levels)
     g = torch.Generator().manual_seed(11)
     toks = torch.randint(0, tiny.vocab_size, (2, 64), generator=g)
     base = _prefill(tiny, toks, False, monkeypatch)
@@ -105,25 +112,41 @@ def test_isqrt_and_bitlen(n: int) -> None:
 @given(st.data())
 def test_act_quant_matches_spec(data: st.DataObject) -> None:
     n = data.draw(st.integers(1, 40))
+    levels = data.draw(st.sampled_from([1, 2]))
+    bound = 1 << (45 if levels == 1 else 42)  # the kernel's precondition
     rows = data.draw(
         st.lists(
-            st.lists(st.integers(-(1 << 45) + 1, (1 << 45) - 1), min_size=n, max_size=n),
+            st.lists(st.integers(-bound + 1, bound - 1), min_size=n, max_size=n),
             min_size=1,
             max_size=4,
         )
     )
     v = np.array(rows, dtype=np.int64)
     v[0, :] = v[0, :] // 2 * 2  # ties: even values against an even maximum
-    q = np.empty(v.shape, np.int8)
-    xm = np.empty(v.shape[0], np.int64)
-    xe = np.empty(v.shape[0], np.int64)
+    M = v.shape[0]
+    q = np.empty((levels * M, n), np.int8)
+    xm = np.empty(levels * M, np.int64)
+    xe = np.empty(levels * M, np.int64)
+    v_in = v.copy()
     K.act_quant(v, q, xm, xe)
-    m = np.abs(v).max(axis=1)
-    want = [[_rne(127 * x, mi) if mi else 0 for x in row] for row, mi in zip(v.tolist(), m.tolist(), strict=True)]
-    assert q.tolist() == want
-    for i, mi in enumerate(m.tolist()):
-        k = max(mi.bit_length() - 12, 0)
-        assert (xm[i], xe[i]) == (mi >> k, k)
+    assert np.array_equal(v, v_in)  # the input is not modified
+
+    def quant(row: list[int]) -> tuple[list[int], int]:
+        mi = max(abs(x) for x in row)
+        return ([_rne(127 * x, mi) if mi else 0 for x in row], mi)
+
+    def scale(c: int, offset: int) -> tuple[int, int]:
+        k = max(c.bit_length() - 12, 0)
+        return (c >> k, k - offset)
+
+    for i, row in enumerate(v.tolist()):
+        q1, m1 = quant(row)
+        assert q[levels * i].tolist() == q1
+        assert (xm[levels * i], xe[levels * i]) == scale(m1, 0)
+        if levels == 2:
+            q2, m2 = quant([127 * x - a * m1 for x, a in zip(row, q1, strict=True)])
+            assert q[2 * i + 1].tolist() == q2
+            assert (xm[2 * i + 1], xe[2 * i + 1]) == scale((m2 << 20) // 127, 20)
 
 
 def test_ffn_mid_matches_spec_on_extremes() -> None:
@@ -156,12 +179,12 @@ def test_ffn_mid_matches_spec_on_extremes() -> None:
         r = [127 * x - qq * m1 for x, qq in zip(a, q1, strict=True)]
         m2 = max(abs(x) for x in r)
         q2 = [0] * F if m2 == 0 else [_rne(127 * x, m2) for x in r]
-        assert q[i].tolist() == q1 and q[M + i].tolist() == q2
+        assert q[2 * i].tolist() == q1 and q[2 * i + 1].tolist() == q2
         k1 = max(m1.bit_length() - 12, 0)
         c2 = (m2 << 20) // 127
         k2 = max(c2.bit_length() - 12, 0)
-        assert (xm2[i], xe2[i]) == (m1 >> k1, k1)
-        assert (xm2[M + i], xe2[M + i]) == (c2 >> k2, k2 - 20)
+        assert (xm2[2 * i], xe2[2 * i]) == (m1 >> k1, k1)
+        assert (xm2[2 * i + 1], xe2[2 * i + 1]) == (c2 >> k2, k2 - 20)
 
 
 @pytest.mark.parametrize(

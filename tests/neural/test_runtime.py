@@ -29,16 +29,20 @@ def _check_tables(f: torch.Tensor, freq_bits: int) -> None:
     assert torch.all(f.sum(dim=-1, dtype=torch.int64) == (1 << freq_bits))
 
 
+@pytest.mark.parametrize("levels", [1, 2])
 @pytest.mark.parametrize("data", TEXTS)
-def test_prefill_equals_reference(tiny, data: bytes) -> None:
+def test_prefill_equals_reference(tiny, data: bytes, levels: int) -> None:
+    tiny = tiny.with_act_levels(levels)
     ids = _ids(tiny, data)
-    ref = ReferenceModel(str(tiny.path)).freqs(ids)
+    ref = ReferenceModel(str(tiny.path), act_levels=levels).freqs(ids)
     got = tiny.prefill_all(torch.tensor([ids]))[0]
     _check_tables(got, tiny.freq_bits)
     assert np.array_equal(got.numpy().astype(np.int64), ref)
 
 
-def test_incremental_equals_prefill_at_mixed_positions(tiny) -> None:
+@pytest.mark.parametrize("levels", [1, 2])
+def test_incremental_equals_prefill_at_mixed_positions(tiny, levels: int) -> None:
+    tiny = tiny.with_act_levels(levels)
     seqs = [_ids(tiny, TEXTS[0]), _ids(tiny, TEXTS[1]), _ids(tiny, TEXTS[0][::-1])]
     want = [tiny.prefill_all(torch.tensor([s]))[0] for s in seqs]
     sess = tiny.session(batch=3, max_len=128)
@@ -78,8 +82,10 @@ def test_prefill_rows_are_independent_of_batch_and_padding(tiny) -> None:
     assert torch.equal(both[0, : len(a)], alone)
 
 
+@pytest.mark.parametrize("levels", [1, 2])
 @pytest.mark.parametrize("backend", ["fp32", "fp64", "intmm"])
-def test_backends_agree(tiny, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backends_agree(tiny, backend: str, levels: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny = tiny.with_act_levels(levels)
     if backend == "intmm" and not runtime._int_mm_exact():
         pytest.skip("torch._int_mm is not exact on this machine")
     ids = torch.tensor([_ids(tiny, TEXTS[0])])
@@ -149,6 +155,7 @@ def test_real_model_equals_reference_on_a_few_positions(real_model) -> None:
 #: They pin the converter and the runtime semantics; update only with a deliberate semantic change.
 TINY_FILE_SHA256 = "56ea333599109bc3647edcf0b845fead7ea27738ba91d6de511b323267cbe0af"
 TINY_TABLES_SHA256 = "36c59c940288dade815b8edb7fd4076d86f72252a9b0f8ff83e87667b1e84a57"
+TINY_TABLES2_SHA256 = "7a7f2a58be7c2d4d2e524c8aa4f716ace450fe73e7ca4e34a1b90a70f8dc57e2"
 GOLDEN_TEXT = (
     b"It is a truth universally acknowledged \x00\x04\xff\xfe 0123456789 <a href='x'>caf\xc3\xa9</a>\n"
     * 3
@@ -161,5 +168,17 @@ def test_tiny_golden_hashes(tiny) -> None:
     assert tiny.weights_sha256 == TINY_FILE_SHA256
     ids = _ids(tiny, GOLDEN_TEXT)
     assert len(ids) == 211
-    f = tiny.prefill_all(torch.tensor([ids]))[0]
-    assert hashlib.sha256(f.numpy().astype("<i4").tobytes()).hexdigest() == TINY_TABLES_SHA256
+    for levels, want in ((1, TINY_TABLES_SHA256), (2, TINY_TABLES2_SHA256)):
+        f = tiny.with_act_levels(levels).prefill_all(torch.tensor([ids]))[0]
+        assert hashlib.sha256(f.numpy().astype("<i4").tobytes()).hexdigest() == want, levels
+
+
+def test_act_levels_variants(tiny) -> None:
+    two = tiny.with_act_levels(2)
+    assert (tiny.act_levels, two.act_levels) == (1, 2)
+    assert tiny.with_act_levels(1) is tiny and two.with_act_levels(2) is two
+    assert two.with_act_levels(1) is tiny and two.layers is tiny.layers
+    ids = torch.tensor([_ids(tiny, GOLDEN_TEXT)])
+    assert not torch.equal(two.prefill_all(ids), tiny.prefill_all(ids))
+    with pytest.raises(ValueError, match="activation levels"):
+        tiny.with_act_levels(3)

@@ -6,13 +6,17 @@ nzarc.neural bitstream") is the normative description of the bitstream;
 this docstring summarises it.
 
 Params (all recorded in the archive header)
-    ``{"model": <lowercase hex SHA-256 of the model file>, "window": N}``.
+    ``{"model": <lowercase hex SHA-256 of the model file>, "window": N, "act_levels": P}``.
     ``"model"`` is left out when it is :data:`DEFAULT_MODEL_SHA256`, the pinned
     SmolLM2-135M conversion (a reader takes an absent ``"model"`` to mean exactly
     that hash, never "whatever is installed"); the model pin in the header
     still carries the full hash.
     ``N`` (``MIN_WINDOW..MAX_WINDOW``, at most the model's longest window) is
-    the number of tokens coded per independent window. Where the model runs
+    the number of tokens coded per independent window. ``P`` (1 or 2) is the
+    runtime's activation precision (spec/NEURAL.md section 3.4); an absent
+    ``"act_levels"`` means 1, the precision of archives written before the
+    param existed. Writers use ``DEFAULT_ACT_LEVELS`` (2: about 1% fewer bits
+    than 1, for about 30% more model time). Where the model runs
     (the runtime follows ``NZARC_DEVICE``; the range coder runs on the device
     of the tables it is given) and how many threads it uses do not affect
     the bytes, so they are not params.
@@ -66,6 +70,7 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_MODEL_SHA256",
     "DEFAULT_WINDOW",
+    "DEFAULT_ACT_LEVELS",
     "INSTALL_HINT",
     "register_model",
     "set_progress_hook",
@@ -76,6 +81,8 @@ DEFAULT_MODEL_NAME = "smollm2-135m"
 DEFAULT_MODEL_SHA256 = SMOLLM2_MODEL_SHA256
 INSTALL_HINT = f"run `nzarc model install {DEFAULT_MODEL_NAME}`"
 DEFAULT_WINDOW = 4096
+#: Activation precision written by default (see the module docstring).
+DEFAULT_ACT_LEVELS = 2
 MIN_WINDOW = 8
 MAX_WINDOW = 8192
 #: The tokenizer emits at most two tokens per input byte (an escape pair).
@@ -241,7 +248,9 @@ class NeuralCodec(Codec):
     batches_internally: ClassVar[bool] = True
     uses_models: ClassVar[tuple[str, ...]] = (DEFAULT_MODEL_NAME,)
 
-    def __init__(self, model: str | None = None, window: int = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self, model: str | None = None, window: int = DEFAULT_WINDOW, act_levels: int = DEFAULT_ACT_LEVELS
+    ) -> None:
         if model is None:
             model = _default_model_sha()
         if not isinstance(model, str) or not _SHA_RE.match(model):
@@ -250,6 +259,11 @@ class NeuralCodec(Codec):
             raise CodecError(f"{_ID}: param 'window' must be an integer")
         if not MIN_WINDOW <= window <= MAX_WINDOW:
             raise CodecError(f"{_ID}: param 'window' = {window} is outside {MIN_WINDOW}..{MAX_WINDOW}")
+        # (numpy: not imported until a neural codec is made)
+        from nzarc.neural.intops import ACT_LEVELS
+
+        if act_levels not in ACT_LEVELS or isinstance(act_levels, bool) or not isinstance(act_levels, int):
+            raise CodecError(f"{_ID}: param 'act_levels' must be one of {', '.join(map(str, ACT_LEVELS))}")
         if not _model_installed(model):
             raise ModelMismatch(
                 f"{_ID}: model {model} is not installed",
@@ -257,6 +271,7 @@ class NeuralCodec(Codec):
             )
         self.model_sha = model
         self.window = window
+        self.act_levels = act_levels
         self._model_obj: Any = None
         self._lock = threading.Lock()
 
@@ -264,17 +279,31 @@ class NeuralCodec(Codec):
     def from_params(cls, params: Mapping[str, Any]) -> NeuralCodec:
         if not isinstance(params, Mapping):
             raise CodecError(f"{_ID}: params must be a map")
-        unknown = set(params) - {"model", "window"}
+        unknown = set(params) - {"model", "window", "act_levels"}
         if unknown:
-            raise CodecError(f"{_ID}: unknown param(s) {sorted(map(str, unknown))} (allowed: model, window)")
+            raise CodecError(
+                f"{_ID}: unknown param(s) {sorted(map(str, unknown))} (allowed: model, window, act_levels)"
+            )
         if "window" not in params:
             raise CodecError(f"{_ID}: param 'window' is required")
-        return cls(model=params.get("model", DEFAULT_MODEL_SHA256), window=params["window"])
+        if params.get("act_levels") == 1:
+            raise CodecError(f"{_ID}: param 'act_levels' = 1 must be left out (an absent value means 1)")
+        return cls(
+            model=params.get("model", DEFAULT_MODEL_SHA256),
+            window=params["window"],
+            act_levels=params.get("act_levels", 1),
+        )
 
     def get_params(self) -> dict[str, Any]:
         if self.model_sha == DEFAULT_MODEL_SHA256:
+            return self._run_params()
+        return {"model": self.model_sha} | self._run_params()
+
+    def _run_params(self) -> dict[str, Any]:
+        """How the model is run: the window, and the precision unless it is 1 (also the pin's extra)."""
+        if self.act_levels == 1:
             return {"window": self.window}
-        return {"model": self.model_sha, "window": self.window}
+        return {"window": self.window, "act_levels": self.act_levels}
 
     # ------------------------------------------------------------------ model access
 
@@ -286,7 +315,7 @@ class NeuralCodec(Codec):
                     raise CodecError(
                         f"{_ID}: window {self.window} exceeds the model's longest window {model.max_len}"
                     )
-                self._model_obj = model
+                self._model_obj = model.with_act_levels(self.act_levels)
             return self._model_obj
 
     def required_models(self) -> list[ModelPin]:
@@ -297,7 +326,7 @@ class NeuralCodec(Codec):
                 weights_sha256=self.model_sha,
                 tokenizer_sha256=str(model.tokenizer_sha256),
                 runtime_id=str(model.runtime_id),
-                extra={"window": self.window},
+                extra=self._run_params(),
             )
         ]
 

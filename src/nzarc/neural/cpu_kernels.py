@@ -94,12 +94,46 @@ def _quant_row(v: np.ndarray, m: int, q: np.ndarray) -> None:
         q[j] = np.int8(np.rint(np.float64(v[j] * 127) / mf))
 
 
+@njit(inline="always", **_OPTS)
+def _quant_levels(
+    v: np.ndarray, mx: int, r: int, levels: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, row: int
+) -> None:
+    """Quantise one row v (int64, |v| <= mx < 2**45, < 2**42 for two levels; overwritten) into ``levels`` (1 or 2)
+    int8 rows ``q[row]``, ``q[row + 1]`` with their token scales (spec section 3.1).
+
+    r = 0: AQ, level 1 scaled by N(mx); r > 0: RQ with RMS denominator r, level 1 scaled by
+    N((mx·2^20) // r) minus 20. Level 2 quantises the residual 127·v - q1·mx (exact,
+    |.| <= mx / 2) and is scaled by N((m2·2^20) // (127·r')) minus 20, r' = max(r, 1).
+    """
+    q1 = q[row]
+    _quant_row(v, mx, q1)
+    if r == 0:
+        xm[row], xe[row] = _token_scale(mx, 0)
+    else:
+        xm[row], xe[row] = _token_scale((mx << 20) // r, 20)  # mx < 2**42 here
+    if levels == 1:
+        return
+    n = v.shape[0]
+    m2 = np.int64(0)
+    for j in range(n):
+        t = v[j] * 127 - np.int64(q1[j]) * mx  # exact: |127 v|, |q1 mx| < 2**52
+        v[j] = t
+        t = t if t >= 0 else -t
+        if t > m2:
+            m2 = t
+    _quant_row(v, m2, q[row + 1])
+    rr = r if r > 0 else 1
+    xm[row + 1], xe[row + 1] = _token_scale((m2 << 20) // (127 * rr), 20)  # m2 < 2**41
+
+
 @njit(parallel=True, **_OPTS)
 def rms_quant(
     h: np.ndarray, gain: np.ndarray, d_eps: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray
 ) -> None:
-    """RQ(h, G) per row: h int64 [M, d], gain int64 [d] -> q int8 [M, d], xm/xe int64 [M]."""
+    """RQ(h, G) per row: h int64 [M, d], gain int64 [d] -> q int8 [levels·M, d], xm/xe int64
+    [levels·M]; row i's levels are rows levels·i + k (k < levels = q.shape[0] // M)."""
     M, d = h.shape
+    levels = q.shape[0] // M
     for i in prange(M):
         v = np.empty(d, np.int64)
         ss = np.int64(0)
@@ -112,36 +146,56 @@ def rms_quant(
             a = y if y >= 0 else -y
             if a > mx:
                 mx = a
-        _quant_row(v, mx, q[i])
-        r = _isqrt(ss + d_eps)
-        c = (mx << 20) // r  # mx < 2**42
-        xm[i], xe[i] = _token_scale(c, 20)
+        _quant_levels(v, mx, _isqrt(ss + d_eps), levels, q, xm, xe, levels * i)
 
 
 @njit(parallel=True, **_OPTS)
 def act_quant(v: np.ndarray, q: np.ndarray, xm: np.ndarray, xe: np.ndarray) -> None:
-    """AQ(v) per row: v int64 [M, n] (|v| < 2**45) -> q int8 [M, n], xm/xe int64 [M]."""
+    """AQ(v) per row: v int64 [M, n] (|v| < 2**45, < 2**42 with two levels) -> q int8 [levels·M, n], xm/xe int64
+    [levels·M] (rows as in :func:`rms_quant`)."""
     M, n = v.shape
+    levels = q.shape[0] // M
     for i in prange(M):
+        t = np.empty(n, np.int64)
         mx = np.int64(0)
         for j in range(n):
+            t[j] = v[i, j]
             a = v[i, j] if v[i, j] >= 0 else -v[i, j]
             if a > mx:
                 mx = a
-        _quant_row(v[i], mx, q[i])
-        xm[i], xe[i] = _token_scale(mx, 0)
+        _quant_levels(t, mx, 0, levels, q, xm, xe, levels * i)
+
+
+@njit(inline="always", **_OPTS)
+def _scales(xm: np.ndarray, xe: np.ndarray, row: int, levels: int, xd: np.ndarray) -> None:
+    """xd[k] = xm·2^xe of rows row + k, k < levels (exact dyadics)."""
+    for k in range(levels):
+        xd[k] = math.ldexp(np.float64(xm[row + k]), xe[row + k])
+
+
+@njit(inline="always", **_OPTS)
+def _requant(acc: np.ndarray, row: int, levels: int, col: int, mult: np.ndarray, xd: np.ndarray) -> int:
+    """Σ_k rne(acc[row + k, col] · m_col · xd_k): the Lin output of one level group.
+
+    Each term is exact (spec section 4); |y| < 2**53 for a conforming model, and the clamp
+    keeps the int64 sum safe for any input."""
+    y = np.int64(0)
+    for k in range(levels):
+        y += np.int64(_clamp(np.rint(acc[row + k, col] * mult[col] * xd[k]), 2.0**60))
+    return y
 
 
 @njit(inline="always", **_OPTS)
 def _rope_head(
-    acc: np.ndarray, mult: np.ndarray, base: int, xd: float, qmax: float,
-    cos: np.ndarray, sin: np.ndarray, p: int, y: np.ndarray, r: np.ndarray,
+    acc: np.ndarray, row: int, levels: int, mult: np.ndarray, base: int, xd: np.ndarray,
+    qmax: int, cos: np.ndarray, sin: np.ndarray, p: int, y: np.ndarray, r: np.ndarray,
 ) -> int:
     """Steps 1-3 for one q or k head of one row: requantise + clamp into y, rotate into r
     (units 2^-(FA+14)); returns the operand shift s = max(bitlen(max|r|) - 9, 0)."""
     D = y.shape[0]
     for j in range(D):
-        y[j] = np.int64(_clamp(np.rint(acc[base + j] * mult[base + j] * xd), qmax))
+        x = _requant(acc, row, levels, base + j, mult, xd)
+        y[j] = qmax if x > qmax else (-qmax if x < -qmax else x)
     mx = np.int64(0)
     for t in range(D // 2):
         a = y[2 * t]
@@ -183,20 +237,22 @@ def qkv_post(
 ) -> None:
     """Steps 1-3 after the qkv GEMM, per row, as integers.
 
-    acc [M, (H+2KV)·D] (int32 or float holding integers), mult f64 [N], xm/xe int64 [M],
+    acc [levels·M, (H+2KV)·D] (int32 or float holding integers; rows as in :func:`rms_quant`),
+    mult f64 [N], xm/xe int64 [levels·M],
     pos int64 [M], cos/sin int64 [L, D/2] -> q10 int16 [M, H, D], sq int16 [M, H],
     k10 int16 [M, KV, D], sk int16 [M, KV], v int32 [M, KV, D] (|v| <= V_MAX).
     """
-    M = acc.shape[0]
+    M = q10.shape[0]
     D = q10.shape[2]
-    qmax = np.float64(qk_max)
-    vmax = np.float64(v_max)
+    levels = acc.shape[0] // M
     for i in prange(M):
-        xd = math.ldexp(np.float64(xm[i]), xe[i])
+        row = levels * i
+        xd = np.empty(levels, np.float64)
+        _scales(xm, xe, row, levels, xd)
         y = np.empty(D, np.int64)
         r = np.empty(D, np.int64)
         for hh in range(n_head + n_kv):
-            sh = _rope_head(acc[i], mult, hh * D, xd, qmax, cos, sin, pos[i], y, r)
+            sh = _rope_head(acc, row, levels, mult, hh * D, xd, qk_max, cos, sin, pos[i], y, r)
             if hh < n_head:
                 sq[i, hh] = sh
                 for j in range(D):
@@ -208,7 +264,8 @@ def qkv_post(
         for g in range(n_kv):
             base = (n_head + n_kv + g) * D
             for j in range(D):
-                v[i, g, j] = np.int32(_clamp(np.rint(acc[i, base + j] * mult[base + j] * xd), vmax))
+                x = _requant(acc, row, levels, base + j, mult, xd)
+                v[i, g, j] = np.int32(v_max if x > v_max else (-v_max if x < -v_max else x))
 
 
 @njit(parallel=True, **_OPTS)
@@ -382,23 +439,16 @@ def attn_step(
 def residual_add(
     h: np.ndarray, acc: np.ndarray, mult: np.ndarray, xm: np.ndarray, xe: np.ndarray, h_max: int
 ) -> None:
-    """h = clamp(h + Σ_k y_k, H_MAX) where y_k are the requantised rows acc[k·M + i]
-    (k < acc.shape[0] / M: one level for the o projection, two for the FFN down projection)."""
+    """h = clamp(h + Lin, H_MAX) where Lin sums the requantised level rows acc[levels·i + k]
+    (k < levels = acc.shape[0] / M; rows as in :func:`rms_quant`)."""
     M, d = h.shape
     levels = acc.shape[0] // M
     for i in prange(M):
-        t = np.empty(d, np.int64)
+        row = levels * i
+        xd = np.empty(levels, np.float64)
+        _scales(xm, xe, row, levels, xd)
         for j in range(d):
-            t[j] = h[i, j]
-        for k in range(levels):
-            row = k * M + i
-            xd = math.ldexp(np.float64(xm[row]), xe[row])
-            a = acc[row]
-            for j in range(d):
-                # |y| < 2**53 for a conforming model; the clamp keeps the sum inside int64
-                t[j] += np.int64(_clamp(np.rint(a[j] * mult[j] * xd), 2.0**60))
-        for j in range(d):
-            x = t[j]
+            x = h[i, j] + _requant(acc, row, levels, j, mult, xd)
             if x > h_max:
                 x = h_max
             elif x < -h_max:
@@ -421,19 +471,24 @@ def ffn_mid(
 ) -> None:
     """Steps 7 (after the GEMM) to 9 (before the down GEMM), per row.
 
-    acc [M, 2F], mult f64 [2F], xm/xe int64 [M], silu int64 [2·half] -> q int8 [2M, F]
-    (rows i: q1, rows M+i: q2), xm2/xe2 int64 [2M] (their token scales).
+    acc [levels·M, 2F] with xm/xe int64 [levels·M] (rows as in :func:`rms_quant`), mult
+    f64 [2F], silu int64 [2·half] -> q int8 [2M, F] (row 2i: q1, row 2i+1: q2 of step 9),
+    xm2/xe2 int64 [2M] (their token scales).
     """
-    M = acc.shape[0]
+    M = q.shape[0] // 2
     F = q.shape[1]
-    gmax = np.float64(gu_max)
+    levels = acc.shape[0] // M
     for i in prange(M):
-        xd = math.ldexp(np.float64(xm[i]), xe[i])
+        row = levels * i
+        xd = np.empty(levels, np.float64)
+        _scales(xm, xe, row, levels, xd)
         a = np.empty(F, np.int64)
         m1 = np.int64(0)
         for j in range(F):
-            g = np.int64(_clamp(np.rint(acc[i, j] * mult[j] * xd), gmax))
-            u = np.int64(_clamp(np.rint(acc[i, F + j] * mult[F + j] * xd), gmax))
+            g = _requant(acc, row, levels, j, mult, xd)
+            g = gu_max if g > gu_max else (-gu_max if g < -gu_max else g)
+            u = _requant(acc, row, levels, F + j, mult, xd)
+            u = gu_max if u > gu_max else (-gu_max if u < -gu_max else u)
             if g >= silu_half:
                 sv = g
             else:
@@ -444,18 +499,7 @@ def ffn_mid(
             t = t if t >= 0 else -t
             if t > m1:
                 m1 = t
-        q1 = q[i]
-        _quant_row(a, m1, q1)
-        m2 = np.int64(0)
-        for j in range(F):
-            t = a[j] * 127 - np.int64(q1[j]) * m1  # exact; |t| <= m1 / 2
-            a[j] = t
-            t = t if t >= 0 else -t
-            if t > m2:
-                m2 = t
-        _quant_row(a, m2, q[M + i])
-        xm2[i], xe2[i] = _token_scale(m1, 0)
-        xm2[M + i], xe2[M + i] = _token_scale((m2 << 20) // 127, 20)
+        _quant_levels(a, m1, 0, 2, q, xm2, xe2, 2 * i)
 
 
 @njit(parallel=True, **_OPTS)
@@ -470,18 +514,22 @@ def freqs(
     freq_shift: int,
     out: np.ndarray,
 ) -> None:
-    """Section 3.3 after the lm GEMM: acc [M, V], mult f64 [V], table int64 [JL] -> out int32 [M, V]."""
-    M, V = acc.shape
-    lmax = np.float64(l_max)
+    """Section 3.3 after the lm GEMM: acc [levels·M, V] with xm/xe [levels·M] (rows as in
+    :func:`rms_quant`), mult f64 [V], table int64 [JL] -> out int32 [M, V]."""
+    M, V = out.shape
+    levels = acc.shape[0] // M
     last = table.shape[0] - 1
     total = np.int64(1) << freq_bits
     for i in prange(M):
-        xd = math.ldexp(np.float64(xm[i]), xe[i])
+        row = levels * i
+        xd = np.empty(levels, np.float64)
+        _scales(xm, xe, row, levels, xd)
         z = np.empty(V, np.int64)
         zmax = np.int64(-(1 << 40))
         arg = 0
         for v in range(V):
-            t = np.int64(_clamp(np.rint(acc[i, v] * mult[v] * xd), lmax))
+            t = _requant(acc, row, levels, v, mult, xd)
+            t = l_max if t > l_max else (-l_max if t < -l_max else t)
             z[v] = t
             if t > zmax:
                 zmax = t

@@ -20,6 +20,7 @@ import numpy as np
 
 __all__ = [
     "RUNTIME_ID",
+    "ACT_LEVELS",
     "FixedPoint",
     "DEFAULT_FIXED",
     "exp_table",
@@ -33,6 +34,10 @@ __all__ = [
 ]
 
 RUNTIME_ID = "nzarc-int-v1"
+
+#: Activation precisions the runtime defines (spec/NEURAL.md section 3.4): 1 quantises each
+#: linear layer's input to one int8 level (two for the FFN down projection), 2 to two levels.
+ACT_LEVELS = (1, 2)
 
 
 class FixedPoint:

@@ -26,8 +26,9 @@ def _bitlen(x: np.ndarray) -> np.ndarray:
 class ReferenceModel:
     """Integer-only forward pass over a model file: ``freqs(tokens) -> int64 [T, V]``."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, act_levels: int = 1) -> None:
         mf = ModelFile(path)
+        self.levels = act_levels
         self.cfg = cfg = mf.config
         self.t = {
             n: np.asarray(mf.tensor(n)).astype(np.int64) for n in mf.names() if n != "tokenizer"
@@ -42,11 +43,15 @@ class ReferenceModel:
         self.E = cfg["eps_int"]
 
     # y = rne(acc * m_r * xm_t * 2**(xe_t - e_r))
-    def _linear(self, name: str, q: np.ndarray, xm: np.ndarray, xe: np.ndarray) -> np.ndarray:
+    def _linear1(self, name: str, q: np.ndarray, xm: np.ndarray, xe: np.ndarray) -> np.ndarray:
         w = self.t[name + ".w"]
         acc = q @ w.T  # int64, exact
         prod = acc * self.t[name + ".m"][None, :] * xm[:, None]
         return rne_shift(prod, self.t[name + ".e"][None, :] - xe[:, None])
+
+    def _linear(self, name: str, levels: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Lin2 / Lin: the sum of Lin over the quantisation levels of the input."""
+        return sum(self._linear1(name, *lv) for lv in levels)
 
     @staticmethod
     def _quant(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,20 +59,30 @@ class ReferenceModel:
         safe = np.where(m > 0, m, 1)
         return rne_div(127 * v, safe[:, None]), m
 
-    def _rms_quant(
-        self, h: np.ndarray, gain: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _levels(
+        self, v: np.ndarray, levels: int, r: np.ndarray | None
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """RQ (r = RMS denominators) or AQ (r None) of rows v, then a second level (3.4)."""
+        q1, m1 = self._quant(v)
+        if r is None:
+            xm1, k1 = norm12(m1)
+            out = [(q1, xm1, k1)]
+        else:
+            xm1, k1 = norm12((m1 << _F.RMS_P) // r)
+            out = [(q1, xm1, k1 - _F.RMS_P)]
+        if levels == 2:
+            q2, m2 = self._quant(127 * v - q1 * m1[:, None])
+            xm2, k2 = norm12((m2 << _F.RMS_P) // (127 * (1 if r is None else r)))
+            out.append((q2, xm2, k2 - _F.RMS_P))
+        return out
+
+    def _rms_quant(self, h: np.ndarray, gain: np.ndarray) -> list:
         ss = (h * h).sum(axis=-1)
         r = isqrt_i64(ss + self.d * self.E)
-        q, m = self._quant(h * gain[None, :])
-        c = (m << _F.RMS_P) // r
-        xm, k = norm12(c)
-        return q, xm, k - _F.RMS_P
+        return self._levels(h * gain[None, :], self.levels, r)
 
-    def _act_quant(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        q, m = self._quant(v)
-        xm, k = norm12(m)
-        return q, xm, k
+    def _act_quant(self, v: np.ndarray, levels: int | None = None) -> list:
+        return self._levels(v, self.levels if levels is None else levels, None)
 
     def _rope(self, x: np.ndarray, pos: np.ndarray) -> np.ndarray:
         c = self.t["rope_cos"][pos][:, None, :]
@@ -96,8 +111,7 @@ class ReferenceModel:
         shift = 2 * (_F.FA + _F.ROPE_BITS) + (hd.bit_length() - 1) // 2 - _F.FZ
         for li in range(self.L):
             p = f"blk.{li}."
-            q8, xm, xe = self._rms_quant(h, t[p + "attn_gain"])
-            out = self._linear(p + "qkv", q8, xm, xe)
+            out = self._linear(p + "qkv", self._rms_quant(h, t[p + "attn_gain"]))
             q = np.clip(out[:, :nq], -_F.QK_MAX, _F.QK_MAX).reshape(T, H, hd)
             k = np.clip(out[:, nq : nq + nkv], -_F.QK_MAX, _F.QK_MAX).reshape(T, KV, hd)
             v = np.clip(out[:, nq + nkv :], -_F.V_MAX, _F.V_MAX).reshape(T, KV, hd)
@@ -116,24 +130,15 @@ class ReferenceModel:
                 A = e @ v[:, kv, :]
                 Z = e.sum(axis=1)
                 o[:, head, :] = A // Z[:, None]
-            q8, xm, xe = self._act_quant(o.reshape(T, nq))
-            h = np.clip(h + self._linear(p + "o", q8, xm, xe), -_F.H_MAX, _F.H_MAX)
-            q8, xm, xe = self._rms_quant(h, t[p + "ffn_gain"])
-            gu = np.clip(self._linear(p + "gu", q8, xm, xe), -_F.GU_MAX, _F.GU_MAX)
+            y = self._linear(p + "o", self._act_quant(o.reshape(T, nq)))
+            h = np.clip(h + y, -_F.H_MAX, _F.H_MAX)
+            gu = np.clip(self._linear(p + "gu", self._rms_quant(h, t[p + "ffn_gain"])), -_F.GU_MAX, _F.GU_MAX)
             g, u = gu[:, : self.dff], gu[:, self.dff :]
             half = _F.SILU_HALF
             s = np.where(g >= half, g, t["silu"][np.clip(g, -half, half - 1) + half])
-            a = s * u
-            q1, m1 = self._quant(a)
-            xm1, k1 = norm12(m1)
-            q2, m2 = self._quant(127 * a - q1 * m1[:, None])
-            xm2, k2 = norm12((m2 << _F.RMS_P) // 127)
-            y = self._linear(p + "down", q1, xm1, k1) + self._linear(
-                p + "down", q2, xm2, k2 - _F.RMS_P
-            )
+            y = self._linear(p + "down", self._act_quant(s * u, levels=2))
             h = np.clip(h + y, -_F.H_MAX, _F.H_MAX)
-        q8, xm, xe = self._rms_quant(h, t["out_gain"])
-        z = np.clip(self._linear("lm", q8, xm, xe), -_F.L_MAX, _F.L_MAX)
+        z = np.clip(self._linear("lm", self._rms_quant(h, t["out_gain"])), -_F.L_MAX, _F.L_MAX)
         expl = t["exp_logit"]
         j = np.minimum(z.max(axis=1)[:, None] - z, len(expl) - 1)
         e = expl[j]

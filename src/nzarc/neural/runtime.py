@@ -50,6 +50,7 @@ output stage, and ``B*L*m.kv_bytes_per_token`` bytes for a session's caches.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Iterator
@@ -59,7 +60,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nzarc.neural.intops import RUNTIME_ID, FixedPoint
+from nzarc.neural.intops import ACT_LEVELS, RUNTIME_ID, FixedPoint
 from nzarc.neural.modelfile import ModelFile
 from nzarc.neural.store import file_sha256
 
@@ -202,12 +203,13 @@ class _Linear:
             out = part if out is None else out + part
         return out
 
-    def requant(self, x: torch.Tensor, xd: torch.Tensor) -> torch.Tensor:
-        """``rne(acc * m_r * 2**-e_r * xd_t)`` as float64 integers; ``xd`` [M] dyadic."""
-        return self.scale(self.acc(x), xd)
+    def requant(self, x: torch.Tensor, xd: torch.Tensor, levels: int = 1) -> torch.Tensor:
+        """Lin: ``Σ_k rne(acc * m_r * 2**-e_r * xd)`` over the ``levels`` rows of each token
+        (float64 integers [M, N]); ``x`` int8 [levels·M, K], ``xd`` [levels·M] dyadic."""
+        return self.scale(self.acc(x), xd, levels)
 
-    def scale(self, a: torch.Tensor, xd: torch.Tensor) -> torch.Tensor:
-        """``rne(a * m_r * 2**-e_r * xd_t)`` for accumulators ``a`` [M, N] (float64 integers)."""
+    def scale(self, a: torch.Tensor, xd: torch.Tensor, levels: int = 1) -> torch.Tensor:
+        """Lin from accumulators ``a`` [levels·M, N] (integers), as :meth:`requant`."""
         # ``a`` holds integers (|acc| < 2**25): the conversion is exact, and so are both
         # products (acc * m < 2**42; times xd's mantissa: below 2**53). The conversion
         # first, then in-place products: much faster than a mixed int32 * float64 product.
@@ -216,7 +218,11 @@ class _Linear:
             out = a.clone()
         out.mul_(self.mult)
         out.mul_(xd[:, None])
-        return out.round_()
+        out.round_()
+        if levels == 1:
+            return out
+        # a sum of integers below 2**53 for a conforming model: exact
+        return out.view(-1, levels, out.shape[1]).sum(dim=1)
 
 
 def _score_shift(head_dim: int) -> int:
@@ -269,6 +275,28 @@ def _quant_act(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return q.to(torch.int8), m.to(torch.int64)
 
 
+def _quant_levels(
+    v: torch.Tensor, levels: int, r: np.ndarray | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Q of float64 integer rows v [M, n] (|v| < 2**45) in ``levels`` (1 or 2) int8 levels.
+
+    Returns (q int8 [levels·M, n], xd float64 [levels·M]), row i's levels at rows
+    levels·i + k, with the token scales of spec section 3.1: AQ when ``r`` is None, else RQ
+    with RMS denominators ``r`` (int64 [M]). Level 2 quantises the exact residual
+    127·v - q1·m1 (|.| <= m1 / 2) with scale N((m2·2^20) // (127·r)) minus 20 (r = 1 for AQ).
+    """
+    q1, m1 = _quant_act(v)
+    m1n = m1.numpy()
+    xd1 = _token_scale(m1n, 0) if r is None else _token_scale((m1n << _F.RMS_P) // r, _F.RMS_P)
+    if levels == 1:
+        return q1, xd1
+    res = v.mul(127.0).sub_(q1.double().mul_(m1.double()[:, None]))  # exact: < 2**52
+    q2, m2 = _quant_act(res)
+    rr = np.int64(127) if r is None else 127 * r
+    xd2 = _token_scale((m2.numpy() << _F.RMS_P) // rr, _F.RMS_P)
+    return torch.stack([q1, q2], 1).flatten(0, 1), torch.stack([xd1, xd2], 1).flatten()
+
+
 @dataclass
 class _Layer:
     attn_gain: torch.Tensor
@@ -316,6 +344,8 @@ class IntModel:
         self.max_len: int = cfg["max_len"]
         self.eps_int: int = cfg["eps_int"]
         self.freq_bits: int = _F.FREQ_BITS
+        self.act_levels = 1
+        self._variants: dict[int, IntModel] = {1: self}
         self._score_shift = _score_shift(self.hd)
         self._check_shapes(mf)
         t = mf.tensor
@@ -362,6 +392,19 @@ class IntModel:
         tok_blob = bytes(t("tokenizer"))
         self.tokenizer = Tokenizer.from_json(tok_blob)
         self.tokenizer_sha256 = self.tokenizer.sha256
+
+    def with_act_levels(self, levels: int) -> IntModel:
+        """This model computing with activation precision ``levels`` (spec section 3.4: 1 or
+        2); shares the weights. ``m.with_act_levels(m.act_levels) is m``."""
+        if levels not in ACT_LEVELS:
+            raise ValueError(f"activation levels must be one of {ACT_LEVELS}")
+        base = self._variants[1]
+        with _CACHE_LOCK:
+            if levels not in base._variants:
+                variant = copy.copy(base)
+                variant.act_levels = levels
+                base._variants[levels] = variant
+            return base._variants[levels]
 
     @property
     def kv_bytes_per_token(self) -> int:
@@ -437,19 +480,15 @@ class IntModel:
     # ----------------------------------------------------------- per-token blocks
 
     def _rms_quant(self, h: torch.Tensor, gain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """RMSNorm + int8 quantisation of residual rows h [M, d] -> (q int8, xd float64 [M])."""
+        """RMSNorm + int8 quantisation of residual rows h [M, d] -> (q int8 [levels·M, d],
+        xd float64 [levels·M]) as :func:`_quant_levels`."""
         hl = h.to(torch.int64)
         ss = (hl * hl).sum(dim=-1).numpy()
         r = _isqrt_np(ss + self.d * self.eps_int)
-        v = h * gain  # exact: |h| < 2**26, G < 2**16
-        q, m = _quant_act(v)
-        c = (m.numpy() << _F.RMS_P) // r
-        return q, _token_scale(c, _F.RMS_P)
+        return _quant_levels(h * gain, self.act_levels, r)  # exact: |h| < 2**26, G < 2**16
 
-    @staticmethod
-    def _act_quant(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        q, m = _quant_act(v)
-        return q, _token_scale(m.numpy(), 0)
+    def _act_quant(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return _quant_levels(v, self.act_levels)
 
     def _qk_operand(self, y: torch.Tensor, bias: int) -> torch.Tensor:
         """Power-of-two scaled 10-bit operand: rne(y 2**-e) * 2**(e - bias), float32 (exact)."""
@@ -470,7 +509,7 @@ class IntModel:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """h [M, d], pos [M] -> (q operand f32 [M, H, hd], k operand f32 [M, KV, hd], v f64 [M, KV, hd])."""
         x, xd = self._rms_quant(h, layer.attn_gain)
-        out = layer.qkv.requant(x, xd)
+        out = layer.qkv.requant(x, xd, self.act_levels)
         out = torch.clamp(out, self._qkv_lo, self._qkv_hi)
         nq, nkv = self.n_head * self.hd, self.n_kv * self.hd
         M = h.shape[0]
@@ -512,24 +551,16 @@ class IntModel:
 
     def _ffn(self, layer: _Layer, h: torch.Tensor) -> torch.Tensor:
         x, xd = self._rms_quant(h, layer.ffn_gain)
-        gu = layer.gu.requant(x, xd).clamp_(-_F.GU_MAX, _F.GU_MAX)
+        gu = layer.gu.requant(x, xd, self.act_levels).clamp_(-_F.GU_MAX, _F.GU_MAX)
         g, u = gu[:, : self.d_ffn], gu[:, self.d_ffn :]
         half = _F.SILU_HALF
         idx = g.clamp(-half, half - 1).add_(half).to(torch.int32)
         s = self.silu.index_select(0, idx.view(-1)).view(idx.shape)
         s = torch.where(g >= half, g, s)
         a = s.mul_(u)  # exact: < 2**40
-        # two-level int8 quantisation (the FFN activations carry large outliers):
-        # a = (q1*m1 + r) / 127 exactly, then r ~ q2*m2/127
-        q1, m1 = _quant_act(a)
-        r = a.mul_(127.0).sub_(q1.double().mul_(m1.double()[:, None]))  # exact: < 2**48
-        q2, m2 = _quant_act(r)
-        c2 = (m2.numpy() << _F.RMS_P) // 127
-        # both levels in one GEMM (rows are independent): the weights are read once
-        M = q1.shape[0]
-        xd = torch.cat([_token_scale(m1.numpy(), 0), _token_scale(c2, _F.RMS_P)])
-        y = layer.down.requant(torch.cat([q1, q2]), xd)
-        return y[:M].add_(y[M:])
+        # two levels always (the FFN activations carry large outliers), in one GEMM
+        q, xd = _quant_levels(a, 2)
+        return layer.down.requant(q, xd, 2)
 
     def _freqs(self, h: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """Final residual rows h [M, d] -> int32 frequency tables [M, V] (written to ``out``)."""
@@ -538,12 +569,13 @@ class IntModel:
         V = self.vocab_size
         JL = self.exp_logit_i32.shape[0]
         total = 1 << self.freq_bits
+        n, lv = h.shape[0], self.act_levels
         if out is None:
-            out = torch.empty(acc.shape[0], V, dtype=torch.int32)
+            out = torch.empty(n, V, dtype=torch.int32)
         # a few rows at a time, so that the float64 intermediates stay in cache
-        for r0 in range(0, acc.shape[0], 16):
-            r1 = min(acc.shape[0], r0 + 16)
-            z = self.lm.scale(acc[r0:r1], xd[r0:r1])
+        for r0 in range(0, n, 16):
+            r1 = min(n, r0 + 16)
+            z = self.lm.scale(acc[lv * r0 : lv * r1], xd[lv * r0 : lv * r1], lv)
             # |z| <= L_MAX < 2**20 after the clamp: exact in int32, and so is zmax - z <= 2**21
             z = z.clamp_(-_F.L_MAX, _F.L_MAX).to(torch.int32)
             zmax, arg = z.max(dim=-1, keepdim=True)
@@ -599,23 +631,25 @@ class IntModel:
                 o[:, :, :, t0:t1] = ob.reshape(B, KV, G, t1 - t0, hd)
             o = o.permute(0, 3, 1, 2, 4).reshape(M, self.n_head * hd)
             q, xd = self._act_quant(o)
-            h = h.add_(layer.o.requant(q, xd)).clamp_(-_F.H_MAX, _F.H_MAX)
+            h = h.add_(layer.o.requant(q, xd, self.act_levels)).clamp_(-_F.H_MAX, _F.H_MAX)
             h = h.add_(self._ffn(layer, h)).clamp_(-_F.H_MAX, _F.H_MAX)
         return h.reshape(B, T, self.d)
 
     # ------------------------------------------------------- fused CPU kernels
 
-    def _scratch(self, M: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _scratch(self, M: int, n: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Quantised rows (q int8 [levels·M, n], xm, xe int64 [levels·M]) for the kernels."""
+        rows = self.act_levels * M
         return (
-            np.empty((M, self.d), np.int8),
-            np.empty(M, np.int64),
-            np.empty(M, np.int64),
+            np.empty((rows, self.d if n is None else n), np.int8),
+            np.empty(rows, np.int64),
+            np.empty(rows, np.int64),
         )
 
     def _fused_qkv(self, K, li: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, pos: np.ndarray):  # noqa: ANN001, ANN202
         """qkv GEMM + steps 1-3: (q10, sq, k10, sk, v) as :func:`cpu_kernels.qkv_post`."""
         layer = self.layers[li]
-        M = q.shape[0]
+        M = q.shape[0] // self.act_levels
         H, KV, hd = self.n_head, self.n_kv, self.hd
         acc = layer.qkv.acc(torch.from_numpy(q)).numpy()
         out = (
@@ -656,9 +690,7 @@ class IntModel:
         o int64 [M, H*D]; leaves RQ(h, next gain) in (q, xm, xe)."""
         layer = self.layers[li]
         M = h.shape[0]
-        qo = np.empty(o.shape, np.int8)
-        xmo = np.empty(M, np.int64)
-        xeo = np.empty(M, np.int64)
+        qo, xmo, xeo = self._scratch(M, o.shape[1])
         K.act_quant(o, qo, xmo, xeo)
         acc = layer.o.acc(torch.from_numpy(qo)).numpy()
         K.residual_add(h, acc, layer.o.mult_np, xmo, xeo, _F.H_MAX)
@@ -706,13 +738,16 @@ class IntModel:
         return q, xm, xe
 
     def _fused_freqs(self, K, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, out: torch.Tensor) -> None:  # noqa: ANN001
-        """Output stage for rows already RQ'd with out_gain, at most 128 rows per GEMM."""
+        """Output stage for rows already RQ'd with out_gain (levels·M rows for out [M, V]),
+        at most 128 tokens per GEMM."""
         o = out.numpy()
-        for i in range(0, q.shape[0], 128):
-            acc = self.lm.acc(torch.from_numpy(q[i : i + 128])).numpy()
+        lv = self.act_levels
+        for i in range(0, o.shape[0], 128):
+            j = min(o.shape[0], i + 128)
+            acc = self.lm.acc(torch.from_numpy(q[lv * i : lv * j])).numpy()
             K.freqs(
-                acc, self.lm.mult_np, xm[i : i + 128], xe[i : i + 128], self._k_exp_logit,
-                _F.L_MAX, self.freq_bits, _F.FREQ_SHIFT, o[i : i + 128],
+                acc, self.lm.mult_np, xm[lv * i : lv * j], xe[lv * i : lv * j], self._k_exp_logit,
+                _F.L_MAX, self.freq_bits, _F.FREQ_SHIFT, o[i:j],
             )
 
     # ------------------------------------------------------------------- prefill
@@ -728,8 +763,9 @@ class IntModel:
         K = fused_kernels()
         if K is not None:
             q, xm, xe = self._fused_hidden(K, tokens)
-            q3 = q.reshape(B, T, self.d)
-            xm2, xe2 = xm.reshape(B, T), xe.reshape(B, T)
+            lv = self.act_levels
+            q3 = q.reshape(B, T, lv, self.d)
+            xm2, xe2 = xm.reshape(B, T, lv), xe.reshape(B, T, lv)
             for t0 in range(0, T, slab):
                 t1 = min(T, t0 + slab)
                 f = torch.empty((B * (t1 - t0), self.vocab_size), dtype=torch.int32)
@@ -830,7 +866,7 @@ class Session:
             o = mdl._attend(qb, kk, vv, mask)  # [b, KV, G, hd]
             o = o.reshape(b, mdl.n_head * hd)
             q, xd = mdl._act_quant(o)
-            h = h.add_(layer.o.requant(q, xd)).clamp_(-_F.H_MAX, _F.H_MAX)
+            h = h.add_(layer.o.requant(q, xd, mdl.act_levels)).clamp_(-_F.H_MAX, _F.H_MAX)
             h = h.add_(mdl._ffn(layer, h)).clamp_(-_F.H_MAX, _F.H_MAX)
         self.positions[rows] = pos + 1
         return mdl._freqs(h)
