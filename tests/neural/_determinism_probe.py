@@ -1,8 +1,8 @@
 """Prints the SHA-256 of frequency tables for a fixed mixed text+binary input.
 
-Usage: python _determinism_probe.py MODEL(PATH|SHA) NTOK [BACKEND,...]
+Usage: python _determinism_probe.py MODEL(PATH|SHA) NTOK ACT_LEVELS [BACKEND,...]
 Prints a JSON object {variant: sha256}: prefill/incremental, batch 1/8, 1/2 threads, and
-the listed extra GEMM backends. test_determinism.py runs it under several environments.
+the listed extra GEMM backends, at activation precision ACT_LEVELS (1 or 2). test_determinism.py runs it under several environments.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ def tables_hash(m, ids: list[int], mode: str, batch: int, threads: int) -> str:
 def main() -> None:
     from nzarc.neural import runtime
 
-    which, ntok = sys.argv[1], int(sys.argv[2])
-    backends = sys.argv[3].split(",") if len(sys.argv) > 3 else []
-    m = runtime.load_model(which)
+    which, ntok, levels = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    backends = sys.argv[4].split(",") if len(sys.argv) > 4 else []
+    m = runtime.load_model(which).with_act_levels(levels)
     ids = m.tokenizer.encode(sample_bytes())[:ntok]
     assert len(ids) == ntok, len(ids)
     out = {"backend": runtime.matmul_backend(), "kernels": runtime.kernels_name()}

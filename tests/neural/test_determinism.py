@@ -13,9 +13,13 @@ from neural_helpers import env_without_threads, installed_real_model
 
 PROBE = Path(__file__).with_name("_determinism_probe.py")
 
-#: SHA-256 of the probe's tables for the tiny model (seed 0), 1500 tokens. Changing the
-#: runtime semantics, the tiny model or the tokenizer changes it: update deliberately.
-TINY_GOLDEN = "a01be68d28ebb0a4f63499159ca67cfe8a05efe0bf805dcd7d435e03b09a0662"
+#: SHA-256 of the probe's tables for the tiny model (seed 0), 1500 tokens, per activation
+#: precision. Changing the runtime semantics, the tiny model or the tokenizer changes them:
+#: update deliberately.
+TINY_GOLDEN = {
+    1: "a01be68d28ebb0a4f63499159ca67cfe8a05efe0bf805dcd7d435e03b09a0662",
+    2: "b8465b1031f9126c47fc0a2177792c0f9b15de88ba6e115ef3b1f26cdd07d71e",
+}
 
 ENVS = {
     "default": {},
@@ -26,10 +30,12 @@ ENVS = {
 }
 
 
-def _probe(model: str, env_extra: dict[str, str], ntok: int, backends: str = "") -> dict[str, str]:
+def _probe(
+    model: str, env_extra: dict[str, str], ntok: int, levels: int, backends: str = ""
+) -> dict[str, str]:
     env = env_without_threads()
     env.update(env_extra)
-    args = [sys.executable, str(PROBE), model, str(ntok)] + ([backends] if backends else [])
+    args = [sys.executable, str(PROBE), model, str(ntok), str(levels)] + ([backends] if backends else [])
     out = subprocess.run(args, env=env, capture_output=True, text=True, timeout=3600)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout)
@@ -63,21 +69,23 @@ def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.mark.slow
-def test_tiny_tables_identical_across_environments(tiny_path: str) -> None:
+@pytest.mark.parametrize("levels", [1, 2])
+def test_tiny_tables_identical_across_environments(tiny_path: str, levels: int) -> None:
     results = {
-        name: _probe(tiny_path, env, 1500, "fp32,fp64" if name == "default" else "")
+        name: _probe(tiny_path, env, 1500, levels, "fp32,fp64" if name == "default" else "")
         for name, env in ENVS.items()
     }
     assert results["avx2"]["backend"] == "fp32"  # the self-test must refuse _int_mm there
     assert results["torch-kernels"]["kernels"] == "torch"
     assert results["default"]["kernels"] == "fused"
     full, _ = _check(results)
-    assert full == TINY_GOLDEN
+    assert full == TINY_GOLDEN[levels]
 
 
-def test_tiny_tables_identical_across_environments_quick(tiny_path: str) -> None:
+@pytest.mark.parametrize("levels", [1, 2])
+def test_tiny_tables_identical_across_environments_quick(tiny_path: str, levels: int) -> None:
     results = {
-        name: _probe(tiny_path, env, 300) for name, env in ENVS.items() if name != "aten-default"
+        name: _probe(tiny_path, env, 300, levels) for name, env in ENVS.items() if name != "aten-default"
     }
     assert {r["kernels"] for r in results.values()} == {"fused", "torch"}
     _check(results)
@@ -86,12 +94,15 @@ def test_tiny_tables_identical_across_environments_quick(tiny_path: str) -> None
 @pytest.mark.realmodel
 @pytest.mark.slow
 def test_real_model_tables_identical_across_environments() -> None:
+    """At the precision archives are written with (the codec's default)."""
+    from nzarc.neural.codec import DEFAULT_ACT_LEVELS
+
     sha = installed_real_model()
     if sha is None:
         pytest.skip("SmolLM2 model not installed (nzarc model install smollm2-135m)")
     ntok = int(os.environ.get("NZARC_DET_TOKENS", "512"))
     results = {
-        name: _probe(sha, env, ntok, "fp32" if name == "default" else "")
+        name: _probe(sha, env, ntok, DEFAULT_ACT_LEVELS, "fp32" if name == "default" else "")
         for name, env in ENVS.items()
     }
     full, short = _check(results)

@@ -18,6 +18,9 @@ Public API (shapes are exact)::
     m.name, m.weights_sha256, m.tokenizer_sha256, m.runtime_id == "nzarc-int-v1"
     m.vocab_size (V), m.freq_bits (24), m.bos_id, m.max_len (longest window, 8192)
     m.tokenizer.encode(data: bytes) -> list[int]; m.tokenizer.decode(ids) -> bytes
+    m.act_levels (1 for a loaded model); m.with_act_levels(P) -> the same weights computing
+        with activation precision P in (1, 2) (spec/NEURAL.md section 3.4; P = 2 costs two
+        int8 GEMM rows per token in every linear layer). Everything below follows it.
 
     m.prefill_freqs(tokens, slab=256) -> Iterator[tuple[int, IntTensor]]
         tokens: LongTensor[B, T] (1 <= T <= max_len; ids in [0, V)); rows may be
