@@ -98,10 +98,12 @@ def _quant_row(v: np.ndarray, m: int, q: np.ndarray) -> None:
 def _quant_levels(
     v: np.ndarray, mx: int, r: int, levels: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, row: int
 ) -> None:
-    """Quantise one row v (int64, |v| <= mx < 2**45, < 2**42 for two levels; overwritten) into ``levels`` (1 or 2)
-    int8 rows ``q[row]``, ``q[row + 1]`` with their token scales (spec section 3.1).
+    """Quantise one row v (int64, |v| <= mx < 2**45, < 2**42 for two levels; overwritten)
+    into ``levels`` (1 or 2) int8 rows ``q[row]``, ``q[row + 1]`` with their token scales
+    (spec section 3.1).
 
-    r = 0: AQ, level 1 scaled by N(mx); r > 0: RQ with RMS denominator r, level 1 scaled by
+    r = 0: AQ, level 1 scaled by N(mx); r > 0: RQ with RMS denominator r (always >= 1, as
+    the model's eps_int >= 1), level 1 scaled by
     N((mx·2^20) // r) minus 20. Level 2 quantises the residual 127·v - q1·mx (exact,
     |.| <= mx / 2) and is scaled by N((m2·2^20) // (127·r')) minus 20, r' = max(r, 1).
     """
@@ -151,8 +153,8 @@ def rms_quant(
 
 @njit(parallel=True, **_OPTS)
 def act_quant(v: np.ndarray, q: np.ndarray, xm: np.ndarray, xe: np.ndarray) -> None:
-    """AQ(v) per row: v int64 [M, n] (|v| < 2**45, < 2**42 with two levels) -> q int8 [levels·M, n], xm/xe int64
-    [levels·M] (rows as in :func:`rms_quant`)."""
+    """AQ(v) per row: v int64 [M, n] (|v| < 2**45, < 2**42 with two levels) -> q int8
+    [levels·M, n], xm/xe int64 [levels·M] (rows as in :func:`rms_quant`)."""
     M, n = v.shape
     levels = q.shape[0] // M
     for i in prange(M):
