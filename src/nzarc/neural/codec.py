@@ -16,7 +16,7 @@ Params (all recorded in the archive header)
     runtime's activation precision (spec/NEURAL.md section 3.4); an absent
     ``"act_levels"`` means 1, the precision of archives written before the
     param existed. Writers use ``DEFAULT_ACT_LEVELS`` (2: about 1% fewer bits
-    than 1, for about 30% more model time). Where the model runs
+    than 1, for about 25% more creation and 8% more extraction time). Where the model runs
     (the runtime follows ``NZARC_DEVICE``; the range coder runs on the device
     of the tables it is given) and how many threads it uses do not affect
     the bytes, so they are not params.

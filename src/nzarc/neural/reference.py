@@ -15,6 +15,8 @@ from nzarc.neural.modelfile import ModelFile
 __all__ = ["ReferenceModel"]
 
 _F = FixedPoint
+#: One quantisation level of a row block: (q int8 values, xm, xe) as in spec section 3.1.
+_Level = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _bitlen(x: np.ndarray) -> np.ndarray:
@@ -49,7 +51,7 @@ class ReferenceModel:
         prod = acc * self.t[name + ".m"][None, :] * xm[:, None]
         return rne_shift(prod, self.t[name + ".e"][None, :] - xe[:, None])
 
-    def _linear(self, name: str, levels: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    def _linear(self, name: str, levels: list[_Level]) -> np.ndarray:
         """Lin2 / Lin: the sum of Lin over the quantisation levels of the input."""
         return sum(self._linear1(name, *lv) for lv in levels)
 
@@ -59,9 +61,7 @@ class ReferenceModel:
         safe = np.where(m > 0, m, 1)
         return rne_div(127 * v, safe[:, None]), m
 
-    def _levels(
-        self, v: np.ndarray, levels: int, r: np.ndarray | None
-    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def _levels(self, v: np.ndarray, levels: int, r: np.ndarray | None) -> list[_Level]:
         """RQ (r = RMS denominators) or AQ (r None) of rows v, then a second level (3.4)."""
         q1, m1 = self._quant(v)
         if r is None:
@@ -76,12 +76,12 @@ class ReferenceModel:
             out.append((q2, xm2, k2 - _F.RMS_P))
         return out
 
-    def _rms_quant(self, h: np.ndarray, gain: np.ndarray) -> list:
+    def _rms_quant(self, h: np.ndarray, gain: np.ndarray) -> list[_Level]:
         ss = (h * h).sum(axis=-1)
         r = isqrt_i64(ss + self.d * self.E)
         return self._levels(h * gain[None, :], self.levels, r)
 
-    def _act_quant(self, v: np.ndarray, levels: int | None = None) -> list:
+    def _act_quant(self, v: np.ndarray, levels: int | None = None) -> list[_Level]:
         return self._levels(v, self.levels if levels is None else levels, None)
 
     def _rope(self, x: np.ndarray, pos: np.ndarray) -> np.ndarray:
