@@ -46,10 +46,10 @@ def _members() -> list[tuple[str, bytes]]:
 
 def _write(jobs: int, suite: str, **extra: object) -> bytes:
     out = io.BytesIO()
-    opts = dict(SUITE_KEYS[suite])
+    opts: dict[str, object] = {"codec": "zstd", "level": 3, **SUITE_KEYS[suite]}
     opts.update(extra)
     with ArchiveWriter(
-        out, codec="zstd", level=3, chunk_size=1024, segment_size=64, jobs=jobs,
+        out, chunk_size=1024, segment_size=64, jobs=jobs,
         rng=SeededRng(b"par"), **opts,  # type: ignore[arg-type]
     ) as w:
         w.add_dir("small", mtime_ns=5)
@@ -67,9 +67,29 @@ def test_archive_bytes_identical_for_every_jobs(suite: str) -> None:
     assert len(outputs[1]) > 4 * BATCH_SEGMENTS * 64
 
 
-def test_archive_bytes_identical_with_padding_and_auto() -> None:
-    a = [_write(jobs, "none", pad=True) for jobs in (1, 3)]
+def test_archive_bytes_identical_with_padding_and_auto(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``codec="auto"`` with both of its candidates (zstd at its auto level and the neural
+    codec, here with the tiny model as the default model): every chunk is encoded by both
+    and the smaller acceptable output kept, the same for every ``jobs``."""
+    import nzarc.neural.codec as neural_codec
+    from nzarc.neural.tiny import tiny_model
+
+    monkeypatch.setenv("NZARC_HOME", str(tmp_path))  # no installed model is used
+    sha = neural_codec.register_model(tiny_model(0))
+    monkeypatch.setattr(neural_codec, "_default_model_sha", lambda: sha)
+    a = [_write(jobs, "none", pad=True, codec="auto", level=None, window=32) for jobs in (1, 3)]
     assert a[0] == a[1]
+    with ArchiveReader(io.BytesIO(a[0])) as r:
+        info = r.info()
+        got = {md.member.name: md.read() for md in r.iter_members()}
+    assert info.padded
+    assert [(c["id"], c["params"].get("level")) for c in info.codecs] == [
+        ("nzarc.store", None), ("nzarc.zstd", 19), ("nzarc.neural", None)
+    ]
+    assert info.codecs[2]["params"]["model"] == sha
+    assert {k: v for k, v in got.items() if k in dict(_members())} == dict(_members())
 
 
 @pytest.mark.parametrize("suite", sorted(SUITE_KEYS))
@@ -112,7 +132,7 @@ def test_corrupt_segment_fails_after_earlier_data_only(jobs: int) -> None:
     order = ["small", *(name for name, _ in _members()), "link"]
     expected = dict(_members())
     delivered: list[str] = []
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError, match="payload segment failed authentication"):
         with ArchiveReader(_Pipe(bytes(data)), jobs=jobs) as r:
             for md in r.iter_members():
                 content = md.read()
@@ -162,7 +182,7 @@ def test_read_ahead_orders_failures() -> None:
     bad[80 * 30] ^= 1  # inside segment 30
     with ThreadPoolExecutor(2) as ex:
         got = bytearray()
-        with pytest.raises(IntegrityError):
+        with pytest.raises(IntegrityError, match="payload segment failed authentication"):
             for seg in iter_segments(io.BytesIO(bytes(bad)).read, aead, 64, executor=ex):
                 got += seg
         assert bytes(got) == plain[: 30 * 64]
@@ -180,7 +200,7 @@ def test_hmac_suite_takes_memoryviews() -> None:
     sealed = aead.seal(b"n" * 12, memoryview(body)[3:])
     assert sealed == aead.seal(b"n" * 12, bytes(body[3:]))
     assert aead.open(b"n" * 12, memoryview(bytearray(sealed))) == bytes(body[3:])
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError, match="payload segment failed authentication"):
         aead.open(b"m" * 12, sealed)
 
 
@@ -216,7 +236,7 @@ def test_zstd_context_recovers_after_a_corrupt_frame() -> None:
     codec = ZstdCodec(3)
     data = b"hello world " * 2000
     frame = codec.encode(data)
-    with pytest.raises(CodecError):
+    with pytest.raises(CodecError, match="corrupt frame"):
         codec.decode(frame[:-3], len(data))  # truncated: the decoder fails mid-frame
     assert codec.decode(frame, len(data)) == data
 
