@@ -7,27 +7,14 @@ any tool failed or restored different bytes, 2 for usage errors.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.common import DEFAULT_CORPUS, DEFAULT_OUT, REPO_ROOT, parse_size
+
 __all__ = ["main", "parse_size", "REPO_ROOT", "DEFAULT_CORPUS", "DEFAULT_OUT"]
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
-DEFAULT_OUT = REPO_ROOT / "bench"
-_SIZE_RE = re.compile(r"^(\d+)([KMG]i?B?|B)?$", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """``"256M"`` → 256 MiB; K, M, G are powers of 1024; a bare number is bytes."""
-    match = _SIZE_RE.match(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (examples: 64K, 256M, 2G)")
-    unit = (match.group(2) or "B")[0].upper()
-    return int(match.group(1)) * {"B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[unit]
 
 
 def _run_parser() -> argparse.ArgumentParser:

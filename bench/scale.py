@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.cli import DEFAULT_OUT, REPO_ROOT, parse_size
+from bench.common import DEFAULT_OUT, REPO_ROOT, parse_size
 from bench.nzarc_runner import BENCH_PASSPHRASE, detect
 from bench.tools import TIME_BIN, time_binary
 from bench.treegen import mixed_bytes

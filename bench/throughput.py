@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.cli import DEFAULT_OUT, parse_size
+from bench.common import DEFAULT_OUT, parse_size
 from bench.nzarc_runner import BENCH_PASSPHRASE, detect, fixed_costs
 from bench.tools import render, run_timed, tool_version
 from bench.treegen import existing_tree, make_tree

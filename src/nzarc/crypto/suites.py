@@ -9,23 +9,15 @@ from __future__ import annotations
 
 import hmac
 from hashlib import sha256
-from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from nzarc.errors import IntegrityError
 from nzarc.format.layout import KEY_LEN, SUITE_AESGCM, SUITE_CHACHA, SUITE_NONE, TAG_LEN
+from nzarc.format.stream import SegmentAead  # the protocol the suites implement
 
 __all__ = ["SegmentAead", "make_aead"]
-
-
-class SegmentAead(Protocol):
-    """Seals/opens one segment; must be safe to call from several threads at once."""
-
-    def seal(self, nonce: bytes, plaintext: bytes | memoryview) -> bytes: ...
-
-    def open(self, nonce: bytes, ciphertext: bytes | memoryview) -> bytes: ...
 
 
 class _Aead:

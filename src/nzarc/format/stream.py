@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
+from typing import Protocol
 
-from nzarc.crypto.suites import SegmentAead
 from nzarc.errors import FormatError, IntegrityError, LimitExceeded
 from nzarc.format.layout import LAST_FLAG, NONCE_COUNTER_LEN, NOT_LAST_FLAG, TAG_LEN
 
 __all__ = [
+    "SegmentAead",
     "MAX_SEGMENTS",
     "BATCH_SEGMENTS",
     "nonce",
@@ -19,6 +20,17 @@ __all__ = [
     "segment_count",
     "PlainStream",
 ]
+
+
+class SegmentAead(Protocol):
+    """Seals/opens one segment; must be safe to call from several threads at once.
+
+    Implemented by :mod:`nzarc.crypto.suites`; defined here, where STREAM consumes it, so
+    that the format layer needs no cryptography."""
+
+    def seal(self, nonce: bytes, plaintext: bytes | memoryview) -> bytes: ...
+
+    def open(self, nonce: bytes, ciphertext: bytes | memoryview) -> bytes: ...
 
 
 #: Segments per archive: the counter must fit its 11 bytes (never reached in practice).
