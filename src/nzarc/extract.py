@@ -46,8 +46,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import secrets
 import stat
+import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -56,6 +58,7 @@ from typing import Any, Protocol
 
 from nzarc.errors import IntegrityError, UnsafePath
 from nzarc.format.paths import validate_link_target, validate_member_name
+from nzarc.linkcheck import FinalTree
 from nzarc.workqueue import HashPool, OrderedHasher, OrderedWorker
 
 __all__ = [
@@ -76,6 +79,11 @@ WRITE_AHEAD_BYTES = 4 << 20
 _HASH_AHEAD = 4
 
 _TMP_PREFIX = ".nzarc-tmp-"
+#: Exactly the temporary names this module makes: the prefix and 16 lowercase hex digits.
+_TMP_NAME = re.compile(r"\.nzarc-tmp-[0-9a-f]{16}")
+#: Temporary entries last changed before this (the module's loading, which precedes any
+#: temporary entry this process makes) are another run's leftovers.
+_STARTED_NS = time.time_ns()
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _NEW_FILE_FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -178,13 +186,24 @@ class _PendingDir:
     mtime_ns: int
 
 
+@dataclass
+class _PendingLink:
+    target: str
+    mtime_ns: int
+
+
 class _Extractor:
     """State of one extraction: the root fd and a cache of the last parent fd."""
 
-    def __init__(self, dest: Path, force: bool, sync: bool = False) -> None:
+    def __init__(
+        self, dest: Path, force: bool, sync: bool = False, mode_mask: int = SAFE_MODE_BITS
+    ) -> None:
         self.dest = dest
         self.force = force
         self.sync = sync
+        self.mode_mask = mode_mask  # permission bits kept: SAFE_MODE_BITS, or less the umask
+        self.links: dict[tuple[str, ...], _PendingLink] = {}  # symlinks to create, in order
+        self.cleaned: set[tuple[str, ...]] = set()  # directories swept of stale temporaries
         self.touched: set[tuple[str, ...]] = set()  # directories that received an entry
         self.root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
         self.root_real = os.path.realpath(dest)
@@ -277,7 +296,9 @@ class _Extractor:
         :meth:`commit_file`)."""
         self.sha = OrderedHasher(self.hash_pool) if digest else None
         full = "/".join(parts)
+        self.refuse_below_link(parts)
         pfd = self.open_parent(parts[:-1], create=True)
+        self.clean_stale(pfd, parts[:-1])
         self.check_replaceable(pfd, parts[-1], full)
         tmp = _TMP_PREFIX + secrets.token_hex(8)
         self.fd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=pfd)
@@ -310,7 +331,7 @@ class _Extractor:
                 raise IntegrityError(f"member {member.name!r} fails its SHA-256 check")
         fd, self.fd = self.fd, None
         try:
-            os.fchmod(fd, member.mode & SAFE_MODE_BITS)
+            os.fchmod(fd, member.mode & self.mode_mask)
             os.utime(fd, ns=(member.mtime_ns, member.mtime_ns))
             if self.sync:
                 os.fsync(fd)
@@ -356,6 +377,7 @@ class _Extractor:
 
     def make_dir(self, parts: list[str], member: _MemberLike) -> None:
         full = "/".join(parts)
+        self.refuse_below_link(parts)
         pfd = self.open_parent(parts[:-1], create=True)
         leaf = parts[-1]
         st = self.existing(pfd, leaf)
@@ -368,7 +390,21 @@ class _Extractor:
             raise FileExistsError(errno.EEXIST, f"{full!r} exists and is not a directory", full)
         self.pending_dirs.append(_PendingDir(parts, member.mode, member.mtime_ns))
 
+    def refuse_below_link(self, parts: list[str]) -> None:
+        """Refuse a member at or below one of this extraction's symlinks: its name would
+        only make sense through the link, and nothing is ever written through a link."""
+        if not self.links:
+            return
+        for i in range(1, len(parts) + 1):
+            if tuple(parts[:i]) in self.links:
+                raise UnsafePath(
+                    f"refusing to extract {'/'.join(parts)!r}: it is at or below the symlink "
+                    f"member {'/'.join(parts[:i])!r}"
+                )
+
     def make_symlink(self, parts: list[str], member: _MemberLike) -> None:
+        """Check a symlink member and queue it: :meth:`finish_links` creates it, after every
+        file and directory, once every queued link has passed the final-tree check."""
         full = "/".join(parts)
         target = member.link_target
         if isinstance(target, str) and target:
@@ -378,37 +414,66 @@ class _Extractor:
                 f"refusing symlink {full!r} -> {target!r}: target is outside the destination",
                 hint="nzarc only creates symlinks that point inside the extraction directory",
             )
+        self.refuse_below_link(parts)
         pfd = self.open_parent(parts[:-1], create=True)
-        # Check against the real filesystem too: symlinks already present in the
-        # destination must not carry the target outside it.
-        base = os.path.join(self.root_real, *parts[:-1])
-        resolved = os.path.realpath(os.path.join(base, target))
-        if os.path.commonpath([resolved, self.root_real]) != self.root_real:
-            raise UnsafePath(
-                f"refusing symlink {full!r} -> {target!r}: it resolves outside the destination"
-            )
+        self.check_replaceable(pfd, parts[-1], full)  # refused now, not after the files
+        self.links[tuple(parts)] = _PendingLink(target, member.mtime_ns)
+
+    def finish_links(self) -> None:
+        """Check every queued symlink against the final tree (:mod:`nzarc.linkcheck`), then
+        create them in member order; none is created if any is refused."""
+        tree = FinalTree(self.root_real, {k: v.target for k, v in self.links.items()})
+        for key in self.links:
+            tree.check(key)
+        for key, link in self.links.items():
+            self._create_link(list(key), link)
+
+    def _create_link(self, parts: list[str], link: _PendingLink) -> None:
+        full = "/".join(parts)
+        pfd = self.open_parent(parts[:-1], create=True)
+        self.clean_stale(pfd, parts[:-1])
         leaf = parts[-1]
         self.check_replaceable(pfd, leaf, full)
         tmp = _TMP_PREFIX + secrets.token_hex(8)
-        os.symlink(target, tmp, dir_fd=pfd)
+        os.symlink(link.target, tmp, dir_fd=pfd)
         self.tmp = (pfd, tmp)
         try:
             if os.utime in os.supports_follow_symlinks:
                 with suppress(OSError):
                     os.utime(
-                        tmp, ns=(member.mtime_ns, member.mtime_ns), dir_fd=pfd, follow_symlinks=False
+                        tmp, ns=(link.mtime_ns, link.mtime_ns), dir_fd=pfd, follow_symlinks=False
                     )
             self._publish(pfd, tmp, leaf, full)
             self.touched.add(tuple(parts[:-1]))
         finally:
             self.discard_tmp()
 
+    def clean_stale(self, pfd: int, parts: list[str]) -> None:
+        """Remove, once per directory, the temporary entries an earlier run left there: names
+        matching :data:`_TMP_NAME`, regular files or symlinks (never followed), last changed
+        (``st_ctime``, which ``utime`` cannot set back) before :data:`_STARTED_NS`.
+        Best effort: a directory that cannot be listed is left as it is."""
+        key = tuple(parts)
+        if key in self.cleaned:
+            return
+        self.cleaned.add(key)
+        stale: list[str] = []
+        with suppress(OSError), os.scandir(pfd) as entries:
+            stale = [e.name for e in entries if _TMP_NAME.fullmatch(e.name)]
+        for name in stale:
+            with suppress(OSError):
+                st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+                if (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and (
+                    st.st_ctime_ns < _STARTED_NS
+                ):
+                    os.unlink(name, dir_fd=pfd)
+
     def finish_dirs(self) -> None:
         """Apply directory modes and mtimes, deepest first."""
         self._drop_cache()
         for d in sorted(self.pending_dirs, key=lambda p: len(p.parts), reverse=True):
             fd = self.open_parent(d.parts, create=False)
-            os.fchmod(fd, d.mode & SAFE_MODE_BITS)
+            os.fchmod(fd, d.mode & self.mode_mask)
             os.utime(fd, ns=(d.mtime_ns, d.mtime_ns))
         self._drop_cache()
         if self.sync:
@@ -435,6 +500,7 @@ def extract_members(
     force: bool = False,
     progress: ExtractProgress | None = None,
     sync: bool = False,
+    same_permissions: bool | None = None,
 ) -> list[Any]:
     """Extract the members of ``reader`` under ``dest`` and return them.
 
@@ -447,8 +513,13 @@ def extract_members(
     ``OSError`` or whatever the reader raises (``IntegrityError``...); see
     the module docstring for what is guaranteed on failure. ``sync`` forces
     every extracted file and directory to stable storage before returning.
+    ``same_permissions`` keeps the archived permission bits (less set-uid/set-gid);
+    false applies the process umask, read once here, and drops the sticky bit, as
+    ``tar`` does for ordinary users; ``None`` (the default) means true for root
+    (effective uid 0) and false otherwise.
     """
     dest_path = Path(dest)
+    mode_mask = permission_mask(same_permissions)
     requested = None if names is None else frozenset(names)
     # A reader that lets the caller check digests has them checked on the writer thread,
     # as the bytes are written, instead of on its own hashing thread.
@@ -458,7 +529,7 @@ def extract_members(
     # or a bad header must not leave even an empty destination directory behind.
     first = next(members, None)
     dest_path.mkdir(parents=True, exist_ok=True)
-    ex = _Extractor(dest_path, force, sync)
+    ex = _Extractor(dest_path, force, sync, mode_mask)
     # Every file system change runs on one writer thread, in member order; this thread
     # only reads (decrypts, decodes, verifies) and hands verified bytes over.
     fs = OrderedWorker(WRITE_AHEAD_BYTES, name="nzarc-extract")
@@ -491,6 +562,7 @@ def extract_members(
                 raise UnsafePath(f"member {member.name!r} has unsupported type {member.type!r}")
             done.append(md.member)  # with the verified size and digest
         fs.join()
+        ex.finish_links()  # after every file and directory, before directory modes
         ex.finish_dirs()
     except BaseException as exc:
         # Members already handed over complete; the unfinished one was never committed.
@@ -504,6 +576,33 @@ def extract_members(
         ex.discard_tmp()
         ex.close()
     return done
+
+
+def permission_mask(same_permissions: bool | None) -> int:
+    """The permission bits extraction keeps: :data:`SAFE_MODE_BITS` with
+    ``same_permissions`` (``None``: only when running as root), else ``0o777``
+    less the process umask."""
+    if same_permissions is None:
+        geteuid = getattr(os, "geteuid", None)
+        same_permissions = geteuid is not None and geteuid() == 0
+    if same_permissions:
+        return SAFE_MODE_BITS
+    return 0o777 & ~process_umask()
+
+
+def process_umask() -> int:
+    """The process umask: from /proc on Linux (nothing changed), else by setting it and
+    restoring it at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o077)
+    os.umask(old)
+    return old
 
 
 def _iter_selected(
