@@ -9,9 +9,15 @@ archive. Its guarantees, whatever the archive contains:
   and every parent directory is opened component by component relative to
   a directory file descriptor with ``O_NOFOLLOW``: a symlink (or any
   non-directory) in the way of a member's path is refused, never followed.
-* A symlink member is created only if its target, resolved from the link's
-  own directory, stays inside ``dest`` (checked lexically and against the
-  real filesystem); otherwise extraction stops with :class:`UnsafePath`.
+* Symlinks are created last, after every file and directory (so nothing is
+  ever extracted through one; a member at or below a symlink member is refused),
+  and only if every one of them passes :mod:`nzarc.linkcheck`'s rule against
+  the final tree: its target, walked from the link's own directory, never goes
+  above ``dest``, never takes a ``..`` after a symlink or a name that is not a
+  directory, and never loops or meets an absolute target. Otherwise extraction
+  stops with :class:`UnsafePath` before any symlink is created. Hence, whatever
+  the order of the members, no path in ``dest`` that was empty beforehand
+  resolves outside it afterwards.
 * A regular file is written under a temporary name in its final directory,
   given its mode and mtime, and renamed to its real name only after its
   size and SHA-256 have been verified: by the reader, which raises
@@ -22,6 +28,11 @@ archive. Its guarantees, whatever the archive contains:
   failure, including an interrupt or a killed process, the temporary file is
   removed or left under its temporary name: a name in ``dest`` that looks
   complete is complete.
+* Temporary names are exactly ``.nzarc-tmp-`` and 16 lowercase hex digits. In
+  each directory that receives a file or symlink, the first time it does, such
+  names that are regular files or symlinks (never followed) last changed
+  (``st_ctime``) before this process loaded this module are removed: leftovers
+  of a killed run. Anything else with such a name is left alone.
 * Files, directories and symlinks are created by one writer thread, in
   member order, while the calling thread goes on reading, decrypting and
   verifying: at most :data:`WRITE_AHEAD_BYTES` (or one chunk, when larger)
@@ -36,9 +47,11 @@ archive. Its guarantees, whatever the archive contains:
 * An existing file, symlink or other entry is never replaced unless
   ``force`` is true (:class:`OverwriteRefused`); an existing directory is
   reused for a directory member, and never replaced by a file.
-* Permission bits are restored, limited to ``0o1777`` (no set-uid/set-gid);
-  mtimes are restored on files, symlinks and directories, directories last
-  and deepest first so that creating their contents does not disturb them.
+* Permission bits are restored, limited to ``0o1777`` (no set-uid/set-gid),
+  as ``tar`` does: as given with ``same_permissions`` (the default for root),
+  else limited to ``0o777`` less the umask (read once, at the start); mtimes
+  are restored on files, symlinks and directories, directories last and
+  deepest first so that creating their contents does not disturb them.
 """
 
 from __future__ import annotations
