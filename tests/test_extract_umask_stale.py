@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 import nzarc
-from nzarc import extract as extract_mod
-from nzarc.extract import extract_members, permission_mask, process_umask
+from nzarc import tmpnames
+from nzarc.extract import extract_members
+from nzarc.permissions import permission_mask, process_umask
 from nzarc.writer import ArchiveWriter
 
 MTIME = 1_600_000_000_000_000_000
@@ -117,7 +118,7 @@ def test_stale_temporaries_removed_fresh_and_lookalikes_kept(
     unrelated.mkdir()
     (unrelated / ".nzarc-tmp-bbbbbbbbbbbbbbbb").write_bytes(b"not a directory we extract into")
     time.sleep(0.05)  # file system clocks are coarse
-    monkeypatch.setattr(extract_mod, "_STARTED_NS", time.time_ns())
+    monkeypatch.setattr(tmpnames, "STARTED_NS", time.time_ns())
     time.sleep(0.05)
     fresh = dest / ".nzarc-tmp-1111111111111111"
     fresh.write_bytes(b"another extraction, running now")
@@ -135,9 +136,8 @@ def test_stale_temporaries_removed_fresh_and_lookalikes_kept(
 
 
 def test_temporary_names_match_the_cleanup_pattern() -> None:
-    import secrets
-
-    assert extract_mod._TMP_NAME.fullmatch(extract_mod._TMP_PREFIX + secrets.token_hex(8))
+    names = {tmpnames.new_name() for _ in range(100)}
+    assert len(names) == 100 and all(tmpnames.PATTERN.fullmatch(n) for n in names)
 
 
 def test_archive_reader_extract_passes_same_permissions(tmp_path: Path) -> None:

@@ -16,8 +16,9 @@ archive. Its guarantees, whatever the archive contains:
   above ``dest``, never takes a ``..`` after a symlink or a name that is not a
   directory, and never loops or meets an absolute target. Otherwise extraction
   stops with :class:`UnsafePath` before any symlink is created. Hence, whatever
-  the order of the members, no path in ``dest`` that was empty beforehand
-  resolves outside it afterwards.
+  the order of the members, nothing under a ``dest`` that held no symlinks
+  beforehand resolves outside it afterwards. The queued links (their targets)
+  take memory in proportion to the index, as the reader's list of entries does.
 * A regular file is written under a temporary name in its final directory,
   given its mode and mtime, and renamed to its real name only after its
   size and SHA-256 have been verified: by the reader, which raises
@@ -28,14 +29,15 @@ archive. Its guarantees, whatever the archive contains:
   failure, including an interrupt or a killed process, the temporary file is
   removed or left under its temporary name: a name in ``dest`` that looks
   complete is complete.
-* Temporary names are exactly ``.nzarc-tmp-`` and 16 lowercase hex digits. In
-  each directory that receives a file or symlink, the first time it does, such
-  names that are regular files or symlinks (never followed) last changed
-  (``st_ctime``) before this process loaded this module are removed: leftovers
-  of a killed run. Anything else with such a name is left alone.
-* Files, directories and symlinks are created by one writer thread, in
-  member order, while the calling thread goes on reading, decrypting and
-  verifying: at most :data:`WRITE_AHEAD_BYTES` (or one chunk, when larger)
+* Temporary names are exactly ``.nzarc-tmp-`` and 16 lowercase hex digits
+  (:mod:`nzarc.tmpnames`). In each directory that receives a file or symlink,
+  the first time it does, such names that are regular files or symlinks (never
+  followed) last changed (``st_ctime``) before this process started extracting
+  (loaded :mod:`nzarc.tmpnames`) are removed: leftovers of a killed run.
+  Anything else with such a name is left alone.
+* Files and directories are created by one writer thread, in member order
+  (symlink members are checked and queued there, in order, and created at the
+  end), while the calling thread goes on reading, decrypting and verifying: at most :data:`WRITE_AHEAD_BYTES` (or one chunk, when larger)
   of verified data waits for it. A failure on that thread stops the
   extraction and is raised on the calling thread.
 * Durability: by default nothing is forced to disk, as with ``tar``; after a
@@ -59,19 +61,18 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import re
-import secrets
 import stat
-import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from nzarc import tmpnames
 from nzarc.errors import IntegrityError, UnsafePath
 from nzarc.format.paths import validate_link_target, validate_member_name
 from nzarc.linkcheck import FinalTree
+from nzarc.permissions import SAFE_MODE_BITS, permission_mask
 from nzarc.workqueue import HashPool, OrderedHasher, OrderedWorker
 
 __all__ = [
@@ -83,20 +84,12 @@ __all__ = [
     "select_members",
 ]
 
-#: The permission bits restored on extraction (set-uid and set-gid are dropped).
-SAFE_MODE_BITS = 0o1777
-
 #: Verified member bytes waiting for the writer thread, at most (or one chunk when larger).
 WRITE_AHEAD_BYTES = 4 << 20
 #: Written pieces waiting for the hashing thread, at most.
 _HASH_AHEAD = 4
 
-_TMP_PREFIX = ".nzarc-tmp-"
-#: Exactly the temporary names this module makes: the prefix and 16 lowercase hex digits.
-_TMP_NAME = re.compile(r"\.nzarc-tmp-[0-9a-f]{16}")
-#: Temporary entries last changed before this (the module's loading, which precedes any
-#: temporary entry this process makes) are another run's leftovers.
-_STARTED_NS = time.time_ns()
+_LINK_END = "/"  # marks a symlink member's name in the trie (no component contains "/")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _NEW_FILE_FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -216,6 +209,7 @@ class _Extractor:
         self.sync = sync
         self.mode_mask = mode_mask  # permission bits kept: SAFE_MODE_BITS, or less the umask
         self.links: dict[tuple[str, ...], _PendingLink] = {}  # symlinks to create, in order
+        self._link_trie: dict[str, Any] = {}  # their names, component by component
         self.cleaned: set[tuple[str, ...]] = set()  # directories swept of stale temporaries
         self.touched: set[tuple[str, ...]] = set()  # directories that received an entry
         self.root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
@@ -313,7 +307,7 @@ class _Extractor:
         pfd = self.open_parent(parts[:-1], create=True)
         self.clean_stale(pfd, parts[:-1])
         self.check_replaceable(pfd, parts[-1], full)
-        tmp = _TMP_PREFIX + secrets.token_hex(8)
+        tmp = tmpnames.new_name()
         self.fd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=pfd)
         self.tmp = (pfd, tmp)
 
@@ -406,13 +400,15 @@ class _Extractor:
     def refuse_below_link(self, parts: list[str]) -> None:
         """Refuse a member at or below one of this extraction's symlinks: its name would
         only make sense through the link, and nothing is ever written through a link."""
-        if not self.links:
-            return
-        for i in range(1, len(parts) + 1):
-            if tuple(parts[:i]) in self.links:
+        node = self._link_trie
+        for i, comp in enumerate(parts):
+            node = node.get(comp)
+            if node is None:
+                return
+            if _LINK_END in node:
                 raise UnsafePath(
                     f"refusing to extract {'/'.join(parts)!r}: it is at or below the symlink "
-                    f"member {'/'.join(parts[:i])!r}"
+                    f"member {'/'.join(parts[: i + 1])!r}"
                 )
 
     def make_symlink(self, parts: list[str], member: _MemberLike) -> None:
@@ -431,6 +427,10 @@ class _Extractor:
         pfd = self.open_parent(parts[:-1], create=True)
         self.check_replaceable(pfd, parts[-1], full)  # refused now, not after the files
         self.links[tuple(parts)] = _PendingLink(target, member.mtime_ns)
+        node = self._link_trie
+        for comp in parts:
+            node = node.setdefault(comp, {})
+        node[_LINK_END] = True
 
     def finish_links(self) -> None:
         """Check every queued symlink against the final tree (:mod:`nzarc.linkcheck`), then
@@ -447,7 +447,7 @@ class _Extractor:
         self.clean_stale(pfd, parts[:-1])
         leaf = parts[-1]
         self.check_replaceable(pfd, leaf, full)
-        tmp = _TMP_PREFIX + secrets.token_hex(8)
+        tmp = tmpnames.new_name()
         os.symlink(link.target, tmp, dir_fd=pfd)
         self.tmp = (pfd, tmp)
         try:
@@ -462,24 +462,11 @@ class _Extractor:
             self.discard_tmp()
 
     def clean_stale(self, pfd: int, parts: list[str]) -> None:
-        """Remove, once per directory, the temporary entries an earlier run left there: names
-        matching :data:`_TMP_NAME`, regular files or symlinks (never followed), last changed
-        (``st_ctime``, which ``utime`` cannot set back) before :data:`_STARTED_NS`.
-        Best effort: a directory that cannot be listed is left as it is."""
+        """Sweep stale temporary entries from the directory ``parts``, the first time only."""
         key = tuple(parts)
-        if key in self.cleaned:
-            return
-        self.cleaned.add(key)
-        stale: list[str] = []
-        with suppress(OSError), os.scandir(pfd) as entries:
-            stale = [e.name for e in entries if _TMP_NAME.fullmatch(e.name)]
-        for name in stale:
-            with suppress(OSError):
-                st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
-                if (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)) and (
-                    st.st_ctime_ns < _STARTED_NS
-                ):
-                    os.unlink(name, dir_fd=pfd)
+        if key not in self.cleaned:
+            self.cleaned.add(key)
+            tmpnames.sweep_stale(pfd)
 
     def finish_dirs(self) -> None:
         """Apply directory modes and mtimes, deepest first."""
@@ -589,33 +576,6 @@ def extract_members(
         ex.discard_tmp()
         ex.close()
     return done
-
-
-def permission_mask(same_permissions: bool | None) -> int:
-    """The permission bits extraction keeps: :data:`SAFE_MODE_BITS` with
-    ``same_permissions`` (``None``: only when running as root), else ``0o777``
-    less the process umask."""
-    if same_permissions is None:
-        geteuid = getattr(os, "geteuid", None)
-        same_permissions = geteuid is not None and geteuid() == 0
-    if same_permissions:
-        return SAFE_MODE_BITS
-    return 0o777 & ~process_umask()
-
-
-def process_umask() -> int:
-    """The process umask: from /proc on Linux (nothing changed), else by setting it and
-    restoring it at once."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    old = os.umask(0o077)
-    os.umask(old)
-    return old
 
 
 def _iter_selected(
