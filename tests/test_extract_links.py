@@ -272,3 +272,13 @@ def test_no_path_resolves_outside(members: list[tuple[str, str, object]]) -> Non
             pass
         assert escapes(dest) == []
         assert sorted(os.listdir(tmp)) == ["d1"]
+
+
+def test_cli_refuses_reported_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nzarc.cli import main
+
+    (tmp_path / "a.nzarc").write_bytes(archive(HOSTILE["reported"]))
+    dest = deep_dest(tmp_path)
+    assert main(["extract", str(tmp_path / "a.nzarc"), "-C", str(dest), "-q"]) != 0
+    assert "refusing symlink 'y' -> 'x/../outside'" in capsys.readouterr().err
+    assert not os.path.lexists(dest / "y")
