@@ -13,8 +13,8 @@ archive. Its guarantees, whatever the archive contains:
   ever extracted through one; a member at or below a symlink member is refused),
   and only if every one of them passes :mod:`nzarc.linkcheck`'s rule against
   the final tree: its target, walked from the link's own directory, never goes
-  above ``dest``, never takes a ``..`` after a symlink or a name that is not a
-  directory, and never loops or meets an absolute target. Otherwise extraction
+  above ``dest``, never takes a ``..`` anywhere after a symlink or a name that is
+  not a directory, and never loops or meets an absolute target. Otherwise extraction
   stops with :class:`UnsafePath` before any symlink is created. Hence, whatever
   the order of the members, nothing under a ``dest`` that held no symlinks
   beforehand resolves outside it afterwards. The queued links (their targets)

@@ -8,16 +8,16 @@ stand: the destination's entries, with this extraction's symlinks overlaid.
 time, as the kernel resolves it (a symlink met on the way is replaced by the walk of *its*
 target from *its* directory, at most :data:`MAX_LINK_DEPTH` deep); the link is refused
 (:class:`UnsafePath`) if any walk meets an absolute target, steps above the destination, takes
-a ``..`` after a component that was not an existing real directory (a symlink, a missing name,
-a file), or loops.
+a ``..`` anywhere after a component that was not an existing real directory (a symlink, a
+missing name, a file), or loops.
 
 **Why it is enough.** Until a walk meets a symlink or a non-directory, its position is a real
 directory under the destination, reached by descending real directories; a ``..`` there goes
 back up one of those steps, so it cannot leave the destination. After a symlink or a
 non-directory no ``..`` follows, so the walk only descends: into real directories, or into
 symlinks whose own walks end inside by the same argument (induction on the nesting depth,
-which is bounded). Hence every path that names only entries under the destination resolves
-inside it, whatever the order of the members (``y -> x/../outside`` before ``x -> .`` is refused:
+which is bounded). Hence, in a destination that held no other symlinks, every path naming
+only entries under it resolves inside it, whatever the order of the members (``y -> x/../outside`` before ``x -> .`` is refused:
 its ``..`` follows the symlink ``x``).
 
 **Why it stays true.** nzarc never replaces or removes a directory; what a later extraction may
