@@ -297,3 +297,25 @@ def test_cli_refuses_reported_chain(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["extract", str(tmp_path / "a.nzarc"), "-C", str(dest), "-q"]) != 0
     assert "refusing symlink 'y' -> 'x/../outside'" in capsys.readouterr().err
     assert not os.path.lexists(dest / "y")
+
+
+@settings(max_examples=40, deadline=None)
+@given(_shapes(), _shapes())
+def test_a_later_forced_run_cannot_make_links_escape(
+    first: list[tuple[str, str, object]], second: list[tuple[str, str, object]]
+) -> None:
+    """What a first extraction accepted stays inside whatever a second one (with --force)
+    adds or replaces: the second checks only its own links."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = deep_dest(Path(tmp))
+        for members, force in ((first, False), (second, True)):
+            try:
+                data = archive(members)
+            except nzarc.NzarcError:
+                continue
+            try:
+                extract(data, dest, force=force)
+            except (UnsafePath, IsADirectoryError, FileExistsError):
+                pass
+            assert escapes(dest) == []
+        assert sorted(os.listdir(tmp)) == ["d1"]
