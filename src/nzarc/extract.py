@@ -37,8 +37,9 @@ archive. Its guarantees, whatever the archive contains:
   Anything else with such a name is left alone.
 * Files and directories are created by one writer thread, in member order
   (symlink members are checked and queued there, in order, and created at the
-  end), while the calling thread goes on reading, decrypting and verifying: at most :data:`WRITE_AHEAD_BYTES` (or one chunk, when larger)
-  of verified data waits for it. A failure on that thread stops the
+  end), while the calling thread goes on reading, decrypting and verifying:
+  at most :data:`WRITE_AHEAD_BYTES` (or one chunk, when larger) of verified
+  data waits for it. A failure on that thread stops the
   extraction and is raised on the calling thread.
 * Durability: by default nothing is forced to disk, as with ``tar``; after a
   power loss or an operating-system crash (not a process crash) recently
@@ -530,8 +531,9 @@ def extract_members(
     first = next(members, None)
     dest_path.mkdir(parents=True, exist_ok=True)
     ex = _Extractor(dest_path, force, sync, mode_mask)
-    # Every file system change runs on one writer thread, in member order; this thread
-    # only reads (decrypts, decodes, verifies) and hands verified bytes over.
+    # Every file system change runs on one writer thread, in member order (but the
+    # symlinks, made here at the end); this thread only reads (decrypts, decodes,
+    # verifies) and hands verified bytes over.
     fs = OrderedWorker(WRITE_AHEAD_BYTES, name="nzarc-extract")
     done: list[Any] = []
     try:
