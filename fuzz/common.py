@@ -23,7 +23,7 @@ from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
-from fuzz import surgery
+from fuzz import surgery, symlink_shapes
 
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = REPO / "spec" / "vectors"
@@ -273,4 +273,5 @@ SEEDS = {
     "codec_zstd": lambda: seeds_codec("nzarc.zstd"),
     "neural_coder": seeds_neural,
     "neural_codec": seeds_neural_codec,
+    "symlinks": lambda: symlink_shapes.seeds(),
 }

@@ -109,6 +109,32 @@ def test_generator_reproduces_corpus() -> None:
     assert manifest["vectors"] == VECTORS
 
 
+EXTRACT = [v for v in VECTORS if "expect_extract" in v]
+
+
+def test_corpus_has_extraction_vectors() -> None:
+    assert {"symlink-chain-escape", "symlink-chain-escape-deep"} <= {v["name"] for v in EXTRACT}
+
+
+@pytest.mark.parametrize("vector", EXTRACT, ids=[v["name"] for v in EXTRACT])
+def test_extract_refused(vector: dict[str, Any], tmp_path: Path) -> None:
+    """A vector with ``expect_extract`` reads fine but a full extraction into an empty
+    directory must fail with that class, leaving nothing under the destination that
+    resolves outside it."""
+    import os
+
+    dest = tmp_path / "a" / "b" / "c" / "dest"
+    with pytest.raises(nzarc.NzarcError, match="^refusing ") as info:
+        with nzarc.open(io.BytesIO(_data(vector)), jobs=1, **vector["key"]) as reader:
+            reader.extract(dest)
+    assert type(info.value).__name__ == vector["expect_extract"], str(info.value)
+    root = os.path.realpath(dest)
+    for dirpath, dirnames, filenames in os.walk(dest):
+        for n in dirnames + filenames:
+            real = os.path.realpath(os.path.join(dirpath, n))
+            assert os.path.commonpath([real, root]) == root, n
+
+
 GOLDEN = json.loads((BAD.parent / "manifest.json").read_text())["vectors"]
 
 

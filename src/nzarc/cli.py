@@ -223,6 +223,12 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     _add_read_keys(p)
     p.add_argument("--force", action="store_true", help="replace existing files")
     p.add_argument(
+        "-p",
+        "--same-permissions",
+        action="store_true",
+        help="keep the archived permission bits, ignoring the umask (the default for root, as tar)",
+    )
+    p.add_argument(
         "--sync",
         action="store_true",
         help="fsync every extracted file and directory before finishing (default: like tar, "
@@ -733,6 +739,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
                 force=args.force,
                 progress=on_progress,
                 sync=args.sync,
+                same_permissions=True if args.same_permissions else None,
             )
         finally:
             prog.finish()

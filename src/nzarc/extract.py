@@ -9,9 +9,16 @@ archive. Its guarantees, whatever the archive contains:
   and every parent directory is opened component by component relative to
   a directory file descriptor with ``O_NOFOLLOW``: a symlink (or any
   non-directory) in the way of a member's path is refused, never followed.
-* A symlink member is created only if its target, resolved from the link's
-  own directory, stays inside ``dest`` (checked lexically and against the
-  real filesystem); otherwise extraction stops with :class:`UnsafePath`.
+* Symlinks are created last, after every file and directory (so nothing is
+  ever extracted through one; a member at or below a symlink member is refused),
+  and only if every one of them passes :mod:`nzarc.linkcheck`'s rule against
+  the final tree: its target, walked from the link's own directory, never goes
+  above ``dest``, never takes a ``..`` anywhere after a symlink or a name that is
+  not a directory, and never loops or meets an absolute target. Otherwise extraction
+  stops with :class:`UnsafePath` before any symlink is created. Hence, whatever
+  the order of the members, nothing under a ``dest`` that held no symlinks
+  beforehand resolves outside it afterwards. The queued links (their targets)
+  take memory in proportion to the index, as the reader's list of entries does.
 * A regular file is written under a temporary name in its final directory,
   given its mode and mtime, and renamed to its real name only after its
   size and SHA-256 have been verified: by the reader, which raises
@@ -22,10 +29,17 @@ archive. Its guarantees, whatever the archive contains:
   failure, including an interrupt or a killed process, the temporary file is
   removed or left under its temporary name: a name in ``dest`` that looks
   complete is complete.
-* Files, directories and symlinks are created by one writer thread, in
-  member order, while the calling thread goes on reading, decrypting and
-  verifying: at most :data:`WRITE_AHEAD_BYTES` (or one chunk, when larger)
-  of verified data waits for it. A failure on that thread stops the
+* Temporary names are exactly ``.nzarc-tmp-`` and 16 lowercase hex digits
+  (:mod:`nzarc.tmpnames`). In each directory that receives a file or symlink,
+  the first time it does, such names that are regular files or symlinks (never
+  followed) last changed (``st_ctime``) before this process started extracting
+  (loaded :mod:`nzarc.tmpnames`) are removed: leftovers of a killed run.
+  Anything else with such a name is left alone.
+* Files and directories are created by one writer thread, in member order
+  (symlink members are checked and queued there, in order, and created at the
+  end), while the calling thread goes on reading, decrypting and verifying:
+  at most :data:`WRITE_AHEAD_BYTES` (or one chunk, when larger) of verified
+  data waits for it. A failure on that thread stops the
   extraction and is raised on the calling thread.
 * Durability: by default nothing is forced to disk, as with ``tar``; after a
   power loss or an operating-system crash (not a process crash) recently
@@ -36,9 +50,11 @@ archive. Its guarantees, whatever the archive contains:
 * An existing file, symlink or other entry is never replaced unless
   ``force`` is true (:class:`OverwriteRefused`); an existing directory is
   reused for a directory member, and never replaced by a file.
-* Permission bits are restored, limited to ``0o1777`` (no set-uid/set-gid);
-  mtimes are restored on files, symlinks and directories, directories last
-  and deepest first so that creating their contents does not disturb them.
+* Permission bits are restored, limited to ``0o1777`` (no set-uid/set-gid),
+  as ``tar`` does: as given with ``same_permissions`` (the default for root),
+  else limited to ``0o777`` less the umask (read once, at the start); mtimes
+  are restored on files, symlinks and directories, directories last and
+  deepest first so that creating their contents does not disturb them.
 """
 
 from __future__ import annotations
@@ -46,7 +62,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import secrets
 import stat
 from collections.abc import Callable, Collection, Iterator
 from contextlib import suppress
@@ -54,8 +69,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from nzarc import tmpnames
 from nzarc.errors import IntegrityError, UnsafePath
 from nzarc.format.paths import validate_link_target, validate_member_name
+from nzarc.linkcheck import FinalTree
+from nzarc.permissions import SAFE_MODE_BITS, permission_mask
 from nzarc.workqueue import HashPool, OrderedHasher, OrderedWorker
 
 __all__ = [
@@ -67,15 +85,12 @@ __all__ = [
     "select_members",
 ]
 
-#: The permission bits restored on extraction (set-uid and set-gid are dropped).
-SAFE_MODE_BITS = 0o1777
-
 #: Verified member bytes waiting for the writer thread, at most (or one chunk when larger).
 WRITE_AHEAD_BYTES = 4 << 20
 #: Written pieces waiting for the hashing thread, at most.
 _HASH_AHEAD = 4
 
-_TMP_PREFIX = ".nzarc-tmp-"
+_LINK_END = "/"  # marks a symlink member's name in the trie (no component contains "/")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _NEW_FILE_FLAGS = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -178,13 +193,25 @@ class _PendingDir:
     mtime_ns: int
 
 
+@dataclass
+class _PendingLink:
+    target: str
+    mtime_ns: int
+
+
 class _Extractor:
     """State of one extraction: the root fd and a cache of the last parent fd."""
 
-    def __init__(self, dest: Path, force: bool, sync: bool = False) -> None:
+    def __init__(
+        self, dest: Path, force: bool, sync: bool = False, mode_mask: int = SAFE_MODE_BITS
+    ) -> None:
         self.dest = dest
         self.force = force
         self.sync = sync
+        self.mode_mask = mode_mask  # permission bits kept: SAFE_MODE_BITS, or less the umask
+        self.links: dict[tuple[str, ...], _PendingLink] = {}  # symlinks to create, in order
+        self._link_trie: dict[str, Any] = {}  # their names, component by component
+        self.cleaned: set[tuple[str, ...]] = set()  # directories swept of stale temporaries
         self.touched: set[tuple[str, ...]] = set()  # directories that received an entry
         self.root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
         self.root_real = os.path.realpath(dest)
@@ -277,9 +304,11 @@ class _Extractor:
         :meth:`commit_file`)."""
         self.sha = OrderedHasher(self.hash_pool) if digest else None
         full = "/".join(parts)
+        self.refuse_below_link(parts)
         pfd = self.open_parent(parts[:-1], create=True)
+        self.clean_stale(pfd, parts[:-1])
         self.check_replaceable(pfd, parts[-1], full)
-        tmp = _TMP_PREFIX + secrets.token_hex(8)
+        tmp = tmpnames.new_name()
         self.fd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=pfd)
         self.tmp = (pfd, tmp)
 
@@ -310,7 +339,7 @@ class _Extractor:
                 raise IntegrityError(f"member {member.name!r} fails its SHA-256 check")
         fd, self.fd = self.fd, None
         try:
-            os.fchmod(fd, member.mode & SAFE_MODE_BITS)
+            os.fchmod(fd, member.mode & self.mode_mask)
             os.utime(fd, ns=(member.mtime_ns, member.mtime_ns))
             if self.sync:
                 os.fsync(fd)
@@ -356,6 +385,7 @@ class _Extractor:
 
     def make_dir(self, parts: list[str], member: _MemberLike) -> None:
         full = "/".join(parts)
+        self.refuse_below_link(parts)
         pfd = self.open_parent(parts[:-1], create=True)
         leaf = parts[-1]
         st = self.existing(pfd, leaf)
@@ -368,7 +398,23 @@ class _Extractor:
             raise FileExistsError(errno.EEXIST, f"{full!r} exists and is not a directory", full)
         self.pending_dirs.append(_PendingDir(parts, member.mode, member.mtime_ns))
 
+    def refuse_below_link(self, parts: list[str]) -> None:
+        """Refuse a member at or below one of this extraction's symlinks: its name would
+        only make sense through the link, and nothing is ever written through a link."""
+        node = self._link_trie
+        for i, comp in enumerate(parts):
+            node = node.get(comp)
+            if node is None:
+                return
+            if _LINK_END in node:
+                raise UnsafePath(
+                    f"refusing to extract {'/'.join(parts)!r}: it is at or below the symlink "
+                    f"member {'/'.join(parts[: i + 1])!r}"
+                )
+
     def make_symlink(self, parts: list[str], member: _MemberLike) -> None:
+        """Check a symlink member and queue it: :meth:`finish_links` creates it, after every
+        file and directory, once every queued link has passed the final-tree check."""
         full = "/".join(parts)
         target = member.link_target
         if isinstance(target, str) and target:
@@ -378,37 +424,57 @@ class _Extractor:
                 f"refusing symlink {full!r} -> {target!r}: target is outside the destination",
                 hint="nzarc only creates symlinks that point inside the extraction directory",
             )
+        self.refuse_below_link(parts)
         pfd = self.open_parent(parts[:-1], create=True)
-        # Check against the real filesystem too: symlinks already present in the
-        # destination must not carry the target outside it.
-        base = os.path.join(self.root_real, *parts[:-1])
-        resolved = os.path.realpath(os.path.join(base, target))
-        if os.path.commonpath([resolved, self.root_real]) != self.root_real:
-            raise UnsafePath(
-                f"refusing symlink {full!r} -> {target!r}: it resolves outside the destination"
-            )
+        self.check_replaceable(pfd, parts[-1], full)  # refused now, not after the files
+        self.links[tuple(parts)] = _PendingLink(target, member.mtime_ns)
+        node = self._link_trie
+        for comp in parts:
+            node = node.setdefault(comp, {})
+        node[_LINK_END] = True
+
+    def finish_links(self) -> None:
+        """Check every queued symlink against the final tree (:mod:`nzarc.linkcheck`), then
+        create them in member order; none is created if any is refused."""
+        tree = FinalTree(self.root_real, {k: v.target for k, v in self.links.items()})
+        for key in self.links:
+            tree.check(key)
+        for key, link in self.links.items():
+            self._create_link(list(key), link)
+
+    def _create_link(self, parts: list[str], link: _PendingLink) -> None:
+        full = "/".join(parts)
+        pfd = self.open_parent(parts[:-1], create=True)
+        self.clean_stale(pfd, parts[:-1])
         leaf = parts[-1]
         self.check_replaceable(pfd, leaf, full)
-        tmp = _TMP_PREFIX + secrets.token_hex(8)
-        os.symlink(target, tmp, dir_fd=pfd)
+        tmp = tmpnames.new_name()
+        os.symlink(link.target, tmp, dir_fd=pfd)
         self.tmp = (pfd, tmp)
         try:
             if os.utime in os.supports_follow_symlinks:
                 with suppress(OSError):
                     os.utime(
-                        tmp, ns=(member.mtime_ns, member.mtime_ns), dir_fd=pfd, follow_symlinks=False
+                        tmp, ns=(link.mtime_ns, link.mtime_ns), dir_fd=pfd, follow_symlinks=False
                     )
             self._publish(pfd, tmp, leaf, full)
             self.touched.add(tuple(parts[:-1]))
         finally:
             self.discard_tmp()
 
+    def clean_stale(self, pfd: int, parts: list[str]) -> None:
+        """Sweep stale temporary entries from the directory ``parts``, the first time only."""
+        key = tuple(parts)
+        if key not in self.cleaned:
+            self.cleaned.add(key)
+            tmpnames.sweep_stale(pfd)
+
     def finish_dirs(self) -> None:
         """Apply directory modes and mtimes, deepest first."""
         self._drop_cache()
         for d in sorted(self.pending_dirs, key=lambda p: len(p.parts), reverse=True):
             fd = self.open_parent(d.parts, create=False)
-            os.fchmod(fd, d.mode & SAFE_MODE_BITS)
+            os.fchmod(fd, d.mode & self.mode_mask)
             os.utime(fd, ns=(d.mtime_ns, d.mtime_ns))
         self._drop_cache()
         if self.sync:
@@ -435,6 +501,7 @@ def extract_members(
     force: bool = False,
     progress: ExtractProgress | None = None,
     sync: bool = False,
+    same_permissions: bool | None = None,
 ) -> list[Any]:
     """Extract the members of ``reader`` under ``dest`` and return them.
 
@@ -447,8 +514,13 @@ def extract_members(
     ``OSError`` or whatever the reader raises (``IntegrityError``...); see
     the module docstring for what is guaranteed on failure. ``sync`` forces
     every extracted file and directory to stable storage before returning.
+    ``same_permissions`` keeps the archived permission bits (less set-uid/set-gid);
+    false applies the process umask, read once here, and drops the sticky bit, as
+    ``tar`` does for ordinary users; ``None`` (the default) means true for root
+    (effective uid 0) and false otherwise.
     """
     dest_path = Path(dest)
+    mode_mask = permission_mask(same_permissions)
     requested = None if names is None else frozenset(names)
     # A reader that lets the caller check digests has them checked on the writer thread,
     # as the bytes are written, instead of on its own hashing thread.
@@ -458,9 +530,10 @@ def extract_members(
     # or a bad header must not leave even an empty destination directory behind.
     first = next(members, None)
     dest_path.mkdir(parents=True, exist_ok=True)
-    ex = _Extractor(dest_path, force, sync)
-    # Every file system change runs on one writer thread, in member order; this thread
-    # only reads (decrypts, decodes, verifies) and hands verified bytes over.
+    ex = _Extractor(dest_path, force, sync, mode_mask)
+    # Every file system change runs on one writer thread, in member order (but the
+    # symlinks, made here at the end); this thread only reads (decrypts, decodes,
+    # verifies) and hands verified bytes over.
     fs = OrderedWorker(WRITE_AHEAD_BYTES, name="nzarc-extract")
     done: list[Any] = []
     try:
@@ -491,6 +564,7 @@ def extract_members(
                 raise UnsafePath(f"member {member.name!r} has unsupported type {member.type!r}")
             done.append(md.member)  # with the verified size and digest
         fs.join()
+        ex.finish_links()  # after every file and directory, before directory modes
         ex.finish_dirs()
     except BaseException as exc:
         # Members already handed over complete; the unfinished one was never committed.

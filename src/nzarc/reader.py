@@ -385,13 +385,16 @@ class ArchiveReader:
         *,
         force: bool = False,
         sync: bool = False,
+        same_permissions: bool | None = None,
     ) -> list[Member]:
         """Extract to ``dest_dir``; see :func:`nzarc.extract.extract_members`."""
         from pathlib import Path
 
         from nzarc.extract import extract_members
 
-        return extract_members(self, Path(dest_dir), names, force=force, sync=sync)
+        return extract_members(
+            self, Path(dest_dir), names, force=force, sync=sync, same_permissions=same_permissions
+        )
 
     # -- seekable access ------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ read releases before the error (jobs=1, on a pipe). The generator checks while b
 the released bytes are a prefix of the authenticated content (for byte-level corruption: of
 the original archive's content; for resealed edits: of what the edited chunk frames decode to).
 ``expect_seekable``, when present, is the error class of ``info()`` on a seekable file.
+``expect_extract``, when present, is the error class a full extraction into an empty directory
+must raise (for archives that read fine but must not be extracted).
 """
 
 from __future__ import annotations
@@ -283,6 +285,7 @@ class Vector:
     resealed: bool = False
     expect_seekable: str | None = None
     base: str = "x"
+    expect_extract: str | None = None
 
 
 def _vectors(bases: dict[str, Base]) -> list[Vector]:
@@ -708,6 +711,15 @@ def _vectors(bases: dict[str, Base]) -> list[Vector]:
     add("chunks-256-truncated", "256-chunk archive missing its last segment",
         lambda: _with_segments(b256, _segments(b256)[:-1]), "IntegrityError", key=KEY_NONE,
         base="chunks-256", expect_seekable="IntegrityError")
+
+    # archives that read fine but must not be extracted
+    for name, description in (
+        ("symlink-chain-escape", "valid to read; y -> x/../outside, then x -> . (y escapes once x exists)"),
+        ("symlink-chain-escape-deep", "valid to read; y -> x/x/x/../../../etc, then x -> ."),
+    ):
+        b = bases[name]
+        V.append(Vector(name, description, lambda b=b: b.data, KEY_X, None, base=name,
+                        expect_extract="UnsafePath"))
     return V
 
 
@@ -723,7 +735,28 @@ def bases() -> dict[str, Base]:
         size = 256 * count - (7 if count else 0)
         members = [("z", "data.txt", size)] if count else [("d", "empty", None)]
         out[f"chunks-{count}"] = _write(f"chunks-{count}", members, key="none", seg=4096)
+    out["symlink-chain-escape"] = _write(
+        "symlink-chain-escape", [("l", "y", "x/../outside"), ("l", "x", "."), ("f", "z.txt", 100)]
+    )
+    out["symlink-chain-escape-deep"] = _write(
+        "symlink-chain-escape-deep", [("l", "y", "x/x/x/../../../etc"), ("l", "x", ".")]
+    )
     return out
+
+
+def _extract_error(data: bytes, key: dict[str, Any]) -> str | None:
+    """The error class of a full extraction into an empty directory (None: it succeeds)."""
+    import tempfile
+
+    import nzarc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            with nzarc.open(io.BytesIO(data), jobs=1, **key) as reader:
+                reader.extract(Path(tmp) / "a" / "b" / "c" / "dest")
+        except nzarc.NzarcError as exc:
+            return type(exc).__name__
+    return None
 
 
 # -- what a vector is expected to release ------------------------------------------------
@@ -788,6 +821,11 @@ def build_all() -> tuple[dict[str, bytes], dict[str, Any], list[str]]:
         }
         if v.expect_seekable is not None:
             entry["expect_seekable"] = v.expect_seekable
+        if v.expect_extract is not None:
+            entry["expect_extract"] = v.expect_extract
+            got = _extract_error(data, v.key)
+            if got != v.expect_extract:
+                problems.append(f"{v.name}: extraction gives {got}, expected {v.expect_extract}")
         files[entry["file"]] = data
         entries.append(entry)
     manifest = {
