@@ -257,23 +257,35 @@ def test_openssh_private_key_as_identity(home: Path, locked: Path, tmp_path: Pat
 
 
 @pytest.mark.parametrize(
-    "content",
-    [None, "", "# nothing\n", "age1notanidentity\n", "AGE-SECRET-KEY-1NOTBECH32\n", "\xff"],
+    "content, says",
+    [
+        (None, "cannot read identity file"),
+        ("", "holds no identities"),
+        ("# nothing\n", "holds no identities"),
+        ("age1notanidentity\n", "line 1: not an AGE-SECRET-KEY-1... identity"),
+        ("AGE-SECRET-KEY-1NOTBECH32\n", "line 1: not a valid age identity"),
+        ("\xff", "is not UTF-8 text"),
+    ],
     ids=["missing", "empty", "comments", "wrong-kind", "malformed", "not-utf8"],
 )
-def test_key_problems_exit_1(home: Path, locked: Path, tmp_path: Path, content: str | None) -> None:
-    """The exit table: a key problem (unreadable, malformed or wrong key file) is status 1."""
+def test_key_problems_exit_1(
+    home: Path, locked: Path, tmp_path: Path, content: str | None, says: str
+) -> None:
+    """The exit table: a key problem (unreadable, malformed or wrong key file) is status 1,
+    with one line that names the file."""
     ident = tmp_path / "ident"
     if content == "\xff":
         ident.write_bytes(b"\xff\xfe")
     elif content is not None:
         ident.write_text(content)
-    run_nzarc("list", "-i", ident, locked, home=home).assert_clean_error(1)
+    r = run_nzarc("list", "-i", ident, locked, home=home).assert_clean_error(1)
+    assert says in r.stderr and repr(str(ident)) in r.stderr
     recipients = tmp_path / "recipients"
     if content is not None:
         recipients.write_bytes(ident.read_bytes().replace(b"AGE-SECRET-KEY-1", b"age1"))
     r = run_nzarc("create", "-R", recipients, "-o", tmp_path / "b", tmp_path / "f", home=home)
     r.assert_clean_error(1)
+    assert f"recipients file {str(recipients)!r}" in r.stderr
     assert not (tmp_path / "b").exists()
 
 
@@ -297,3 +309,15 @@ def test_exit_table_says_key_files_are_status_1() -> None:
     row1 = cli.EPILOG.split("\n  2  ")[0]
     assert "key file" in row1 and "not a directory" in row1 and "disk full" in row1
     assert "key file" in (cli.__doc__ or "").split("* 2:")[0]
+
+
+def test_model_list_escapes_model_names(home: Path, tmp_path: Path) -> None:
+    from nzarc.neural.tiny import write_tiny_gguf
+
+    gguf = write_tiny_gguf(1, tmp_path / "tiny.gguf")
+    r = run_nzarc("model", "install", gguf, "--name", "evil\x1b]0;pwned\x07\nfake", home=home)
+    r.assert_ok()
+    assert_no_raw_controls(r.stdout.decode(), 2)
+    out = run_nzarc("model", "list", home=home).assert_ok().stdout.decode()
+    (line,) = assert_no_raw_controls(out, 1)
+    assert line.startswith("evil\\x1b]0;pwned\\x07\\x0afake ")

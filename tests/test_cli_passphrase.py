@@ -90,13 +90,21 @@ def test_prompt_asks_once_on_read_twice_on_create() -> None:
         prompt_passphrase(confirm=True, prompt=scripted())
 
 
+# age's published test recipient and its identity.
+AGE_1 = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
+AGE_ID = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
+
+
 def test_recipients_file(tmp_path: Path) -> None:
+    from nzarc.crypto.recipients import generate_identity
+
+    age_2 = generate_identity()[1]
     p = tmp_path / "r"
-    p.write_text("# team keys\n\nage1aaa\nage1bbb # trailing comment\n")
+    p.write_text(f"# team keys\n\n{AGE_1}\n{age_2} # trailing comment\n")
     with pytest.raises(KeyFileError, match="line 4"):
         read_recipients_file(p)
-    p.write_text("# team keys\n\nage1aaa\n  age1bbb  \n")
-    assert read_recipients_file(p) == ["age1aaa", "age1bbb"]
+    p.write_text(f"# team keys\n\n{AGE_1}\n  {age_2}  \n")
+    assert read_recipients_file(p) == [AGE_1, age_2]
     p.write_text("# only comments\n")
     with pytest.raises(KeyFileError, match="lists no public keys"):
         read_recipients_file(p)
@@ -104,8 +112,8 @@ def test_recipients_file(tmp_path: Path) -> None:
 
 def test_identity_file(tmp_path: Path) -> None:
     p = tmp_path / "id"
-    p.write_text("# created: now\n# public key: age1xyz\nAGE-SECRET-KEY-1ABC\n")
-    assert read_identity_file(p) == ["AGE-SECRET-KEY-1ABC"]
+    p.write_text(f"# created: now\n# public key: {AGE_1}\n{AGE_ID}\n")
+    assert read_identity_file(p) == [AGE_ID]
     p.write_text("age1xyz\n")
     with pytest.raises(KeyFileError, match="line 1"):
         read_identity_file(p)
@@ -145,3 +153,13 @@ def test_unreadable_key_files_are_key_file_errors(tmp_path: Path) -> None:
     for read in (read_recipients_file, read_identity_file, read_passphrase_file):
         with pytest.raises(KeyFileError, match="cannot read .* No such file"):
             read(tmp_path / "missing")
+
+
+def test_malformed_keys_are_refused_with_their_line(tmp_path: Path) -> None:
+    p = tmp_path / "k"
+    p.write_text(f"{AGE_1}\n{AGE_1[:-1]}x\n")
+    with pytest.raises(KeyFileError, match="line 2: not a valid age public key: bech32"):
+        read_recipients_file(p)
+    p.write_text(f"# id\n{AGE_ID[:-2]}\n")
+    with pytest.raises(KeyFileError, match="line 2: not a valid age identity"):
+        read_identity_file(p)

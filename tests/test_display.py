@@ -115,3 +115,4 @@ def test_progress_member_and_label_are_escaped() -> None:
     prog.member("a\rfake\nline\u202e")
     assert stream.getvalue() == "a\\x0dfake\\x0aline\\u202e\n"
     assert prog.line(0.0).startswith("l\\x1b]0;x\\x07  ")
+

@@ -1083,7 +1083,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _err("output closed before the archive was complete")
         return EXIT_FAILURE
     except OSError as e:
-        _err(os_error_message(e), getattr(e, "hint", None))
+        msg = os_error_message(e)  # names the file(s), escaped
+        _err(msg, getattr(e, "hint", None))
         return EXIT_FAILURE
     except MemoryError:
         _err("out of memory", hint="use a smaller --chunk-size or fewer --jobs")

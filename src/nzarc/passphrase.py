@@ -28,7 +28,7 @@ import getpass
 import os
 from collections.abc import Callable, Mapping
 
-from nzarc.errors import KeyFileError
+from nzarc.errors import FormatError, KeyFileError
 
 __all__ = [
     "ENV_VAR",
@@ -197,16 +197,16 @@ def read_recipients_file(path: str | os.PathLike[str]) -> list[str]:
     """Return the ``age1...`` public keys listed in ``path``.
 
     Lines are stripped; blank lines and ``#`` comments are skipped. A line
-    that does not look like a public key, an ssh key among them, is refused
-    with its line number (:class:`~nzarc.errors.KeyFileError`; full validation
-    of the key happens in the crypto layer).
+    that is not a valid public key (checked by the crypto layer), an ssh key
+    among them, is refused with its line number
+    (:class:`~nzarc.errors.KeyFileError`).
     """
-    from nzarc.crypto.recipients import SSH_NOT_SUPPORTED_RECIPIENT
+    from nzarc.crypto.recipients import SSH_NOT_SUPPORTED_RECIPIENT, parse_recipient
 
     return _read_key_file(
         path, "recipients file", lambda line: line.lower().startswith("age1"),
         "not an age1... public key", "one public key per line; '#' starts a comment",
-        "lists no public keys", SSH_NOT_SUPPORTED_RECIPIENT,
+        "lists no public keys", SSH_NOT_SUPPORTED_RECIPIENT, parse_recipient,
     )
 
 
@@ -216,13 +216,13 @@ def read_identity_file(path: str | os.PathLike[str]) -> list[str]:
     Same line rules as :func:`read_recipients_file`. Identity files written by
     ``nzarc keygen`` and by age are both accepted; an OpenSSH private key is not.
     """
-    from nzarc.crypto.recipients import SSH_NOT_SUPPORTED_IDENTITY
+    from nzarc.crypto.recipients import SSH_NOT_SUPPORTED_IDENTITY, parse_identity
 
     return _read_key_file(
         path, "identity file", lambda line: line.upper().startswith("AGE-SECRET-KEY-1"),
         "not an AGE-SECRET-KEY-1... identity",
         "pass the secret key file made by 'nzarc keygen' or 'age-keygen'",
-        "holds no identities", SSH_NOT_SUPPORTED_IDENTITY,
+        "holds no identities", SSH_NOT_SUPPORTED_IDENTITY, parse_identity,
     )
 
 
@@ -234,13 +234,19 @@ def _read_key_file(
     hint: str,
     empty: str,
     ssh_refusal: str,
+    parse: Callable[[str], object],
 ) -> list[str]:
-    """The keys of a one-key-per-line file, each passing ``looks_right``; at least one."""
+    """The keys of a one-key-per-line file, each passing ``looks_right`` and ``parse``
+    (which raises :class:`~nzarc.errors.FormatError`); at least one."""
     where = f"{kind} {str(path)!r}"
     keys: list[str] = []
     for lineno, line in _key_lines(_read_small_text(path, kind), where, ssh_refusal):
         if not looks_right(line):
             raise KeyFileError(f"{where} line {lineno}: {wrong_line}", hint=hint)
+        try:
+            parse(line)
+        except FormatError as e:
+            raise KeyFileError(f"{where} line {lineno}: {e.message}", hint=hint) from None
         keys.append(line)
     if not keys:
         raise KeyFileError(f"{where} {empty}")
