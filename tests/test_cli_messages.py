@@ -32,7 +32,9 @@ HOSTILE = [
     "bidi\u202etxt.exe",
     "iso\u2066x\u2069\x7f",
 ]
-LINK = ("link\x1b[31m", "tgt\\x1b\x1b]8;;http://x\x07\n-> fake")
+#: A symlink whose target (outside the destination: extraction refuses it) holds a real
+#: backslash, an OSC 8 hyperlink and a fake line.
+LINK = ("link\x1b[31m", "../tgt\\x1b\x1b]8;;http://x\x07\n-> fake")
 
 
 @pytest.fixture
@@ -87,7 +89,7 @@ def test_json_keeps_exact_names(home: Path, hostile: Path) -> None:
 def test_extract_verbose_escapes_names(home: Path, hostile: Path, tmp_path: Path) -> None:
     dest = tmp_path / "out"
     r = run_nzarc("extract", "-v", hostile, "-C", dest, home=home)
-    assert r.rc == 1  # the link's target is refused; its error message is escaped too
+    assert r.rc == 1  # the link's target is outside: refused, and the error is escaped too
     lines = assert_no_raw_controls(r.stderr, len(HOSTILE) + 3)
     assert lines[:-2] == [printable(n) for n in [*HOSTILE, LINK[0]]]
     assert lines[-2].startswith("nzarc: error: refusing symlink 'link\\x1b[31m'")
