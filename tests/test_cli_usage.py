@@ -85,10 +85,12 @@ def test_empty_passphrase_env_refused(home: Path, tmp_path: Path) -> None:
 
 
 def test_unreadable_passphrase_file(home: Path, tmp_path: Path) -> None:
+    """A key file that cannot be read is a key problem: exit 1 (the exit table's row 1)."""
     (tmp_path / "f").write_text("x")
     r = run_nzarc("create", "--passphrase-file", tmp_path / "missing", "-o", tmp_path / "a",
                   tmp_path / "f", home=home)
-    r.assert_clean_error(2)
+    r.assert_clean_error(1)
+    assert "cannot read passphrase file" in r.stderr
     assert not (tmp_path / "a").exists()
 
 
@@ -96,7 +98,7 @@ def test_bad_recipients_file_line(home: Path, tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     (tmp_path / "keys").write_text("# team\nnot-a-key\n")
     r = run_nzarc("create", "-R", tmp_path / "keys", "-o", tmp_path / "a", tmp_path / "f", home=home)
-    r.assert_clean_error(2)
+    r.assert_clean_error(1)
     assert "line 2" in r.stderr
 
 

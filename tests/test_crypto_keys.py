@@ -11,6 +11,7 @@ from nzarc.crypto.keys import header_mac, payload_key, verify_header_mac
 from nzarc.crypto.recipients import (
     DEFAULT_ARGON2,
     Argon2Params,
+    foreign_key_form,
     generate_identity,
     parse_identity,
     parse_recipient,
@@ -45,6 +46,28 @@ def test_age_key_forms_interoperate():
 def test_bad_recipients_rejected(text):
     with pytest.raises(FormatError):
         parse_recipient(text)
+
+
+@pytest.mark.parametrize("text, form", [
+    ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@h",
+     "an ssh-ed25519 public key"),
+    ("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ", "an ssh-rsa public key"),
+    ("sk-ssh-ed25519@openssh.com AAAA", "an sk-ssh-ed25519@openssh.com public key"),
+    ("-----BEGIN OPENSSH PRIVATE KEY-----", "an OpenSSH private key"),
+    ("-----BEGIN RSA PRIVATE KEY-----", "a PEM private key"),
+])
+def test_ssh_keys_are_named_as_such(text, form):
+    assert foreign_key_form(text) == form
+    with pytest.raises(FormatError, match=f"recipient is {form}: ssh keys are not supported, "
+                       r"only age X25519 recipients \(age1\.\.\.\)"):
+        parse_recipient(text)
+    with pytest.raises(FormatError, match=f"identity is {form}: ssh keys are not supported"):
+        parse_identity(text)
+
+
+def test_age_keys_are_not_foreign():
+    for text in (AGE_RECIPIENT, AGE_IDENTITY, "age1", "", "# comment"):
+        assert foreign_key_form(text) is None
 
 
 def test_identity_must_be_upper_case_secret_key():

@@ -6,13 +6,20 @@ errors into one-line messages and exit statuses:
 
 * 0: success;
 * 1: the operation failed because of data, integrity, a key or the
-  filesystem (any :class:`~nzarc.errors.NzarcError`, or an ``OSError``);
+  filesystem (any :class:`~nzarc.errors.NzarcError`, or an ``OSError``):
+  a wrong key, or a key file (passphrase, recipients or identity file) that
+  is unreadable, malformed or holds an ssh key, a ``-C`` that is not a
+  directory, a disk full (the message names the file);
 * 2: usage error (bad arguments, no passphrase available, binary output to
   a terminal);
 * 130: interrupted (Ctrl-C).
 
 Errors are printed as ``nzarc: error: <message>`` and, when useful, a second
 line ``hint: <what to do>``. Tracebacks are never shown for these.
+
+Every human-readable line shows untrusted text (member names, link targets,
+file names, codec ids, recipient types) through :mod:`nzarc.display`, with
+control, separator and bidi characters escaped; ``--json`` keeps exact names.
 """
 
 from __future__ import annotations
@@ -30,7 +37,9 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from nzarc.display import one_line, os_error_message, printable
 from nzarc.errors import DecryptionError, NzarcError
+from nzarc.oserrors import NamedOutput, naming
 from nzarc.passphrase import (
     PassphraseInputError,
     read_identity_file,
@@ -53,7 +62,8 @@ EPILOG = """\
 exit status:
   0  success
   1  data, integrity, key or filesystem problem (corrupt or forged archive,
-     wrong passphrase or identity, missing codec or model, refused overwrite)
+     wrong passphrase or identity, unreadable or malformed key file, missing
+     codec or model, refused overwrite, -C not a directory, disk full)
   2  usage error (bad arguments, no passphrase available, binary to a terminal)
   130  interrupted
 
@@ -304,15 +314,21 @@ def _model_module() -> Any | None:
 
 
 def _err(message: str, hint: str | None = None) -> None:
-    line = " ".join(str(message).splitlines()) or "unknown error"
+    line = one_line(message) or "unknown error"
     sys.stderr.write(f"{PROG}: error: {line}\n")
     if hint:
-        sys.stderr.write(f"hint: {' '.join(hint.splitlines())}\n")
+        sys.stderr.write(f"hint: {one_line(hint)}\n")
     sys.stderr.flush()
 
 
 def _warn(message: str) -> None:
-    sys.stderr.write(f"{PROG}: warning: {message}\n")
+    sys.stderr.write(f"{PROG}: warning: {one_line(message)}\n")
+
+
+def _write_line(text: str) -> None:
+    """Write one human-readable line of output (``text`` may end in its newline): any
+    untrusted part (a name, a codec id from an archive) is shown escaped, on this line."""
+    sys.stdout.write(one_line(text) + "\n")
 
 
 def _progress(args: argparse.Namespace) -> Progress:
@@ -550,11 +566,12 @@ class _AtomicOutput:
         directory = os.path.dirname(self.target)
         base = os.path.basename(self.target)
         fd, self.tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".nzarc-tmp", dir=directory)
-        self.file: IO[bytes] = os.fdopen(fd, "wb")
+        self.file = NamedOutput(os.fdopen(fd, "wb"), target)  # "disk full" names the archive
 
     def commit(self) -> None:
         self.file.flush()
-        os.fsync(self.file.fileno())
+        with naming(self.file.path):
+            os.fsync(self.file.fileno())
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(self.file.fileno(), 0o666 & ~umask)
@@ -728,6 +745,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
             prog.advance(nbytes)
 
     wanted = [_normalize_member_arg(m) for m in args.members] or None
+    if os.path.lexists(args.directory) and not os.path.isdir(args.directory):
+        _err(f"-C {printable(args.directory)} is not a directory",
+             hint="give a directory to extract into (it is created if it does not exist)")
+        return EXIT_FAILURE
     with _open_reader(args) as reader:
         if prog.show_bar and args.archive != "-" and wanted is None:
             prog.set_total(reader.info().raw_size)  # seekable: reads only the index
@@ -794,13 +815,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.long:
         width = max((len(str(m.size)) for m in members), default=1)
         for m in members:
-            link = f" -> {m.link_target}" if m.type == "symlink" and m.link_target else ""
+            link = f" -> {printable(m.link_target)}" if m.type == "symlink" and m.link_target else ""
             out.write(
-                f"{_mode_string(m)} {m.size:>{width}} {_mtime_string(m.mtime_ns)} {m.name}{link}\n"
+                f"{_mode_string(m)} {m.size:>{width}} {_mtime_string(m.mtime_ns)} "
+                f"{printable(m.name)}{link}\n"
             )
     else:
         for m in members:
-            out.write(m.name + "\n")
+            out.write(printable(m.name) + "\n")
     return EXIT_OK
 
 
@@ -852,7 +874,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _print_info_human(info: Any, full: bool) -> None:
-    w = sys.stdout.write
+    w = _write_line  # codec ids, recipient types, model names come from the archive
     w(f"{'format:':<12} nzarc v{info.version}\n")
     if info.encrypted:
         kinds = ", ".join(info.recipients) or "-"
@@ -938,7 +960,7 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         if dv and r.get("distribution"):
             origin += f" {dv}"
         models = f"  models: {', '.join(r['models'])}" if r.get("models") else ""
-        sys.stdout.write(f"{r['id']:<{width}}  v{r['version']}  {origin} ({r.get('plugin')}){models}\n")
+        _write_line(f"{r['id']:<{width}}  v{r['version']}  {origin} ({r.get('plugin')}){models}")
     return EXIT_OK
 
 
@@ -1068,8 +1090,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _err("output closed before the archive was complete")
         return EXIT_FAILURE
     except OSError as e:
-        where = f": {e.filename}" if getattr(e, "filename", None) else ""
-        msg = getattr(e, "message", None) or f"{e.strerror or e}{where}"
+        msg = os_error_message(e)  # names the file(s), escaped
         _err(msg, getattr(e, "hint", None))
         return EXIT_FAILURE
     except MemoryError:

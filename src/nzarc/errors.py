@@ -17,6 +17,8 @@ Hierarchy::
     │   │                      truncation, reordering, trailing bytes, SHA-256 mismatch
     │   └── CodecError         a codec stream that does not decode to exactly raw_len bytes
     ├── DecryptionError        no recipient stanza opens with the given key(s) or passphrase
+    ├── KeyFileError           a passphrase, recipients or identity file that cannot be read
+    │                          or does not hold what it should (an ssh key, a malformed line)
     ├── UnsupportedCodec       a codec id/version that is not installed
     ├── ModelMismatch          a pinned model that is missing or differs from the installed one
     ├── LimitExceeded          a length, count or cost above a documented cap
@@ -33,6 +35,7 @@ __all__ = [
     "IntegrityError",
     "CodecError",
     "DecryptionError",
+    "KeyFileError",
     "UnsupportedCodec",
     "ModelMismatch",
     "LimitExceeded",
@@ -80,6 +83,11 @@ class CodecError(IntegrityError):
 
 class DecryptionError(NzarcError):
     """No recipient stanza could be opened with the supplied passphrase or identities."""
+
+
+class KeyFileError(NzarcError):
+    """A passphrase, recipients or identity file is unreadable, too large, not UTF-8,
+    empty, or has a line that is not a key of the expected kind."""
 
 
 class UnsupportedCodec(NzarcError):

@@ -73,6 +73,7 @@ from nzarc import tmpnames
 from nzarc.errors import IntegrityError, UnsafePath
 from nzarc.format.paths import validate_link_target, validate_member_name
 from nzarc.linkcheck import FinalTree
+from nzarc.oserrors import naming
 from nzarc.permissions import SAFE_MODE_BITS, permission_mask
 from nzarc.workqueue import HashPool, OrderedHasher, OrderedWorker
 
@@ -219,6 +220,7 @@ class _Extractor:
         self.pending_dirs: list[_PendingDir] = []
         self.tmp: tuple[int, str] | None = None  # (dir fd, temp name) of the entry being made
         self.fd: int | None = None  # open temporary file of the file member being written
+        self.writing = dest  # that member's path under dest, for error messages
         self.sha: OrderedHasher | None = None  # its SHA-256, when the extractor checks it
         self.hash_pool = HashPool(_HASH_AHEAD)
 
@@ -309,18 +311,21 @@ class _Extractor:
         self.clean_stale(pfd, parts[:-1])
         self.check_replaceable(pfd, parts[-1], full)
         tmp = tmpnames.new_name()
+        self.writing = self.dest.joinpath(*parts)
         self.fd = os.open(tmp, _NEW_FILE_FLAGS, 0o600, dir_fd=pfd)
         self.tmp = (pfd, tmp)
 
     def write_chunk(self, chunk: bytes) -> None:
-        """Append ``chunk`` to the temporary file opened by :meth:`begin_file`."""
+        """Append ``chunk`` to the temporary file opened by :meth:`begin_file`; a write
+        error (a full disk...) names the member's path under ``dest``."""
         assert self.fd is not None
         if self.sha is not None:
             self.sha.update(chunk)
         view = memoryview(chunk)
-        while view:
-            n = os.write(self.fd, view)
-            view = view[n:]
+        with naming(self.writing):
+            while view:
+                n = os.write(self.fd, view)
+                view = view[n:]
 
     def commit_file(
         self, parts: list[str], member: _MemberLike, expected: bytes | None = None

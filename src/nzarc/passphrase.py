@@ -14,6 +14,12 @@ caller decides whether that is an error.
 This module also reads the two key-file formats the CLI accepts: recipients
 files (``age1...`` public keys) and identity files (``AGE-SECRET-KEY-1...``
 secret keys), one key per line, blank lines and ``#`` comments ignored.
+
+A file that cannot be read or does not hold what it should (a passphrase file,
+a recipients file, an identity file) raises :class:`nzarc.errors.KeyFileError`,
+a key problem (exit status 1 at the command line); an ssh key in a key file is
+named as such, with its line number. :class:`PassphraseInputError` is for the
+rest: no passphrase could be obtained as asked (exit status 2).
 """
 
 from __future__ import annotations
@@ -22,10 +28,13 @@ import getpass
 import os
 from collections.abc import Callable, Mapping
 
+from nzarc.errors import FormatError, KeyFileError
+
 __all__ = [
     "ENV_VAR",
     "MAX_KEY_FILE_BYTES",
     "PassphraseInputError",
+    "KeyFileError",
     "read_passphrase_file",
     "passphrase_from_env",
     "tty_available",
@@ -45,11 +54,12 @@ PromptFn = Callable[[str], str]
 
 
 class PassphraseInputError(Exception):
-    """A passphrase or key file could not be obtained as the user asked.
+    """A passphrase could not be obtained as the user asked.
 
-    This is a usage problem (exit status 2 at the command line): an unreadable
-    passphrase file, an empty passphrase, two prompts that differ, a key file
-    with a malformed line. ``hint`` is an optional one-line suggestion.
+    This is a usage problem (exit status 2 at the command line): an empty
+    ``NZARC_PASSPHRASE``, an empty passphrase typed, two prompts that differ, no
+    input. A file that fails is a :class:`~nzarc.errors.KeyFileError` instead.
+    ``hint`` is an optional one-line suggestion.
     """
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -59,26 +69,24 @@ class PassphraseInputError(Exception):
 
 
 def _read_small_text(path: str | os.PathLike[str], what: str) -> str:
-    """Read a small UTF-8 text file, refusing anything larger than the cap."""
+    """Read a small UTF-8 text file, refusing anything larger than the cap (KeyFileError)."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_KEY_FILE_BYTES + 1)
     except OSError as e:
-        raise PassphraseInputError(
-            f"cannot read {what} {str(path)!r}: {e.strerror or e}"
-        ) from None
+        raise KeyFileError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
     if len(data) > MAX_KEY_FILE_BYTES:
-        raise PassphraseInputError(f"{what} {str(path)!r} is larger than {MAX_KEY_FILE_BYTES} bytes")
+        raise KeyFileError(f"{what} {str(path)!r} is larger than {MAX_KEY_FILE_BYTES} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise PassphraseInputError(f"{what} {str(path)!r} is not UTF-8 text") from None
+        raise KeyFileError(f"{what} {str(path)!r} is not UTF-8 text") from None
 
 
 def read_passphrase_file(path: str | os.PathLike[str]) -> str:
     """Return the first line of ``path`` without its line ending.
 
-    Raises :class:`PassphraseInputError` if the file cannot be read or the
+    Raises :class:`~nzarc.errors.KeyFileError` if the file cannot be read or the
     passphrase is empty.
     """
     text = _read_small_text(path, "passphrase file")
@@ -86,7 +94,7 @@ def read_passphrase_file(path: str | os.PathLike[str]) -> str:
     if line.endswith("\r"):
         line = line[:-1]
     if not line:
-        raise PassphraseInputError(
+        raise KeyFileError(
             f"passphrase file {str(path)!r} is empty",
             hint="the passphrase is the first line of the file",
         )
@@ -166,13 +174,18 @@ def resolve_passphrase(
     return None
 
 
-def _key_lines(text: str, where: str) -> list[tuple[int, str]]:
+def _key_lines(text: str, where: str, ssh_refusal: str) -> list[tuple[int, str]]:
+    from nzarc.crypto.recipients import SSH_HINT, foreign_key_form
+
     out: list[tuple[int, str]] = []
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if line and not line.startswith("#"):
+            foreign = foreign_key_form(line)
+            if foreign is not None:
+                raise KeyFileError(f"{where} line {lineno}: {foreign}: {ssh_refusal}", hint=SSH_HINT)
             if any(c.isspace() for c in line):
-                raise PassphraseInputError(
+                raise KeyFileError(
                     f"{where} line {lineno}: expected exactly one key on the line",
                     hint="one key per line; '#' comments go on lines of their own",
                 )
@@ -184,13 +197,16 @@ def read_recipients_file(path: str | os.PathLike[str]) -> list[str]:
     """Return the ``age1...`` public keys listed in ``path``.
 
     Lines are stripped; blank lines and ``#`` comments are skipped. A line
-    that does not look like a public key is refused with its line number
-    (full validation of the key happens in the crypto layer).
+    that is not a valid public key (checked by the crypto layer), an ssh key
+    among them, is refused with its line number
+    (:class:`~nzarc.errors.KeyFileError`).
     """
+    from nzarc.crypto.recipients import SSH_NOT_SUPPORTED_RECIPIENT, parse_recipient
+
     return _read_key_file(
         path, "recipients file", lambda line: line.lower().startswith("age1"),
         "not an age1... public key", "one public key per line; '#' starts a comment",
-        "lists no public keys",
+        "lists no public keys", SSH_NOT_SUPPORTED_RECIPIENT, parse_recipient,
     )
 
 
@@ -198,13 +214,15 @@ def read_identity_file(path: str | os.PathLike[str]) -> list[str]:
     """Return the ``AGE-SECRET-KEY-1...`` identities listed in ``path``.
 
     Same line rules as :func:`read_recipients_file`. Identity files written by
-    ``nzarc keygen`` and by age are both accepted.
+    ``nzarc keygen`` and by age are both accepted; an OpenSSH private key is not.
     """
+    from nzarc.crypto.recipients import SSH_NOT_SUPPORTED_IDENTITY, parse_identity
+
     return _read_key_file(
         path, "identity file", lambda line: line.upper().startswith("AGE-SECRET-KEY-1"),
         "not an AGE-SECRET-KEY-1... identity",
         "pass the secret key file made by 'nzarc keygen' or 'age-keygen'",
-        "holds no identities",
+        "holds no identities", SSH_NOT_SUPPORTED_IDENTITY, parse_identity,
     )
 
 
@@ -215,15 +233,22 @@ def _read_key_file(
     wrong_line: str,
     hint: str,
     empty: str,
+    ssh_refusal: str,
+    parse: Callable[[str], object],
 ) -> list[str]:
-    """The keys of a one-key-per-line file, each passing ``looks_right``; at least one."""
+    """The keys of a one-key-per-line file, each passing ``looks_right`` and ``parse``
+    (which raises :class:`~nzarc.errors.FormatError`); at least one."""
     where = f"{kind} {str(path)!r}"
     keys: list[str] = []
-    for lineno, line in _key_lines(_read_small_text(path, kind), where):
+    for lineno, line in _key_lines(_read_small_text(path, kind), where, ssh_refusal):
         if not looks_right(line):
-            raise PassphraseInputError(f"{where} line {lineno}: {wrong_line}", hint=hint)
+            raise KeyFileError(f"{where} line {lineno}: {wrong_line}", hint=hint)
+        try:
+            parse(line)
+        except FormatError as e:
+            raise KeyFileError(f"{where} line {lineno}: {e.message}", hint=hint) from None
         keys.append(line)
     if not keys:
-        raise PassphraseInputError(f"{where} {empty}")
+        raise KeyFileError(f"{where} {empty}")
     return keys
 

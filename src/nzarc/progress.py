@@ -5,6 +5,9 @@ done, the total when known, the rate and an ETA. It is drawn only when the
 stream is a terminal and the user did not pass ``-q``; ``-v`` additionally
 lists each member's name as it is processed (on its own line, above the
 progress line). Nothing here touches stdout, which may carry archive data.
+Member names and the label are shown through :func:`nzarc.display.printable`:
+a name from an archive cannot move the cursor, retitle the terminal or fake a
+line.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
+
+from nzarc.display import printable
 
 __all__ = ["Progress", "format_bytes", "format_duration"]
 
@@ -112,11 +117,11 @@ class Progress:
         self.advance(done - self.done)
 
     def member(self, name: str) -> None:
-        """Note that member ``name`` starts; listed when verbose."""
+        """Note that member ``name`` starts; listed when verbose, escaped (one line)."""
         if self.verbose:
             with self._lock:
                 self._clear()
-                self.stream.write(name + "\n")
+                self.stream.write(printable(name) + "\n")
                 self.stream.flush()
                 self._last_draw = float("-inf")
 
@@ -125,7 +130,7 @@ class Progress:
         t = self._clock() if now is None else now
         elapsed = max(t - self._start, 1e-9)
         rate = self.done / elapsed
-        parts = [self.label] if self.label else []
+        parts = [printable(self.label)] if self.label else []
         if self.total:
             pct = min(100.0, 100.0 * self.done / self.total)
             parts.append(f"{format_bytes(self.done)} / {format_bytes(self.total)} {pct:3.0f}%")

@@ -41,6 +41,10 @@ __all__ = [
     "unwrap_file_key",
     "parse_recipient",
     "parse_identity",
+    "foreign_key_form",
+    "SSH_NOT_SUPPORTED_RECIPIENT",
+    "SSH_NOT_SUPPORTED_IDENTITY",
+    "SSH_HINT",
     "generate_identity",
     "public_key_of",
 ]
@@ -209,12 +213,44 @@ def unwrap_file_key(
     )
 
 
+#: What is said about an ssh key given where an age recipient or identity is expected.
+SSH_NOT_SUPPORTED_RECIPIENT = "ssh keys are not supported, only age X25519 recipients (age1...)"
+SSH_NOT_SUPPORTED_IDENTITY = (
+    "ssh keys are not supported, only age X25519 identities (AGE-SECRET-KEY-1...)"
+)
+#: What to do instead (a hint).
+SSH_HINT = "make an age key pair with 'nzarc keygen' (or age-keygen) and use its keys"
+
+_SSH_PUBLIC_PREFIXES = ("ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-")
+
+
+def foreign_key_form(text: str) -> str | None:
+    """Name the non-age key ``text`` (a line of a key file, or a key argument) starts
+    with: ``'an ssh-ed25519 public key'``, ``'an OpenSSH private key'``,
+    ``'a PEM private key'``; ``None`` when it is not one of these."""
+    t = text.strip()
+    first = t.split(None, 1)[0] if t else ""
+    if first.startswith(_SSH_PUBLIC_PREFIXES):
+        return f"an {first[:40]} public key"
+    if t.startswith("-----BEGIN OPENSSH PRIVATE KEY-----"):
+        return "an OpenSSH private key"
+    if t.startswith("-----BEGIN SSH2 PUBLIC KEY-----"):
+        return "an ssh public key"
+    if t.startswith("-----BEGIN ") and t.rstrip("-").endswith("PRIVATE KEY"):
+        return "a PEM private key"
+    return None
+
+
 def parse_recipient(text: str) -> bytes:
-    """``age1…`` → raw public key (FormatError if malformed or a low-order point).
+    """``age1…`` → raw public key (FormatError if malformed or a low-order point, or if it
+    is an ssh key, which is said so).
 
     Clamped X25519 scalars are multiples of the cofactor, so one exchange with a fixed scalar
     yields all zeros exactly for the low-order points.
     """
+    foreign = foreign_key_form(text)
+    if foreign is not None:
+        raise FormatError(f"recipient is {foreign}: {SSH_NOT_SUPPORTED_RECIPIENT}", hint=SSH_HINT)
     raw = bech32.decode_public_key(text)
     try:
         shared = _PROBE.exchange(X25519PublicKey.from_public_bytes(raw))
@@ -226,7 +262,11 @@ def parse_recipient(text: str) -> bytes:
 
 
 def parse_identity(text: str) -> bytes:
-    """``AGE-SECRET-KEY-1…`` → raw secret scalar (FormatError if malformed)."""
+    """``AGE-SECRET-KEY-1…`` → raw secret scalar (FormatError if malformed, or if it is an
+    ssh key, which is said so)."""
+    foreign = foreign_key_form(text)
+    if foreign is not None:
+        raise FormatError(f"identity is {foreign}: {SSH_NOT_SUPPORTED_IDENTITY}", hint=SSH_HINT)
     return bech32.decode_identity(text)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from nzarc.display import one_line, printable
 from nzarc.errors import IntegrityError
 
 __all__ = ["add_parser", "run"]
@@ -46,32 +47,33 @@ def run(args: argparse.Namespace) -> int:
         if src.endswith(".gguf") or "/" in src:
             entry = store.install_gguf(src, name=args.name)
         elif (cached := store.installed_pinned(src)) is not None:
-            out.write(f"{src} is already installed and intact; nothing downloaded\n")
+            out.write(f"{printable(src)} is already installed and intact; nothing downloaded\n")
             entry = cached
         else:
-            out.write(f"downloading and converting {src} (about 100 MB; takes a minute)...\n")
+            out.write(f"downloading and converting {printable(src)} (about 100 MB; takes a minute)...\n")
             out.flush()
             entry = store.install_name(src)
-        out.write(f"installed {entry.name}  {entry.sha256}\n  {entry.path}\n")
+        out.write(f"installed {printable(entry.name)}  {entry.sha256}\n  {printable(str(entry.path))}\n")
         return 0
     if cmd == "list":
         entries = store.list()
         if not entries:
-            out.write(f"no models installed in {store.models_dir}\n")
+            out.write(f"no models installed in {printable(str(store.models_dir))}\n")
             return 0
         for e in entries:
             out.write(
-                f"{e.name:<16} {e.sha256}  {e.size / 1e6:7.1f} MB  tokenizer {e.tokenizer_sha256[:16]}  {e.runtime_id}\n"
+                f"{printable(e.name):<16} {e.sha256}  {e.size / 1e6:7.1f} MB  "
+                f"tokenizer {e.tokenizer_sha256[:16]}  {printable(str(e.runtime_id))}\n"
             )
         return 0
     if cmd == "verify":
         results = store.verify()
         bad = 0
         for e, ok, msg in results:
-            out.write(f"{'ok ' if ok else 'BAD'}  {e.name:<16} {e.sha256}  {msg}\n")
+            out.write(f"{'ok ' if ok else 'BAD'}  {printable(e.name):<16} {e.sha256}  {one_line(msg)}\n")
             bad += not ok
         if not results:
-            out.write(f"no models installed in {store.models_dir}\n")
+            out.write(f"no models installed in {printable(str(store.models_dir))}\n")
         if bad:
             raise IntegrityError(
                 f"{bad} installed model(s) failed verification",
