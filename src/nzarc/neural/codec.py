@@ -93,6 +93,8 @@ PREFILL_TOKENS = 4096
 PREFILL_ROWS = 256
 #: Memory budget of one decoding batch (KV caches and frequency tables), in bytes.
 DEFAULT_DECODE_MEMORY = 2 << 30
+#: Largest raw_len / coded length read or written (about 4x the best measured on text, ~8).
+MAX_RATIO = 32
 #: Decoding checks for corrupt streams every this many steps (an early exit).
 _CHECK_EVERY = 64
 
@@ -247,6 +249,7 @@ class NeuralCodec(Codec):
     releases_gil: ClassVar[bool] = True
     batches_internally: ClassVar[bool] = True
     uses_models: ClassVar[tuple[str, ...]] = (DEFAULT_MODEL_NAME,)
+    max_ratio: ClassVar[float | None] = MAX_RATIO
 
     def __init__(
         self, model: str | None = None, window: int = DEFAULT_WINDOW, act_levels: int = DEFAULT_ACT_LEVELS
