@@ -181,13 +181,25 @@ def _load(sha: str) -> Any:
         model = _REGISTERED.get(sha)
     if model is not None:
         return model
-    from nzarc.neural.runtime import load_model
+    from nzarc.neural.resources import check_runtime_memory, memory_failure
 
+    try:
+        path = _store().path_for(sha)
+    except Exception:  # load_model reports a missing model
+        path = None
+    check_runtime_memory(path)  # before torch/numba: under a low limit they abort the process
+    try:
+        from nzarc.neural.runtime import load_model
+    except (ImportError, OSError, MemoryError) as exc:
+        raise (memory_failure("torch and the neural runtime", exc) or exc) from None
     try:
         return load_model(sha)
     except NzarcError:
         raise
     except Exception as exc:
+        memory = memory_failure(f"model {sha[:16]}…", exc)
+        if memory is not None:
+            raise memory from None
         raise ModelMismatch(f"{_ID}: cannot load model {sha[:16]}…: {exc}", hint=INSTALL_HINT) from None
 
 
