@@ -161,6 +161,34 @@ def _add_read_keys(p: argparse.ArgumentParser) -> None:
     p.add_argument("--passphrase-file", metavar="FILE", help="read the passphrase from FILE's first line")
 
 
+def _codec_list(text: str) -> frozenset[str]:
+    from nzarc.policy import parse_codec_list
+
+    try:
+        return parse_codec_list(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid ratio {text!r} (a number; inf for no limit)") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"ratio must be positive, not {text!r}")
+    return value
+
+
+def _add_decode_policy(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--codecs", type=_codec_list, metavar="LIST",
+                   help="decode only these codecs (comma-separated: store, zstd, neural or ids; "
+                        "store is always allowed); refuse an archive that needs another")
+    p.add_argument("--max-ratio", type=_ratio, metavar="N",
+                   help="refuse chunks declaring more than N times their coded size (default: "
+                        "each codec's own limit: neural 32, store 1, zstd none; inf: no limit)")
+
+
 def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     """The full parser. ``with_model`` asks the neural model module to add
     its ``model`` subcommand (imported only when that command is used)."""
@@ -231,6 +259,7 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("archive", metavar="ARCHIVE", help="archive to read; '-' for stdin")
     p.add_argument("-C", "--directory", default=".", metavar="DIR", help="extract into DIR (default .)")
     _add_read_keys(p)
+    _add_decode_policy(p)
     p.add_argument("--force", action="store_true", help="replace existing files")
     p.add_argument(
         "-p",
@@ -254,12 +283,14 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("-l", "--long", action="store_true", help="mode, size and mtime too")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_read_keys(p)
+    _add_decode_policy(p)
 
     # test
     p = add("test", "decrypt, decode and verify everything; write nothing")
     p.add_argument("archive", metavar="ARCHIVE", help="archive to read; '-' for stdin")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_read_keys(p)
+    _add_decode_policy(p)
     _add_device(p)
     _add_verbosity(p)
 
@@ -427,13 +458,25 @@ def _wants_passphrase(reader: Any) -> bool:
     return "argon2id" in [str(k) for k in reader.header_info().recipients]
 
 
-def _open(src: Any, passphrase: str | None, identities: list[str], jobs: int | None) -> Any:
+def _open(
+    src: Any, passphrase: str | None, identities: list[str], jobs: int | None, policy: Any = None
+) -> Any:
     import nzarc
 
     opener = getattr(nzarc, "open", None)
     if opener is None:  # the package-level helper is optional; the class is the API
         from nzarc.reader import ArchiveReader as opener
-    return opener(src, passphrase=passphrase, identities=identities, jobs=jobs)
+    return opener(src, passphrase=passphrase, identities=identities, jobs=jobs, policy=policy)
+
+
+def _decode_policy(args: argparse.Namespace) -> Any:
+    """The DecodePolicy from --codecs/--max-ratio (None when neither is given)."""
+    codecs, ratio = getattr(args, "codecs", None), getattr(args, "max_ratio", None)
+    if codecs is None and ratio is None:
+        return None
+    from nzarc.policy import DecodePolicy
+
+    return DecodePolicy(codecs=codecs, max_ratio=ratio)
 
 
 @contextlib.contextmanager
@@ -459,7 +502,7 @@ def _open_reader(args: argparse.Namespace) -> Iterator[Any]:
             else:
                 src.rewind()
         args.have_key = passphrase is not None or bool(identities)
-        reader = _open(src, passphrase, identities, jobs)
+        reader = _open(src, passphrase, identities, jobs, _decode_policy(args))
         with reader:
             _check_authenticated(args, reader)
             yield reader
@@ -807,6 +850,9 @@ def _member_dict(m: Any) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     with _open_reader(args) as reader:
+        policy = _decode_policy(args)
+        if policy is not None:  # refuse as extract would, though listing decodes nothing
+            policy.check_reader(reader)
         members = reader.members()
     if args.json:
         _print_json([_member_dict(m) for m in members])
@@ -1033,6 +1079,15 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+_MEMORY_HINT = "free memory, or raise the process's memory limit (ulimit -v)"
+#: The out-of-memory hint per command: only options that command has.
+_MEMORY_HINTS = {
+    "create": "use a smaller --chunk-size, fewer --jobs, or -c zstd",
+    "extract": "free memory or raise the limit (ulimit -v); --codecs zstd refuses neural archives",
+    "test": "free memory or raise the limit (ulimit -v); --codecs zstd refuses neural archives",
+}
+
+
 def _cli_hint(e: NzarcError) -> str | None:
     """The library's hint, phrased for the command line where it names API arguments."""
     if isinstance(e, DecryptionError) and e.hint and "passphrase=" in e.hint:
@@ -1094,5 +1149,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(msg, getattr(e, "hint", None))
         return EXIT_FAILURE
     except MemoryError:
-        _err("out of memory", hint="use a smaller --chunk-size or fewer --jobs")
+        _err("out of memory", hint=_MEMORY_HINTS.get(_command_word(args_list) or "", _MEMORY_HINT))
         return EXIT_FAILURE

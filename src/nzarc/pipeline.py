@@ -20,6 +20,7 @@ from nzarc.codecs.contract import Codec
 from nzarc.codecs.registry import Registry, registry_for
 from nzarc.errors import CodecError, FormatError, ModelMismatch, NzarcError, UnsupportedCodec
 from nzarc.format.header import CodecEntry
+from nzarc.policy import DEFAULT_POLICY, DecodePolicy
 
 __all__ = [
     "ProgressEvent",
@@ -225,12 +226,16 @@ def smallest_table(
     return best[1], best[2]
 
 
-def build_decoders(entries: Sequence[CodecEntry], slots: Sequence[int]) -> dict[int, Codec]:
+def build_decoders(
+    entries: Sequence[CodecEntry], slots: Sequence[int], policy: DecodePolicy | None = None
+) -> dict[int, Codec]:
     """Build the codecs of ``slots`` from header entries; check model pins.
 
-    Raises UnsupportedCodec (id, version, install hint) or ModelMismatch before any chunk
+    Raises CodecRefused when ``policy`` does not allow one of them (before any is built),
+    UnsupportedCodec (id, version, install hint) or ModelMismatch before any chunk
     is decoded.
     """
+    (policy or DEFAULT_POLICY).check_codecs(entries[slot].codec_id for slot in slots)
     registry = registry_for(entries[slot].codec_id for slot in slots)
     out: dict[int, Codec] = {}
     for slot in slots:
@@ -278,9 +283,11 @@ def _parts(codec: Codec, items: list[Any], jobs: int) -> list[list[Any]]:
 def _guard(codec: Codec, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
-    except NzarcError:
+    except (NzarcError, MemoryError):
         raise
     except Exception as exc:  # a codec must raise CodecError; anything else is a codec bug
+        if isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc):
+            raise MemoryError(str(exc)) from None  # torch's CPU allocator failing
         raise CodecError(f"{codec.codec_id}: {type(exc).__name__}: {exc}") from None
 
 
@@ -340,9 +347,10 @@ class ChunkEncoder:
             every: list[dict[int, bytes]] = [{0: out} for _, out in best]
             for slot, accepted, futures in jobs:
                 outputs = self._collect(self.plan.codecs[slot], futures)
+                limit = self.plan.codecs[slot].max_ratio
                 for i, out in zip(accepted, outputs, strict=True):
-                    if out is None:
-                        continue
+                    if out is None or (limit is not None and len(chunks[i]) > limit * len(out)):
+                        continue  # declined, or above what a default reader accepts
                     every[i][slot] = out
                     if len(out) >= len(best[i][1]) or not self.acceptable(slot, out, chunks[i]):
                         continue
@@ -384,10 +392,17 @@ class ChunkEncoder:
 class ChunkDecoder:
     """Decodes groups of chunk frames, batching per codec slot through ``decode_many``."""
 
-    def __init__(self, codecs: dict[int, Codec], executor: Executor, jobs: int) -> None:
+    def __init__(
+        self,
+        codecs: dict[int, Codec],
+        executor: Executor,
+        jobs: int,
+        policy: DecodePolicy | None = None,
+    ) -> None:
         self.codecs = codecs
         self.executor = executor
         self.jobs = jobs
+        self.policy = policy or DEFAULT_POLICY
 
     @property
     def overlaps(self) -> bool:
@@ -395,14 +410,21 @@ class ChunkDecoder:
         releases the GIL and is thread-safe)."""
         return all(c.releases_gil and c.thread_safe for c in self.codecs.values())
 
-    def decode_group(self, items: Sequence[tuple[int, bytes, int]]) -> list[bytes]:
-        """``items``: (slot, codec output, raw_len). Returns exactly raw_len bytes each."""
-        return self.start_group(items)()
+    def decode_group(
+        self, items: Sequence[tuple[int, bytes, int]], first: int | None = None
+    ) -> list[bytes]:
+        """``items``: (slot, codec output, raw_len). Returns exactly raw_len bytes each.
+        ``first``: the number of the first chunk, for error messages."""
+        return self.start_group(items, first)()
 
-    def start_group(self, items: Sequence[tuple[int, bytes, int]]) -> Callable[[], list[bytes]]:
+    def start_group(
+        self, items: Sequence[tuple[int, bytes, int]], first: int | None = None
+    ) -> Callable[[], list[bytes]]:
         """Submit ``items`` for decoding now; the returned call waits and returns what
-        :meth:`decode_group` would (call it once, on the submitting thread)."""
+        :meth:`decode_group` would (call it once, on the submitting thread). A chunk above
+        its ratio limit (the policy's) raises LimitExceeded before any item is submitted."""
         items = list(items)
+        self.policy.check_chunks(self.codecs, items, first)
         by_slot: dict[int, list[int]] = {}
         for i, (slot, _, _) in enumerate(items):
             by_slot.setdefault(slot, []).append(i)

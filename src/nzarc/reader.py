@@ -46,6 +46,7 @@ from nzarc.format.layout import (
 from nzarc.format.member import Entry, Member, NameSet, finished
 from nzarc.format.stream import PlainStream, iter_segments, segment_count
 from nzarc.pipeline import ChunkDecoder, build_decoders, default_jobs, make_executor
+from nzarc.policy import DEFAULT_POLICY, DecodePolicy
 from nzarc.workqueue import HashPool, OrderedHasher
 
 __all__ = ["ArchiveReader", "ArchiveInfo", "MemberData", "TestReport"]
@@ -157,8 +158,14 @@ class ArchiveReader:
         passphrase: str | bytes | None = None,
         identities: Sequence[str | bytes] = (),
         jobs: int | None = None,
+        policy: DecodePolicy | None = None,
     ) -> None:
+        """``policy``: which codecs may be decoded and how far a chunk may expand
+        (:mod:`nzarc.policy`; default: every installed codec, each codec's own limit)."""
         # Keys and options are checked before the source is opened, so a bad one leaks nothing.
+        if policy is not None and not isinstance(policy, DecodePolicy):
+            raise TypeError("policy must be a nzarc.policy.DecodePolicy")
+        self._policy = policy or DEFAULT_POLICY
         self._passphrase = passphrase
         self._identities = [_identity(i) for i in identities]
         self._jobs = default_jobs(jobs)
@@ -229,8 +236,8 @@ class ArchiveReader:
 
     def _decoder(self, slots: Collection[int]) -> ChunkDecoder:
         missing = [s for s in sorted(slots) if s not in self._decoders]
-        self._decoders.update(build_decoders(self.header.codecs, missing))
-        return ChunkDecoder(self._decoders, self._get_executor(), self._jobs)
+        self._decoders.update(build_decoders(self.header.codecs, missing, self._policy))
+        return ChunkDecoder(self._decoders, self._get_executor(), self._jobs, self._policy)
 
     @property
     def seekable(self) -> bool:
@@ -515,6 +522,7 @@ def _windowed(
     """
     depth = 1 if decoder is not None and decoder.overlaps and window > 2 else 0
     pending: deque[tuple[list[Frame], Callable[[], list[bytes]] | None]] = deque()
+    numbered = 0  # chunk frames handed to the decoder so far (the next one's number)
     while True:
         frames: list[Frame] = []
         chunks = 0
@@ -535,8 +543,10 @@ def _windowed(
         finish = None
         if decoder is not None and chunks:
             finish = decoder.start_group(
-                [(f.slot, f.data, f.raw_len) for f in frames if isinstance(f, ChunkFrame)]
+                [(f.slot, f.data, f.raw_len) for f in frames if isinstance(f, ChunkFrame)],
+                numbered,
             )
+            numbered += chunks
         pending.append((frames, finish))
         while len(pending) > (0 if stop else depth):
             yield from _decoded(*pending.popleft())
@@ -796,7 +806,7 @@ class _ChunkCursor:
             items.append((frame.slot, frame.data, frame.raw_len))
             ks.append(j)
             self._next_k += 1
-        self._cache = dict(zip(ks, self._decoder.decode_group(items), strict=True))
+        self._cache = dict(zip(ks, self._decoder.decode_group(items, k), strict=True))
 
     def member_bytes(self, entry: Entry, digests: bool = True) -> Iterator[bytes]:
         m = entry.member
