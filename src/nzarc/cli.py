@@ -779,7 +779,7 @@ def _member_dict(m: Any) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     with _open_reader(args) as reader:
-        members = reader.members()
+        members = reader.listing()  # decoded row by row, on each pass below
     if args.json:
         _print_json([_member_dict(m) for m in members])
         return EXIT_OK
