@@ -853,7 +853,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         policy = _decode_policy(args)
         if policy is not None:  # refuse as extract would, though listing decodes nothing
             policy.check_reader(reader)
-        members = reader.members()
+        members = reader.listing()  # decoded row by row, on each pass below
     if args.json:
         _print_json([_member_dict(m) for m in members])
         return EXIT_OK
