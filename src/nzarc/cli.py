@@ -30,16 +30,16 @@ import io
 import os
 import stat
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from nzarc.atomic import AtomicOutput as _AtomicOutput
+from nzarc.atomic import OutputIsDirectory, check_target
 from nzarc.display import one_line, os_error_message, printable
 from nzarc.errors import DecryptionError, NzarcError
-from nzarc.oserrors import NamedOutput, naming
 from nzarc.passphrase import (
     PassphraseInputError,
     read_identity_file,
@@ -220,8 +220,9 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
         required=True,
         metavar="ARCHIVE",
         help="archive to write ('-' for stdout); written to a temporary file, fsync-ed, "
-        "then renamed into place",
+        "then renamed into place; an existing ARCHIVE is replaced only with --force",
     )
+    p.add_argument("-f", "--force", action="store_true", help="replace an existing ARCHIVE")
     p.add_argument(
         "-p",
         "--passphrase",
@@ -237,7 +238,9 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
                    help="do not encrypt (corruption is still detected, forgery is not)")
     p.add_argument("-c", "--codec", default="auto", metavar="CODEC",
                    help="auto (default), neural, zstd, store, or a codec id")
-    p.add_argument("-l", "--level", type=int, help="compression level for zstd")
+    p.add_argument("-l", "--level", type=int,
+                   help="zstd level (-7..22; default 19); under auto it is that of the zstd "
+                        "candidate; -c neural and -c store take no level")
     p.add_argument("--window", type=_positive_int, metavar="TOKENS",
                    help="tokens per window of the neural codec (default 4096): longer windows "
                         "compress text better and run slower")
@@ -598,40 +601,20 @@ def _check_create_paths(args: argparse.Namespace) -> None:
             raise UsageError(f"--window must be between {MIN_WINDOW} and {MAX_WINDOW} tokens")
 
 
-class _AtomicOutput:
-    """The archive file: written under a temporary name in the target directory,
-    renamed into place only by :meth:`commit`; removed by :meth:`discard`."""
+def _check_create_options(args: argparse.Namespace, to_stdout: bool) -> None:
+    """Refuse a bad level or an existing output before any input is read or passphrase asked."""
+    from nzarc.levels import CodecOptionError
+    from nzarc.pipeline import check_level
 
-    def __init__(self, target: str) -> None:
-        self.target = os.path.abspath(target)
-        if os.path.isdir(self.target):
-            raise UsageError(f"output {target!r} is a directory")
-        directory = os.path.dirname(self.target)
-        base = os.path.basename(self.target)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".nzarc-tmp", dir=directory)
-        self.file = NamedOutput(os.fdopen(fd, "wb"), target)  # "disk full" names the archive
-
-    def commit(self) -> None:
-        self.file.flush()
-        with naming(self.file.path):
-            os.fsync(self.file.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(self.file.fileno(), 0o666 & ~umask)
-        self.file.close()
-        os.replace(self.tmp, self.target)
-        with contextlib.suppress(OSError):  # make the rename itself durable
-            dfd = os.open(os.path.dirname(self.target), os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self.file.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.tmp)
+    try:
+        check_level(args.codec, args.level)
+    except CodecOptionError as e:
+        raise UsageError(f"-l {args.level}: {e}", hint=e.hint) from None
+    if not to_stdout:
+        try:
+            check_target(args.output, force=args.force)
+        except OutputIsDirectory as e:
+            raise UsageError(e.message) from None
 
 
 def _create_progress(prog: Progress) -> Callable[[Any], None]:
@@ -705,6 +688,7 @@ def cmd_create(args: argparse.Namespace) -> int:
             "refusing to write a binary archive to a terminal",
             hint="redirect stdout, use -o FILE, or pass --force-tty",
         )
+    _check_create_options(args, to_stdout)
     keys = _create_keys(args)
     _apply_device(args)
     prog = _progress(args)
@@ -730,7 +714,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         with contextlib.suppress(OSError):
             old = os.stat(args.output)
             skip.add((old.st_dev, old.st_ino))
-        out = _AtomicOutput(args.output)
+        out = _AtomicOutput(args.output, force=args.force)
         sink = out.file
         tmp = os.fstat(sink.fileno())
         skip.add((tmp.st_dev, tmp.st_ino))
@@ -892,13 +876,23 @@ def cmd_test(args: argparse.Namespace) -> int:
 _UNAUTH = "NOT authenticated against a forger (unencrypted: corruption is detected, forgery is not)"
 
 
+def _model_store() -> Any:
+    from nzarc.neural.store import ModelStore
+
+    return ModelStore.default()
+
+
 def _pinned_models(info: Any) -> list[dict[str, Any]]:
-    """Every model pin of the codec table, once each, with the codec that pins it."""
+    """Every model pin of the codec table, once each, with the codec that pins it and
+    ``install_name``, the name it is installed under (None when unknown)."""
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    store = _model_store()
     for codec in info.codecs:
         for pin in codec.get("models") or []:
             key = (pin.get("name"), pin.get("weights_sha256"), pin.get("tokenizer_sha256"))
-            seen.setdefault(key, {**pin, "codec": codec.get("id")})
+            if key not in seen:
+                install = store.install_name_of(pin.get("weights_sha256"))
+                seen[key] = {**pin, "codec": codec.get("id"), "install_name": install}
     return list(seen.values())
 
 
@@ -936,7 +930,7 @@ def _print_info_human(info: Any, full: bool) -> None:
         w(f"{'codecs:' if i == 0 else '':<12} {c.get('id')} v{c.get('ver')}{ptxt}{dist}\n")
     for i, m in enumerate(_pinned_models(info)):
         w(
-            f"{'models:' if i == 0 else '':<12} {m.get('name')} (weights {str(m.get('weights_sha256'))[:16]}, "
+            f"{'models:' if i == 0 else '':<12} {m.get('install_name') or m.get('name')} (weights {str(m.get('weights_sha256'))[:16]}, "
             f"tokenizer {str(m.get('tokenizer_sha256'))[:16]}, runtime {m.get('runtime')})\n"
         )
     w(f"{'chunk size:':<12} {info.chunk_size} ({format_bytes(info.chunk_size)})"
@@ -996,6 +990,11 @@ def cmd_codecs(args: argparse.Namespace) -> int:
 
     reg = get_registry()
     rows = describe_codecs(reg)
+    installed = _model_store().installed_status(
+        (m for r in rows for m in r["models"]), {d.name: d.weights_sha256 for d in reg.models()}
+    )
+    for r in rows:
+        r["models_installed"] = {m: installed[m] for m in r["models"]}
     if args.json:
         _print_json({"codecs": rows, "warnings": list(reg.warnings)})
         return EXIT_OK
@@ -1005,7 +1004,9 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         dv = r.get("distribution_version")
         if dv and r.get("distribution"):
             origin += f" {dv}"
-        models = f"  models: {', '.join(r['models'])}" if r.get("models") else ""
+        state = {True: "installed", False: "not installed"}
+        models = ", ".join(f"{m} ({state[ok]})" for m, ok in r["models_installed"].items())
+        models = f"  models: {models}" if models else ""
         _write_line(f"{r['id']:<{width}}  v{r['version']}  {origin} ({r.get('plugin')}){models}")
     return EXIT_OK
 

@@ -20,6 +20,7 @@ from nzarc.codecs.contract import Codec
 from nzarc.codecs.registry import Registry, registry_for
 from nzarc.errors import CodecError, FormatError, ModelMismatch, NzarcError, UnsupportedCodec
 from nzarc.format.header import CodecEntry
+from nzarc.levels import ZSTD_ID, level_codec
 from nzarc.policy import DEFAULT_POLICY, DecodePolicy
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "CodecPlan",
     "EncodedGroup",
     "plan_codecs",
+    "check_level",
     "smallest_table",
     "build_decoders",
     "ChunkEncoder",
@@ -37,7 +39,6 @@ __all__ = [
 ]
 
 STORE_ID = "nzarc.store"
-ZSTD_ID = "nzarc.zstd"
 NEURAL_ID = "nzarc.neural"
 AUTO_ZSTD_LEVEL = 19
 _ALIASES = {"store": STORE_ID, "zstd": ZSTD_ID, "neural": NEURAL_ID}
@@ -136,10 +137,18 @@ def _entry(registry: Registry, codec: Codec) -> CodecEntry:
     )
 
 
+def check_level(codec: str, level: int | None) -> None:
+    """Raise :class:`~nzarc.levels.CodecOptionError` unless ``level`` (``None``: the default)
+    suits the codec choice ``codec`` as :func:`plan_codecs` uses it; builds zstd alone."""
+    if level is not None:
+        codec_id = ZSTD_ID if codec == "auto" else _ALIASES.get(codec, codec)
+        level_codec(registry_for([ZSTD_ID]), codec_id, level)
+
+
 def _build(registry: Registry, codec_id: str, level: int | None, window: int | None = None) -> Codec:
+    if level is not None:
+        return level_codec(registry, codec_id, level)
     cls = registry.latest(codec_id)
-    if codec_id == ZSTD_ID and level is not None:
-        return cls.from_params({"level": level})
     if codec_id == NEURAL_ID and window is not None:
         return cls(window=window)
     return cls()  # the codec's defaults (params read from a header go through from_params)
@@ -150,8 +159,11 @@ def plan_codecs(codec: str = "auto", level: int | None = None, window: int | Non
 
     Slot 0 is always ``nzarc.store``. ``auto`` offers zstd (level ``level`` or 19) and the
     neural codec when it is installed with its model; any other choice offers that codec.
-    ``window`` sets the neural codec's window (tokens); ``None`` keeps its default.
+    ``window`` sets the neural codec's window (tokens); ``None`` keeps its default. A
+    ``level`` that does not suit the choice raises :class:`~nzarc.levels.CodecOptionError` (see
+    :func:`check_level`).
     """
+    check_level(codec, level)
     auto = codec == "auto"
     if auto:
         wanted: list[tuple[str, bool]] = [(ZSTD_ID, True), (NEURAL_ID, False)]
@@ -164,8 +176,9 @@ def plan_codecs(codec: str = "auto", level: int | None = None, window: int | Non
     for codec_id, required in wanted:
         if codec_id == STORE_ID:
             continue
-        try:
-            built = _build(registry, codec_id, level, window)
+        try:  # under auto the level is the zstd candidate's
+            built = _build(registry, codec_id, level if codec_id == ZSTD_ID or not auto else None,
+                           window)
         except (UnsupportedCodec, ModelMismatch, CodecError):
             if required:
                 raise
