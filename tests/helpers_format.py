@@ -64,7 +64,8 @@ class NoSeekWriter(io.RawIOBase):
 def write_archive(members: list[tuple], *, seed: bytes = b"t", **opts: Any) -> bytes:
     """members: ("f", name, bytes) | ("d", name) | ("l", name, target)."""
     opts.setdefault("codec", "zstd")
-    opts.setdefault("level", 3)
+    if opts["codec"] in ("zstd", "nzarc.zstd", "auto"):  # only zstd takes a level
+        opts.setdefault("level", 3)
     opts.setdefault("jobs", 1)
     out = NoSeekWriter()
     with ArchiveWriter(out, rng=SeededRng(seed), **opts) as w:

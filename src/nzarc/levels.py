@@ -9,12 +9,11 @@ codec's, never a copy; a refusal is a :class:`CodecOptionError`, told apart from
 from __future__ import annotations
 
 from nzarc.codecs.contract import Codec
+from nzarc.codecs.names import ZSTD_ID
 from nzarc.codecs.registry import Registry
 from nzarc.errors import CodecError
 
 __all__ = ["CodecOptionError", "level_codec", "ZSTD_ID"]
-
-ZSTD_ID = "nzarc.zstd"
 
 
 class CodecOptionError(ValueError):

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nzarc.codecs.contract import Codec
+from nzarc.codecs.names import ALIASES as _ALIASES
+from nzarc.codecs.names import NEURAL_ID, STORE_ID, ZSTD_ID
 from nzarc.codecs.registry import Registry, registry_for
 from nzarc.errors import CodecError, FormatError, ModelMismatch, NzarcError, UnsupportedCodec
 from nzarc.format.header import CodecEntry
-from nzarc.levels import ZSTD_ID, level_codec
+from nzarc.levels import level_codec
 from nzarc.policy import DEFAULT_POLICY, DecodePolicy
 
 __all__ = [
@@ -38,10 +40,7 @@ __all__ = [
     "tune_process_allocator",
 ]
 
-STORE_ID = "nzarc.store"
-NEURAL_ID = "nzarc.neural"
 AUTO_ZSTD_LEVEL = 19
-_ALIASES = {"store": STORE_ID, "zstd": ZSTD_ID, "neural": NEURAL_ID}
 
 
 @dataclass(frozen=True)

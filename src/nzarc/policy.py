@@ -39,7 +39,7 @@ def parse_codec_list(text: str) -> frozenset[str]:
     (``store``, ``zstd``, ``neural``) or codec ids; ValueError on an empty list or a name
     that is neither."""
     from nzarc.codecs.contract import CODEC_ID_RE
-    from nzarc.pipeline import _ALIASES
+    from nzarc.codecs.names import ALIASES as _ALIASES
 
     out: set[str] = set()
     for raw in text.split(","):

@@ -151,7 +151,11 @@ def test_fused_kernels_that_cannot_load_under_a_limit(monkeypatch: pytest.Monkey
             if name == "nzarc.neural.cpu_kernels":
                 raise OSError("Could not find/load shared object file 'libllvmlite.so'")
 
+    import nzarc.neural
+
     monkeypatch.delitem(sys.modules, "nzarc.neural.cpu_kernels", raising=False)
+    # once imported, the module is also an attribute of its package, which an import finds first
+    monkeypatch.delattr(nzarc.neural, "cpu_kernels", raising=False)
     monkeypatch.setattr(sys, "meta_path", [Fail(), *sys.meta_path])
     monkeypatch.setattr(runtime, "_KERNELS_CHECKED", False)
     monkeypatch.setattr(runtime, "_KERNELS", None)
