@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cli_support import run_nzarc
 
+import nzarc.atomic as atomic_mod
 import nzarc.cli as cli
 import nzarc.extract as extract_mod
 from nzarc.display import printable
@@ -202,7 +203,7 @@ def test_create_disk_full_names_the_archive(
                 os.close(self.fd)
             super().close()
 
-    monkeypatch.setattr(cli, "os", _os_with(fdopen=lambda fd, mode: io.BufferedWriter(FullDisk(fd))))
+    monkeypatch.setattr(atomic_mod, "os", _os_with(fdopen=lambda fd, mode: io.BufferedWriter(FullDisk(fd))))
     target = tmp_path / "a.nzarc"
     assert cli.main(["create", "-q", "--no-encrypt", "-o", str(target), str(tmp_path / "in")]) == 1
     err = capsys.readouterr().err

@@ -347,7 +347,7 @@ def test_archive_inside_its_own_input_is_not_archived(home: Path, tmp_path: Path
     (tree / "f.txt").write_text("data")
     arc = tree / "self.nzarc"
     run_nzarc("create", "-o", arc, "--no-encrypt", tree, home=home).assert_ok()
-    run_nzarc("create", "-o", arc, "--no-encrypt", tree, home=home).assert_ok()  # replaces it
+    run_nzarc("create", "--force", "-o", arc, "--no-encrypt", tree, home=home).assert_ok()  # replaces it
     names = run_nzarc("list", arc, home=home).assert_ok().stdout.decode().split()
     assert names == ["tree", "tree/f.txt"]
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 
 from nzarc.codecs.contract import Codec
-from nzarc.errors import CodecError, FormatError
+from nzarc.errors import CodecError, FormatError, LimitExceeded
 from nzarc.format.header import CodecEntry
 from nzarc.pipeline import ChunkDecoder, ChunkEncoder, CodecPlan, plan_codecs
 
@@ -78,7 +78,9 @@ def test_verify_after_encode_falls_back_to_store():
 def test_decoder_checks_length_and_slots():
     with ThreadPoolExecutor(1) as ex:
         dec = ChunkDecoder({0: plan().codecs[0], 1: Halver()}, ex, 1)
-        with pytest.raises(CodecError):
+        with pytest.raises(CodecError, match="expected exactly 4"):
+            dec.decode_group([(0, b"abcde", 4)])
+        with pytest.raises(LimitExceeded, match="above the limit 1"):  # store's max_ratio
             dec.decode_group([(0, b"abc", 4)])
         with pytest.raises(FormatError):
             dec.decode_group([(5, b"abc", 3)])

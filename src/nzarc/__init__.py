@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from nzarc.errors import (
     CodecError,
+    CodecRefused,
     DecryptionError,
     FormatError,
     IntegrityError,
@@ -20,6 +21,7 @@ from nzarc.errors import (
     ModelMismatch,
     NzarcError,
     PluginError,
+    ResourceError,
     UnsafePath,
     UnsupportedCodec,
     UnsupportedVersion,
@@ -39,6 +41,7 @@ _LAZY = {
     "WriteStats": ("nzarc.writer", "WriteStats"),
     "Member": ("nzarc.format.member", "Member"),
     "ProgressEvent": ("nzarc.pipeline", "ProgressEvent"),
+    "DecodePolicy": ("nzarc.policy", "DecodePolicy"),
 }
 
 
@@ -56,6 +59,7 @@ __all__ = [
     "ArchiveInfo",
     "ArchiveReader",
     "ArchiveWriter",
+    "DecodePolicy",
     "Member",
     "MemberData",
     "ProgressEvent",
@@ -64,6 +68,7 @@ __all__ = [
     "create",
     "open",
     "CodecError",
+    "CodecRefused",
     "DecryptionError",
     "FormatError",
     "IntegrityError",
@@ -71,6 +76,7 @@ __all__ = [
     "ModelMismatch",
     "NzarcError",
     "PluginError",
+    "ResourceError",
     "UnsafePath",
     "UnsupportedCodec",
     "UnsupportedVersion",

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any, BinaryIO
 
 from nzarc.pipeline import ProgressEvent
+from nzarc.policy import DecodePolicy
 from nzarc.reader import ArchiveReader
 from nzarc.writer import ArchiveWriter, WriteStats
 
@@ -71,6 +72,14 @@ def open_archive(
     passphrase: str | bytes | None = None,
     identities: Sequence[str | bytes] = (),
     jobs: int | None = None,
+    policy: DecodePolicy | None = None,
 ) -> ArchiveReader:
-    """Open an archive for reading (path or binary file object; pipes work sequentially)."""
-    return ArchiveReader(source, passphrase=passphrase, identities=identities, jobs=jobs)
+    """Open an archive for reading (path or binary file object; pipes work sequentially).
+
+    ``policy`` (:class:`nzarc.policy.DecodePolicy`) restricts what is decoded: which codecs,
+    and how far a chunk may expand; the default allows every installed codec within each
+    codec's own expansion limit.
+    """
+    return ArchiveReader(
+        source, passphrase=passphrase, identities=identities, jobs=jobs, policy=policy
+    )

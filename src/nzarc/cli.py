@@ -30,16 +30,16 @@ import io
 import os
 import stat
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from nzarc.atomic import AtomicOutput as _AtomicOutput
+from nzarc.atomic import OutputIsDirectory, check_target
 from nzarc.display import one_line, os_error_message, printable
 from nzarc.errors import DecryptionError, NzarcError
-from nzarc.oserrors import NamedOutput, naming
 from nzarc.passphrase import (
     PassphraseInputError,
     read_identity_file,
@@ -176,6 +176,34 @@ def _add_read_keys(p: argparse.ArgumentParser) -> None:
     p.add_argument("--passphrase-file", metavar="FILE", help="read the passphrase from FILE's first line")
 
 
+def _codec_list(text: str) -> frozenset[str]:
+    from nzarc.policy import parse_codec_list
+
+    try:
+        return parse_codec_list(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid ratio {text!r} (a number; inf for no limit)") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"ratio must be positive, not {text!r}")
+    return value
+
+
+def _add_decode_policy(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--codecs", type=_codec_list, metavar="LIST",
+                   help="decode only these codecs (comma-separated: store, zstd, neural or ids; "
+                        "store is always allowed); refuse an archive that needs another")
+    p.add_argument("--max-ratio", type=_ratio, metavar="N",
+                   help="refuse chunks declaring more than N times their coded size (default: "
+                        "each codec's own limit: neural 32, store 1, zstd none; inf: no limit)")
+
+
 def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     """The full parser. ``with_model`` asks the neural model module to add
     its ``model`` subcommand (imported only when that command is used)."""
@@ -207,8 +235,9 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
         required=True,
         metavar="ARCHIVE",
         help="archive to write ('-' for stdout); written to a temporary file, fsync-ed, "
-        "then renamed into place",
+        "then renamed into place; an existing ARCHIVE is replaced only with --force",
     )
+    p.add_argument("-f", "--force", action="store_true", help="replace an existing ARCHIVE")
     p.add_argument(
         "-p",
         "--passphrase",
@@ -224,7 +253,9 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
                    help="do not encrypt (corruption is still detected, forgery is not)")
     p.add_argument("-c", "--codec", default="auto", metavar="CODEC",
                    help="auto (default), neural, zstd, store, or a codec id")
-    p.add_argument("-l", "--level", type=int, help="compression level for zstd")
+    p.add_argument("-l", "--level", type=int,
+                   help="zstd level (-7..22; default 19); under auto it is that of the zstd "
+                        "candidate; -c neural and -c store take no level")
     p.add_argument("--window", type=_positive_int, metavar="TOKENS",
                    help="tokens per window of the neural codec (default 4096): longer windows "
                         "compress text better and run slower")
@@ -247,6 +278,7 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("archive", metavar="ARCHIVE", help="archive to read; '-' for stdin")
     p.add_argument("-C", "--directory", default=".", metavar="DIR", help="extract into DIR (default .)")
     _add_read_keys(p)
+    _add_decode_policy(p)
     p.add_argument("--force", action="store_true", help="replace existing files")
     p.add_argument(
         "-p",
@@ -271,12 +303,14 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("-l", "--long", action="store_true", help="mode, size and mtime too")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_read_keys(p)
+    _add_decode_policy(p)
 
     # test
     p = add("test", "decrypt, decode and verify everything; write nothing")
     p.add_argument("archive", metavar="ARCHIVE", help="archive to read; '-' for stdin")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_read_keys(p)
+    _add_decode_policy(p)
     _add_device(p)
     _add_verbosity(p)
 
@@ -452,13 +486,25 @@ def _wants_passphrase(reader: Any) -> bool:
     return "argon2id" in [str(k) for k in reader.header_info().recipients]
 
 
-def _open(src: Any, passphrase: str | None, identities: list[str], jobs: int | None) -> Any:
+def _open(
+    src: Any, passphrase: str | None, identities: list[str], jobs: int | None, policy: Any = None
+) -> Any:
     import nzarc
 
     opener = getattr(nzarc, "open", None)
     if opener is None:  # the package-level helper is optional; the class is the API
         from nzarc.reader import ArchiveReader as opener
-    return opener(src, passphrase=passphrase, identities=identities, jobs=jobs)
+    return opener(src, passphrase=passphrase, identities=identities, jobs=jobs, policy=policy)
+
+
+def _decode_policy(args: argparse.Namespace) -> Any:
+    """The DecodePolicy from --codecs/--max-ratio (None when neither is given)."""
+    codecs, ratio = getattr(args, "codecs", None), getattr(args, "max_ratio", None)
+    if codecs is None and ratio is None:
+        return None
+    from nzarc.policy import DecodePolicy
+
+    return DecodePolicy(codecs=codecs, max_ratio=ratio)
 
 
 @contextlib.contextmanager
@@ -484,7 +530,7 @@ def _open_reader(args: argparse.Namespace) -> Iterator[Any]:
             else:
                 src.rewind()
         args.have_key = passphrase is not None or bool(identities)
-        reader = _open(src, passphrase, identities, jobs)
+        reader = _open(src, passphrase, identities, jobs, _decode_policy(args))
         with reader:
             _check_authenticated(args, reader)
             yield reader
@@ -580,40 +626,20 @@ def _check_create_paths(args: argparse.Namespace) -> None:
             raise UsageError(f"--window must be between {MIN_WINDOW} and {MAX_WINDOW} tokens")
 
 
-class _AtomicOutput:
-    """The archive file: written under a temporary name in the target directory,
-    renamed into place only by :meth:`commit`; removed by :meth:`discard`."""
+def _check_create_options(args: argparse.Namespace, to_stdout: bool) -> None:
+    """Refuse a bad level or an existing output before any input is read or passphrase asked."""
+    from nzarc.levels import CodecOptionError
+    from nzarc.pipeline import check_level
 
-    def __init__(self, target: str) -> None:
-        self.target = os.path.abspath(target)
-        if os.path.isdir(self.target):
-            raise UsageError(f"output {target!r} is a directory")
-        directory = os.path.dirname(self.target)
-        base = os.path.basename(self.target)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".nzarc-tmp", dir=directory)
-        self.file = NamedOutput(os.fdopen(fd, "wb"), target)  # "disk full" names the archive
-
-    def commit(self) -> None:
-        self.file.flush()
-        with naming(self.file.path):
-            os.fsync(self.file.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(self.file.fileno(), 0o666 & ~umask)
-        self.file.close()
-        os.replace(self.tmp, self.target)
-        with contextlib.suppress(OSError):  # make the rename itself durable
-            dfd = os.open(os.path.dirname(self.target), os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self.file.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.tmp)
+    try:
+        check_level(args.codec, args.level)
+    except CodecOptionError as e:
+        raise UsageError(f"-l {args.level}: {e}", hint=e.hint) from None
+    if not to_stdout:
+        try:
+            check_target(args.output, force=args.force)
+        except OutputIsDirectory as e:
+            raise UsageError(e.message) from None
 
 
 def _create_progress(prog: Progress) -> Callable[[Any], None]:
@@ -687,6 +713,7 @@ def cmd_create(args: argparse.Namespace) -> int:
             "refusing to write a binary archive to a terminal",
             hint="redirect stdout, use -o FILE, or pass --force-tty",
         )
+    _check_create_options(args, to_stdout)
     keys = _create_keys(args)
     _apply_device(args)
     prog = _progress(args)
@@ -712,7 +739,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         with contextlib.suppress(OSError):
             old = os.stat(args.output)
             skip.add((old.st_dev, old.st_ino))
-        out = _AtomicOutput(args.output)
+        out = _AtomicOutput(args.output, force=args.force)
         sink = out.file
         tmp = os.fstat(sink.fileno())
         skip.add((tmp.st_dev, tmp.st_ino))
@@ -832,7 +859,10 @@ def _member_dict(m: Any) -> dict[str, Any]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     with _open_reader(args) as reader:
-        members = reader.members()
+        policy = _decode_policy(args)
+        if policy is not None:  # refuse as extract would, though listing decodes nothing
+            policy.check_reader(reader)
+        members = reader.listing()  # decoded row by row, on each pass below
     if args.json:
         _print_json([_member_dict(m) for m in members])
         return EXIT_OK
@@ -871,13 +901,23 @@ def cmd_test(args: argparse.Namespace) -> int:
 _UNAUTH = "NOT authenticated against a forger (unencrypted: corruption is detected, forgery is not)"
 
 
+def _model_store() -> Any:
+    from nzarc.neural.store import ModelStore
+
+    return ModelStore.default()
+
+
 def _pinned_models(info: Any) -> list[dict[str, Any]]:
-    """Every model pin of the codec table, once each, with the codec that pins it."""
+    """Every model pin of the codec table, once each, with the codec that pins it and
+    ``install_name``, the name it is installed under (None when unknown)."""
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+    store = _model_store()
     for codec in info.codecs:
         for pin in codec.get("models") or []:
             key = (pin.get("name"), pin.get("weights_sha256"), pin.get("tokenizer_sha256"))
-            seen.setdefault(key, {**pin, "codec": codec.get("id")})
+            if key not in seen:
+                install = store.install_name_of(pin.get("weights_sha256"))
+                seen[key] = {**pin, "codec": codec.get("id"), "install_name": install}
     return list(seen.values())
 
 
@@ -915,7 +955,7 @@ def _print_info_human(info: Any, full: bool) -> None:
         w(f"{'codecs:' if i == 0 else '':<12} {c.get('id')} v{c.get('ver')}{ptxt}{dist}\n")
     for i, m in enumerate(_pinned_models(info)):
         w(
-            f"{'models:' if i == 0 else '':<12} {m.get('name')} (weights {str(m.get('weights_sha256'))[:16]}, "
+            f"{'models:' if i == 0 else '':<12} {m.get('install_name') or m.get('name')} (weights {str(m.get('weights_sha256'))[:16]}, "
             f"tokenizer {str(m.get('tokenizer_sha256'))[:16]}, runtime {m.get('runtime')})\n"
         )
     w(f"{'chunk size:':<12} {info.chunk_size} ({format_bytes(info.chunk_size)})"
@@ -975,6 +1015,11 @@ def cmd_codecs(args: argparse.Namespace) -> int:
 
     reg = get_registry()
     rows = describe_codecs(reg)
+    installed = _model_store().installed_status(
+        (m for r in rows for m in r["models"]), {d.name: d.weights_sha256 for d in reg.models()}
+    )
+    for r in rows:
+        r["models_installed"] = {m: installed[m] for m in r["models"]}
     if args.json:
         _print_json({"codecs": rows, "warnings": list(reg.warnings)})
         return EXIT_OK
@@ -984,7 +1029,9 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         dv = r.get("distribution_version")
         if dv and r.get("distribution"):
             origin += f" {dv}"
-        models = f"  models: {', '.join(r['models'])}" if r.get("models") else ""
+        state = {True: "installed", False: "not installed"}
+        models = ", ".join(f"{m} ({state[ok]})" for m, ok in r["models_installed"].items())
+        models = f"  models: {models}" if models else ""
         _write_line(f"{r['id']:<{width}}  v{r['version']}  {origin} ({r.get('plugin')}){models}")
     return EXIT_OK
 
@@ -1058,6 +1105,15 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+_MEMORY_HINT = "free memory, or raise the process's memory limit (ulimit -v)"
+#: The out-of-memory hint per command: only options that command has.
+_MEMORY_HINTS = {
+    "create": "use a smaller --chunk-size, fewer --jobs, or -c zstd",
+    "extract": "free memory or raise the limit (ulimit -v); --codecs zstd refuses neural archives",
+    "test": "free memory or raise the limit (ulimit -v); --codecs zstd refuses neural archives",
+}
+
+
 def _cli_hint(e: NzarcError) -> str | None:
     """The library's hint, phrased for the command line where it names API arguments."""
     if isinstance(e, DecryptionError) and e.hint and "passphrase=" in e.hint:
@@ -1119,5 +1175,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(msg, getattr(e, "hint", None))
         return EXIT_FAILURE
     except MemoryError:
-        _err("out of memory", hint="use a smaller --chunk-size or fewer --jobs")
+        _err("out of memory", hint=_MEMORY_HINTS.get(_command_word(args_list) or "", _MEMORY_HINT))
         return EXIT_FAILURE

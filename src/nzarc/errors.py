@@ -20,9 +20,11 @@ Hierarchy::
     ├── KeyFileError           a passphrase, recipients or identity file that cannot be read
     │                          or does not hold what it should (an ssh key, a malformed line)
     ├── UnsupportedCodec       a codec id/version that is not installed
+    │   └── CodecRefused       a codec the reader's DecodePolicy does not allow (--codecs)
     ├── ModelMismatch          a pinned model that is missing or differs from the installed one
     ├── LimitExceeded          a length, count or cost above a documented cap
-    └── PluginError            a codec plugin that fails to load (strict mode) or conflicts
+    ├── PluginError            a codec plugin that fails to load (strict mode) or conflicts
+    └── ResourceError          the machine lacks what the work needs (memory, address space)
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ __all__ = [
     "DecryptionError",
     "KeyFileError",
     "UnsupportedCodec",
+    "CodecRefused",
     "ModelMismatch",
     "LimitExceeded",
     "PluginError",
+    "ResourceError",
 ]
 
 
@@ -94,6 +98,11 @@ class UnsupportedCodec(NzarcError):
     """The archive needs a codec id/version that is not installed."""
 
 
+class CodecRefused(UnsupportedCodec):
+    """The archive needs a codec that the reader's :class:`~nzarc.policy.DecodePolicy`
+    does not allow (it may well be installed)."""
+
+
 class ModelMismatch(NzarcError):
     """A model pinned by the archive is missing locally or has different hashes."""
 
@@ -104,3 +113,8 @@ class LimitExceeded(NzarcError):
 
 class PluginError(NzarcError):
     """A codec plugin failed to load, or two plugins provide the same codec id."""
+
+
+class ResourceError(NzarcError):
+    """The process cannot get the memory (or address space) the work needs: a limit such as
+    ``ulimit -v`` is below what the neural runtime documents, or an allocation failed."""

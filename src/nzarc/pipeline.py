@@ -20,12 +20,15 @@ from nzarc.codecs.contract import Codec
 from nzarc.codecs.registry import Registry, registry_for
 from nzarc.errors import CodecError, FormatError, ModelMismatch, NzarcError, UnsupportedCodec
 from nzarc.format.header import CodecEntry
+from nzarc.levels import ZSTD_ID, level_codec
+from nzarc.policy import DEFAULT_POLICY, DecodePolicy
 
 __all__ = [
     "ProgressEvent",
     "CodecPlan",
     "EncodedGroup",
     "plan_codecs",
+    "check_level",
     "smallest_table",
     "build_decoders",
     "ChunkEncoder",
@@ -36,7 +39,6 @@ __all__ = [
 ]
 
 STORE_ID = "nzarc.store"
-ZSTD_ID = "nzarc.zstd"
 NEURAL_ID = "nzarc.neural"
 AUTO_ZSTD_LEVEL = 19
 _ALIASES = {"store": STORE_ID, "zstd": ZSTD_ID, "neural": NEURAL_ID}
@@ -135,10 +137,18 @@ def _entry(registry: Registry, codec: Codec) -> CodecEntry:
     )
 
 
+def check_level(codec: str, level: int | None) -> None:
+    """Raise :class:`~nzarc.levels.CodecOptionError` unless ``level`` (``None``: the default)
+    suits the codec choice ``codec`` as :func:`plan_codecs` uses it; builds zstd alone."""
+    if level is not None:
+        codec_id = ZSTD_ID if codec == "auto" else _ALIASES.get(codec, codec)
+        level_codec(registry_for([ZSTD_ID]), codec_id, level)
+
+
 def _build(registry: Registry, codec_id: str, level: int | None, window: int | None = None) -> Codec:
+    if level is not None:
+        return level_codec(registry, codec_id, level)
     cls = registry.latest(codec_id)
-    if codec_id == ZSTD_ID and level is not None:
-        return cls.from_params({"level": level})
     if codec_id == NEURAL_ID and window is not None:
         return cls(window=window)
     return cls()  # the codec's defaults (params read from a header go through from_params)
@@ -149,8 +159,11 @@ def plan_codecs(codec: str = "auto", level: int | None = None, window: int | Non
 
     Slot 0 is always ``nzarc.store``. ``auto`` offers zstd (level ``level`` or 19) and the
     neural codec when it is installed with its model; any other choice offers that codec.
-    ``window`` sets the neural codec's window (tokens); ``None`` keeps its default.
+    ``window`` sets the neural codec's window (tokens); ``None`` keeps its default. A
+    ``level`` that does not suit the choice raises :class:`~nzarc.levels.CodecOptionError` (see
+    :func:`check_level`).
     """
+    check_level(codec, level)
     auto = codec == "auto"
     if auto:
         wanted: list[tuple[str, bool]] = [(ZSTD_ID, True), (NEURAL_ID, False)]
@@ -163,8 +176,9 @@ def plan_codecs(codec: str = "auto", level: int | None = None, window: int | Non
     for codec_id, required in wanted:
         if codec_id == STORE_ID:
             continue
-        try:
-            built = _build(registry, codec_id, level, window)
+        try:  # under auto the level is the zstd candidate's
+            built = _build(registry, codec_id, level if codec_id == ZSTD_ID or not auto else None,
+                           window)
         except (UnsupportedCodec, ModelMismatch, CodecError):
             if required:
                 raise
@@ -225,12 +239,16 @@ def smallest_table(
     return best[1], best[2]
 
 
-def build_decoders(entries: Sequence[CodecEntry], slots: Sequence[int]) -> dict[int, Codec]:
+def build_decoders(
+    entries: Sequence[CodecEntry], slots: Sequence[int], policy: DecodePolicy | None = None
+) -> dict[int, Codec]:
     """Build the codecs of ``slots`` from header entries; check model pins.
 
-    Raises UnsupportedCodec (id, version, install hint) or ModelMismatch before any chunk
+    Raises CodecRefused when ``policy`` does not allow one of them (before any is built),
+    UnsupportedCodec (id, version, install hint) or ModelMismatch before any chunk
     is decoded.
     """
+    (policy or DEFAULT_POLICY).check_codecs(entries[slot].codec_id for slot in slots)
     registry = registry_for(entries[slot].codec_id for slot in slots)
     out: dict[int, Codec] = {}
     for slot in slots:
@@ -278,9 +296,11 @@ def _parts(codec: Codec, items: list[Any], jobs: int) -> list[list[Any]]:
 def _guard(codec: Codec, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
-    except NzarcError:
+    except (NzarcError, MemoryError):
         raise
     except Exception as exc:  # a codec must raise CodecError; anything else is a codec bug
+        if isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc):
+            raise MemoryError(str(exc)) from None  # torch's CPU allocator failing
         raise CodecError(f"{codec.codec_id}: {type(exc).__name__}: {exc}") from None
 
 
@@ -340,9 +360,10 @@ class ChunkEncoder:
             every: list[dict[int, bytes]] = [{0: out} for _, out in best]
             for slot, accepted, futures in jobs:
                 outputs = self._collect(self.plan.codecs[slot], futures)
+                limit = self.plan.codecs[slot].max_ratio
                 for i, out in zip(accepted, outputs, strict=True):
-                    if out is None:
-                        continue
+                    if out is None or (limit is not None and len(chunks[i]) > limit * len(out)):
+                        continue  # declined, or above what a default reader accepts
                     every[i][slot] = out
                     if len(out) >= len(best[i][1]) or not self.acceptable(slot, out, chunks[i]):
                         continue
@@ -384,10 +405,17 @@ class ChunkEncoder:
 class ChunkDecoder:
     """Decodes groups of chunk frames, batching per codec slot through ``decode_many``."""
 
-    def __init__(self, codecs: dict[int, Codec], executor: Executor, jobs: int) -> None:
+    def __init__(
+        self,
+        codecs: dict[int, Codec],
+        executor: Executor,
+        jobs: int,
+        policy: DecodePolicy | None = None,
+    ) -> None:
         self.codecs = codecs
         self.executor = executor
         self.jobs = jobs
+        self.policy = policy or DEFAULT_POLICY
 
     @property
     def overlaps(self) -> bool:
@@ -395,14 +423,21 @@ class ChunkDecoder:
         releases the GIL and is thread-safe)."""
         return all(c.releases_gil and c.thread_safe for c in self.codecs.values())
 
-    def decode_group(self, items: Sequence[tuple[int, bytes, int]]) -> list[bytes]:
-        """``items``: (slot, codec output, raw_len). Returns exactly raw_len bytes each."""
-        return self.start_group(items)()
+    def decode_group(
+        self, items: Sequence[tuple[int, bytes, int]], first: int | None = None
+    ) -> list[bytes]:
+        """``items``: (slot, codec output, raw_len). Returns exactly raw_len bytes each.
+        ``first``: the number of the first chunk, for error messages."""
+        return self.start_group(items, first)()
 
-    def start_group(self, items: Sequence[tuple[int, bytes, int]]) -> Callable[[], list[bytes]]:
+    def start_group(
+        self, items: Sequence[tuple[int, bytes, int]], first: int | None = None
+    ) -> Callable[[], list[bytes]]:
         """Submit ``items`` for decoding now; the returned call waits and returns what
-        :meth:`decode_group` would (call it once, on the submitting thread)."""
+        :meth:`decode_group` would (call it once, on the submitting thread). A chunk above
+        its ratio limit (the policy's) raises LimitExceeded before any item is submitted."""
         items = list(items)
+        self.policy.check_chunks(self.codecs, items, first)
         by_slot: dict[int, list[int]] = {}
         for i, (slot, _, _) in enumerate(items):
             by_slot.setdefault(slot, []).append(i)

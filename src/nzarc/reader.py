@@ -34,7 +34,8 @@ from nzarc.format.frames import (
     TrailerFrame,
 )
 from nzarc.format.header import Header, decode_header, read_prelude
-from nzarc.format.index import Index, decode_index, padme
+from nzarc.format.index import IndexView, MemberListing, decode_index_view, padme
+from nzarc.format.indexstream import EntryLocator, IndexCheck, PendingQueue, StreamTally
 from nzarc.format.layout import (
     MAC_LEN,
     PRELUDE_LEN,
@@ -46,6 +47,7 @@ from nzarc.format.layout import (
 from nzarc.format.member import Entry, Member, NameSet, finished
 from nzarc.format.stream import PlainStream, iter_segments, segment_count
 from nzarc.pipeline import ChunkDecoder, build_decoders, default_jobs, make_executor
+from nzarc.policy import DEFAULT_POLICY, DecodePolicy
 from nzarc.workqueue import HashPool, OrderedHasher
 
 __all__ = ["ArchiveReader", "ArchiveInfo", "MemberData", "TestReport"]
@@ -157,8 +159,14 @@ class ArchiveReader:
         passphrase: str | bytes | None = None,
         identities: Sequence[str | bytes] = (),
         jobs: int | None = None,
+        policy: DecodePolicy | None = None,
     ) -> None:
+        """``policy``: which codecs may be decoded and how far a chunk may expand
+        (:mod:`nzarc.policy`; default: every installed codec, each codec's own limit)."""
         # Keys and options are checked before the source is opened, so a bad one leaks nothing.
+        if policy is not None and not isinstance(policy, DecodePolicy):
+            raise TypeError("policy must be a nzarc.policy.DecodePolicy")
+        self._policy = policy or DEFAULT_POLICY
         self._passphrase = passphrase
         self._identities = [_identity(i) for i in identities]
         self._jobs = default_jobs(jobs)
@@ -177,7 +185,8 @@ class ArchiveReader:
             raise
         self._payload_start = PRELUDE_LEN + len(self._header_bytes) + MAC_LEN
         self._aead: SegmentAead | None = None
-        self._index: Index | None = None
+        self._index: IndexView | None = None
+        self._index_pos = 0  # where the index frame lies (seekable sources)
         self._index_body: bytes | None = None  # the authenticated bytes it was decoded from
         self._consumed = False
         self._decoders: dict[int, Codec] = {}
@@ -229,8 +238,8 @@ class ArchiveReader:
 
     def _decoder(self, slots: Collection[int]) -> ChunkDecoder:
         missing = [s for s in sorted(slots) if s not in self._decoders]
-        self._decoders.update(build_decoders(self.header.codecs, missing))
-        return ChunkDecoder(self._decoders, self._get_executor(), self._jobs)
+        self._decoders.update(build_decoders(self.header.codecs, missing, self._policy))
+        return ChunkDecoder(self._decoders, self._get_executor(), self._jobs, self._policy)
 
     @property
     def seekable(self) -> bool:
@@ -263,7 +272,7 @@ class ArchiveReader:
         index = self._get_index()
         out = self.header_info()
         out.members = len(index.entries)
-        out.files = sum(1 for e in index.entries if e.member.type == "file")
+        out.files = index.files
         out.chunks = len(index.chunk_offsets)
         per: dict[str, int] = {}
         for entry, count in zip(self.header.codecs, index.counts, strict=True):
@@ -278,10 +287,23 @@ class ArchiveReader:
         return out
 
     def members(self) -> list[Member]:
-        """All members with verified sizes and digests (consumes a pipe)."""
-        return [e.member for e in self._get_index().entries]
+        """All members as the index lists them, in a list (consumes a pipe); see
+        :meth:`listing`, which does not build one."""
+        return list(self.listing())
 
-    def _get_index(self) -> Index:
+    def listing(self) -> MemberListing:
+        """The members as the (authenticated) index lists them, with their sizes and digests:
+        a re-iterable view that decodes the index rows one at a time, so that listing costs
+        the index body and no object per member (consumes a pipe).
+
+        On a seekable source this reads the index alone: it shows what the index says, which
+        a member's entry frame is checked against whenever the member is read (so nothing
+        that disagrees with the listing is ever released). A pipe is read through first and
+        the index compared with everything in it.
+        """
+        return MemberListing(self._get_index().entries)
+
+    def _get_index(self) -> IndexView:
         if self._index is None:
             if self._src.seekable:
                 self._index = self._load_index()
@@ -428,7 +450,7 @@ class ArchiveReader:
             self._stream_at(offset, n_segments), chunk_size=h.chunk_size, slots=len(h.codecs)
         )
 
-    def _load_index(self) -> Index:
+    def _load_index(self) -> IndexView:
         h = self.header
         # Unwrap the file key and verify the header MAC before any other header field (the
         # segment size below) is acted upon: a wrong key must say so, whatever the file size.
@@ -449,21 +471,34 @@ class ArchiveReader:
         frame = frames.next()
         if not isinstance(frame, IndexFrame):
             raise FormatError("trailer does not point at the index")
-        index = decode_index(frame.body, chunk_size=h.chunk_size, slots=len(h.codecs))
+        index = decode_index_view(frame.body, chunk_size=h.chunk_size, slots=len(h.codecs))
         self._index_body = frame.body
+        self._index_pos = frame.pos
         _check_tail(h, frames.next(), frames.next, frame.pos, trailer_at)
         if index.chunk_offsets and index.chunk_offsets[-1] >= trailer.index_offset:
             raise FormatError("the index lists a chunk offset at or beyond the index itself")
         return index
 
     def _iter_selected(self, names: set[str], digests: bool = True) -> Iterator[MemberData]:
+        """The members named, in archive order, each one's entry frame checked against its
+        index row (:class:`EntryLocator`) before it is yielded."""
         index = self._get_index()
-        selected = [e for e in index.entries if e.member.name in names]
         used = {s for s, c in enumerate(index.counts) if c}
         decoder = self._decoder(used)
         n_segments, _ = self._layout()
         cursor = _ChunkCursor(self, index, decoder, n_segments)
-        for entry in selected:
+        locator = EntryLocator(
+            index,
+            self.header.chunk_size,
+            self._index_pos,
+            lambda offset: self._stream_at(offset, n_segments),
+            lambda offset: self._frames_at(offset, n_segments),
+        )
+        for entry in index.entries:
+            locator.see(entry)
+            if entry.member.name not in names:
+                continue
+            locator.check(entry)
             yield MemberData(
                 entry.member, cursor.member_bytes(entry, digests), lambda m=entry.member: m
             )
@@ -515,6 +550,7 @@ def _windowed(
     """
     depth = 1 if decoder is not None and decoder.overlaps and window > 2 else 0
     pending: deque[tuple[list[Frame], Callable[[], list[bytes]] | None]] = deque()
+    numbered = 0  # chunk frames handed to the decoder so far (the next one's number)
     while True:
         frames: list[Frame] = []
         chunks = 0
@@ -535,8 +571,10 @@ def _windowed(
         finish = None
         if decoder is not None and chunks:
             finish = decoder.start_group(
-                [(f.slot, f.data, f.raw_len) for f in frames if isinstance(f, ChunkFrame)]
+                [(f.slot, f.data, f.raw_len) for f in frames if isinstance(f, ChunkFrame)],
+                numbered,
             )
+            numbered += chunks
         pending.append((frames, finish))
         while len(pending) > (0 if stop else depth):
             yield from _decoded(*pending.popleft())
@@ -556,7 +594,9 @@ def _decoded(frames: list[Frame], finish: Callable[[], list[bytes]] | None) -> I
 
 
 class _Pending:
-    __slots__ = ("entry", "size", "digest", "hasher", "started", "closed")
+    """The member being delivered: the oldest pending one, or the one just finished."""
+
+    __slots__ = ("entry", "size", "digest", "hasher", "started")
 
     def __init__(self, entry: Entry, hash_pool: HashPool | None = None) -> None:
         self.entry = entry
@@ -564,7 +604,6 @@ class _Pending:
         self.digest: bytes | None = None
         self.hasher = OrderedHasher(hash_pool)
         self.started = False
-        self.closed = False
 
 
 def _demux(
@@ -575,45 +614,61 @@ def _demux(
     hash_pool: HashPool | None = None,
     *,
     digests: bool = True,
-    known_index: tuple[bytes, Index] | None = None,
+    known_index: tuple[bytes, IndexView] | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """Validate the frame sequence (§6 ordering rules) and turn it into member events.
 
     ``hash_pool`` (one thread) takes the hashing of large pieces off the
     calling thread; every digest is still checked before the member's "end" event.
     With ``digests`` false no digest is computed or checked (the caller does it).
-    ``known_index`` (body, index) is an index already decoded from the trailer: an
-    index frame with exactly that body is not decoded again.
+
+    ``known_index`` (body, index) is the index already read through the trailer (a seekable
+    source): each entry frame is checked against the index row it claims to be before its
+    member's "start" event, each finish frame against that row's size and SHA-256 before
+    the "end" event, each chunk frame against its indexed offset, and the index frame must
+    have exactly that body. Without it (a pipe) the stream is the only view until the index
+    arrives last; it is then compared with running digests of what was read.
+
+    Memory: the members declared and not finished yet cost 4 bytes plus their index row each
+    (:class:`PendingQueue`, capped at ``MAX_INDEX_BYTES``), names cost a :class:`NameSet`
+    (a pipe only), and at most about one chunk of data is buffered; nothing else grows with
+    the number of members or chunks.
 
     Events: ("start", Member), ("data", bytes), ("end", Member with size/sha256),
-    ("index", Index) once the index, padding and trailer have been checked.
+    ("index", IndexView) once the index, padding and trailer have been checked.
     """
     cs = h.chunk_size
-    names = NameSet()
-    declared: deque[_Pending] = deque()  # not yet fully delivered; front is delivering
-    unclosed: deque[_Pending] = deque()  # awaiting their finish frame
-    last: _Pending | None = None
-    seen: list[Entry] = []
+    check = IndexCheck(known_index[1]) if known_index is not None else None
+    tally = StreamTally()
+    names = NameSet() if check is None else None  # a known index has unique names already
+    pending = PendingQueue()  # declared, not finished
+    cur: _Pending | None = None  # being delivered: pending.first(), or the one just finished
+    last: Entry | None = None  # the last member declared ...
+    last_size: int | None = None  # ... and its size once it is finished
+    declared = 0
     buf: deque[bytes] = deque()
     dpos = received = 0
     next_start: int | None = 0  # required offset of the next entry when known
     short = False
-    offsets: list[int] = []
+    n_chunks = 0
     counts = [0] * len(h.codecs)
+    pool = hash_pool if with_data and digests else None
 
     def deliver() -> Iterator[tuple[str, Any]]:
-        nonlocal dpos
-        while declared:
-            front = declared[0]
+        nonlocal dpos, cur
+        while True:
+            if cur is None:
+                if not pending:
+                    return
+                cur = _Pending(pending.first(), pool)
+            front = cur
             if not front.started:
                 front.started = True
                 yield "start", front.entry.member
             if front.size is not None:
                 end: int | None = front.entry.offset + front.size
-            elif len(declared) > 1:
-                end = declared[1].entry.offset
             else:
-                end = None
+                end = pending.second_offset()  # front is the first pending member
             limit = received if end is None else min(end, received)
             if not with_data:
                 dpos = max(dpos, limit)
@@ -639,17 +694,18 @@ def _demux(
                 and front.hasher.digest() != front.digest
             ):
                 raise IntegrityError(f"member {front.entry.member.name!r} fails its SHA-256 check")
-            declared.popleft()
+            cur = None
             yield "end", _final(front)
 
     for frame in frames:
         if isinstance(frame, EntryFrame):
             entry = frame.entry
             m = entry.member
-            if len(seen) + len(unclosed) >= limits.MAX_ENTRIES:
+            if declared >= limits.MAX_ENTRIES:
                 raise LimitExceeded(f"more than {limits.MAX_ENTRIES} members")
-            names.add(m.name, m.type)
-            if entry.offset < received or (last is not None and entry.offset < last.entry.offset):
+            if names is not None:
+                names.add(m.name, m.type)
+            if entry.offset < received or (last is not None and entry.offset < last.offset):
                 raise FormatError(f"entry {m.name!r} starts inside data already assigned")
             if next_start is not None and entry.offset != next_start:
                 raise FormatError(
@@ -657,74 +713,91 @@ def _demux(
                 )
             if (
                 last is not None
-                and last.entry.member.type != "file"
-                and not last.closed
-                and entry.offset != last.entry.offset
+                and last.member.type != "file"
+                and pending
+                and entry.offset != last.offset
             ):
                 raise FormatError("a directory or symlink owns data")
-            p = _Pending(entry, hash_pool)
-            declared.append(p)
-            unclosed.append(p)
-            last = p
+            if n_chunks != entry.offset // cs:
+                raise FormatError(
+                    f"entry {m.name!r} must come right after chunk frame {entry.offset // cs - 1}"
+                    if entry.offset // cs
+                    else f"entry {m.name!r} must come before the first chunk frame"
+                )
+            if check is not None:
+                check.entry(entry)
+            pending.push(entry)
+            declared += 1
+            last, last_size = entry, None
             next_start = None
         elif isinstance(frame, ChunkFrame):
             if last is None:
                 raise FormatError("chunk before the first entry")
-            if len(unclosed) > 1 and unclosed[1].entry.offset <= received:
-                name = unclosed[0].entry.member.name
+            second = pending.second_offset()
+            if second is not None and second <= received:
+                name = pending.first().member.name
                 raise FormatError(f"member {name!r} is complete but its finish frame is missing")
-            if len(offsets) >= limits.MAX_CHUNKS:
+            if n_chunks >= limits.MAX_CHUNKS:
                 raise LimitExceeded(f"more than {limits.MAX_CHUNKS} chunks")
             if short:
                 raise FormatError("only the last chunk may be shorter than the chunk size")
             short = frame.raw_len < cs
             end_of_chunk = received + frame.raw_len
-            if end_of_chunk > last.entry.offset and (
-                last.entry.member.type != "file"
-                or (last.size is not None and end_of_chunk > last.entry.offset + last.size)
+            if end_of_chunk > last.offset and (
+                last.member.type != "file"
+                or (last_size is not None and end_of_chunk > last.offset + last_size)
             ):
                 raise FormatError("chunk data belongs to no member")
+            if check is not None:
+                check.chunk(frame.pos)
+            else:
+                tally.chunk(frame.pos)
             received = end_of_chunk
-            offsets.append(frame.pos)
+            n_chunks += 1
             counts[frame.slot] += 1
             if with_data:
                 buf.append(frame.data)
         elif isinstance(frame, FinishFrame):
-            if not unclosed:
+            if not pending:
                 raise FormatError("finish frame without an open member")
-            p = unclosed.popleft()
-            m = p.entry.member
+            entry = pending.pop()
+            m = entry.member
             final = finished(m, frame.size, frame.sha256)
-            end = p.entry.offset + frame.size
+            end = entry.offset + frame.size
             if end > received:
                 raise FormatError(f"member {m.name!r} finishes before its data arrived")
-            if unclosed:
-                if unclosed[0].entry.offset != end:
+            if pending:
+                if pending.first().offset != end:
                     raise FormatError(
                         f"member {m.name!r} size does not match the next member's start"
                     )
-            elif p is last:
+            else:  # it is the last member declared
                 if end != received:
                     raise FormatError(f"member {m.name!r} is followed by data of no member")
                 next_start = end
-            p.size, p.digest, p.closed = frame.size, frame.sha256, True
-            seen.append(Entry(final, p.entry.offset))
-        elif isinstance(frame, IndexFrame):
-            if unclosed:
-                raise FormatError("index before every member was finished")
-            if known_index is not None and frame.body == known_index[0]:
-                index = known_index[1]
+                last_size = frame.size
+            if check is not None:
+                check.finish(final)
             else:
-                index = decode_index(frame.body, chunk_size=cs, slots=len(h.codecs))
-            if (
-                list(index.entries) != seen
-                or list(index.chunk_offsets) != offsets
-                or list(index.counts) != counts
-                or index.total != received
-            ):
+                tally.finished(final, entry.offset)
+            # deliver() made the oldest pending member the one being delivered
+            assert cur is not None and cur.entry is entry
+            cur.size, cur.digest = frame.size, frame.sha256
+        elif isinstance(frame, IndexFrame):
+            if pending:
+                raise FormatError("index before every member was finished")
+            if known_index is not None:
+                if frame.body != known_index[0]:
+                    raise FormatError("the index frame is not the one the trailer points at")
+                index = known_index[1]
+                same = check is not None and check.complete()
+            else:
+                index = decode_index_view(frame.body, chunk_size=cs, slots=len(h.codecs))
+                same = tally.matches(index)
+            if not same or list(index.counts) != counts or index.total != received:
                 raise FormatError("the index does not match the archive's content")
             yield from deliver()
-            if declared:
+            if cur is not None:
                 raise FormatError("member data missing before the index")
             _check_tail(h, _next_frame(frames), lambda: _next_frame(frames), frame.pos, None)
             if not stream.at_end():
@@ -763,7 +836,7 @@ class _ChunkCursor:
     """Seekable access to decoded chunks by number, decrypting only the chunks asked for."""
 
     def __init__(
-        self, reader: ArchiveReader, index: Index, decoder: ChunkDecoder, n_segments: int
+        self, reader: ArchiveReader, index: IndexView, decoder: ChunkDecoder, n_segments: int
     ) -> None:
         self._r = reader
         self._index = index
@@ -796,7 +869,7 @@ class _ChunkCursor:
             items.append((frame.slot, frame.data, frame.raw_len))
             ks.append(j)
             self._next_k += 1
-        self._cache = dict(zip(ks, self._decoder.decode_group(items), strict=True))
+        self._cache = dict(zip(ks, self._decoder.decode_group(items, k), strict=True))
 
     def member_bytes(self, entry: Entry, digests: bool = True) -> Iterator[bytes]:
         m = entry.member

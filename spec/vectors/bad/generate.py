@@ -14,7 +14,9 @@ when the archive is valid), and ``released_sha256``/``released_len``: the plaint
 read releases before the error (jobs=1, on a pipe). The generator checks while building that
 the released bytes are a prefix of the authenticated content (for byte-level corruption: of
 the original archive's content; for resealed edits: of what the edited chunk frames decode to).
-``expect_seekable``, when present, is the error class of ``info()`` on a seekable file.
+``expect_seekable``, when present, is the error class of a seekable read: ``info()``,
+``members()``, then every member read by name (which checks each one's entry frame against
+its index row).
 ``expect_extract``, when present, is the error class a full extraction into an empty directory
 must raise (for archives that read fine but must not be extracted).
 """
@@ -544,8 +546,8 @@ def _vectors(bases: dict[str, Base]) -> list[Vector]:
     add("zstd-window-too-large", "a zstd frame for 256 bytes asking for a 128 MiB window",
         lambda: _edit_chunk(x, 0, slot=_zstd_slot(x), out=_wide_window_frame(256)), "CodecError",
         resealed=True)
-    add("store-output-short", "a stored chunk one byte short of raw_len",
-        lambda: _edit_chunk(x, 0, slot=0, out=b"a" * 255), "CodecError", resealed=True)
+    add("store-output-short", "a stored chunk one byte short of raw_len (above store's max_ratio 1)",
+        lambda: _edit_chunk(x, 0, slot=0, out=b"a" * 255), "LimitExceeded", resealed=True)
     add("entry-path-dotdot", "member name '../escape'",
         lambda: _edit_entry(x, 0, lambda w: w.update(p="../escape")), "UnsafePath", resealed=True)
     add("entry-path-absolute", "member name '/etc/passwd'",
@@ -720,6 +722,14 @@ def _vectors(bases: dict[str, Base]) -> list[Vector]:
         b = bases[name]
         V.append(Vector(name, description, lambda b=b: b.data, KEY_X, None, base=name,
                         expect_extract="UnsafePath"))
+
+    # the index and the entry frames tell different stories (ZIP's local header vs central
+    # directory): whichever way a reader goes, it must not write the entry under either name
+    pair = bases["pair"]
+    add("entry-disagrees-with-index",
+        "unencrypted: the first entry frame says evil.sh (mode 0755), its index row benign.txt",
+        lambda: _edit_entry(pair, 0, lambda w: w.update(p="evil.sh", m=0o755)), "FormatError",
+        key=KEY_NONE, resealed=True, base="pair", expect_seekable="FormatError")
     return V
 
 
@@ -730,6 +740,7 @@ def bases() -> dict[str, Base]:
         "pass": _write("pass", TREE, key="passphrase"),
         "none": _write("none", TREE, key="none"),
         "padded": _write("padded", TREE, pad=True),
+        "pair": _write("pair", [("f", "benign.txt", 300), ("f", "other.txt", 200)], key="none"),
     }
     for count in (0, 1, 255, 256, 257):
         size = 256 * count - (7 if count else 0)

@@ -45,6 +45,15 @@ Decoding
     :class:`CodecError` (or :class:`ModelMismatch`/``LimitExceeded`` where
     those apply). ``raw_len`` is at most the archive's chunk size cap.
 
+Expansion limit
+    ``max_ratio`` (class attribute, default None: unlimited) is the largest ratio
+    ``raw_len / len(data)`` the codec can legitimately produce. A reader refuses
+    (:class:`LimitExceeded`, before decoding it) a chunk that declares more, unless
+    the caller's decode policy sets another limit; the writer never writes an output
+    above it (the chunk goes to the next candidate, or is stored). A codec whose
+    decode time follows ``raw_len`` rather than ``len(data)`` at a high cost per byte
+    should declare one.
+
 Batching (optional)
     ``encode_many`` / ``decode_many`` take a sequence of chunks and return
     results in the same order, equal element by element to the one-at-a-time
@@ -186,6 +195,8 @@ class Codec(ABC):
     thread_safe: ClassVar[bool] = True
     batches_internally: ClassVar[bool] = False
     verify_after_encode: ClassVar[bool] = False
+    #: Largest plausible ``raw_len / len(data)``; None: unlimited (see "Expansion limit").
+    max_ratio: ClassVar[float | None] = None
     #: Names of the models (``ModelDescriptor.name``) the codec can use; informational,
     #: shown by ``nzarc codecs``. What an archive pins comes from ``required_models()``.
     uses_models: ClassVar[tuple[str, ...]] = ()
@@ -251,6 +262,11 @@ def validate_codec_class(cls: object) -> None:
     version = getattr(cls, "version", None)
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
         raise TypeError(f"{cls.__qualname__}.version {version!r} is not a positive int")
+    ratio = getattr(cls, "max_ratio", None)
+    if ratio is not None and (
+        isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 1
+    ):
+        raise TypeError(f"{cls.__qualname__}.max_ratio {ratio!r} is not None or a number >= 1")
     if getattr(cls, "__abstractmethods__", None):
         missing = ", ".join(sorted(cls.__abstractmethods__))
         raise TypeError(f"{cls.__qualname__} does not implement {missing}")

@@ -7,6 +7,7 @@ duplicate map keys, non-string keys, floats, ext types, trailing bytes and nesti
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import msgpack
@@ -139,13 +140,16 @@ class StrictReader:
     def __init__(self, data: bytes, what: str) -> None:
         self._data = bytes(data)
         self._what = what
+        # Read through a file object (which shares ``data``) rather than ``feed``, which would
+        # copy the whole body into the unpacker's buffer.
         self._up = msgpack.Unpacker(
+            io.BytesIO(self._data),
             raw=False,
             strict_map_key=False,
             ext_hook=_ext,
+            read_size=min(1 << 16, max(1, len(self._data))),
             max_buffer_size=max(1, len(self._data)),
         )
-        self._up.feed(self._data)
 
     def _fail(self, message: str) -> FormatError:
         return FormatError(f"{self._what}: {message}")
@@ -202,6 +206,10 @@ class StrictReader:
             raise self._fail("value cannot be encoded canonically") from None
         self._canonical(start, again)
         return value
+
+    def tell(self) -> int:
+        """The offset of the next piece in the data."""
+        return int(self._up.tell())
 
     def end(self) -> None:
         """Raise FormatError unless every byte has been consumed."""

@@ -1,10 +1,15 @@
-"""The entry index (spec/FORMAT.md §6): encoding and full validation."""
+"""The entry index (spec/FORMAT.md §6): encoding, full validation, and a compact view of a
+validated index whose rows are decoded on demand."""
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
+
+import msgpack
 
 from nzarc.errors import FormatError
 from nzarc.format import limits
@@ -13,7 +18,16 @@ from nzarc.format.layout import SHA256_LEN, WIRE_TYPES
 from nzarc.format.member import Entry, Member, NameSet, check_mode, check_mtime
 from nzarc.format.paths import validate_link_target, validate_member_name
 
-__all__ = ["Index", "encode_index", "decode_index", "padme"]
+__all__ = [
+    "Index",
+    "IndexView",
+    "MemberListing",
+    "encode_index",
+    "encode_row",
+    "decode_index",
+    "decode_index_view",
+    "padme",
+]
 
 _TO_WIRE = {v: k for k, v in WIRE_TYPES.items()}
 
@@ -28,30 +42,128 @@ class Index:
     total: int
 
 
+def row_wire(member: Member, offset: int) -> list[Any]:
+    """The index row of ``member`` (its verified size and digest; 0 and nil while unknown)."""
+    return [
+        member.name,
+        _TO_WIRE[member.type],
+        member.mode,
+        member.mtime_ns,
+        offset,
+        member.size or 0,
+        member.sha256 if member.type == "file" else None,
+        member.link_target,
+    ]
+
+
+def encode_row(member: Member, offset: int) -> bytes:
+    """The canonical encoding of one index row: the bytes it has inside an index body."""
+    return pack(row_wire(member, offset))
+
+
 def encode_index(index: Index) -> bytes:
-    rows: list[list[Any]] = []
-    for e in index.entries:
-        m = e.member
-        rows.append(
-            [
-                m.name,
-                _TO_WIRE[m.type],
-                m.mode,
-                m.mtime_ns,
-                e.offset,
-                m.size or 0,
-                m.sha256 if m.type == "file" else None,
-                m.link_target,
-            ]
-        )
     return pack(
         {
-            "entries": rows,
+            "entries": [row_wire(e.member, e.offset) for e in index.entries],
             "chunks": b"".join(struct.pack(">Q", o) for o in index.chunk_offsets),
             "counts": list(index.counts),
             "total": index.total,
         }
     )
+
+
+class ChunkOffsets(Sequence[int]):
+    """The index's chunk frame offsets, read from its 8-byte big-endian array on demand."""
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+
+    def __len__(self) -> int:
+        return len(self._raw) // 8
+
+    @overload
+    def __getitem__(self, k: int) -> int: ...
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[int]: ...
+
+    def __getitem__(self, k: int | slice) -> int | Sequence[int]:
+        if isinstance(k, slice):
+            return tuple(self)[k]
+        n = len(self)
+        if k < 0:
+            k += n
+        if not 0 <= k < n:
+            raise IndexError("chunk number out of range")
+        return int(_OFFSET.unpack_from(self._raw, 8 * k)[0])
+
+    def __iter__(self) -> Iterator[int]:
+        return (o for (o,) in _OFFSET.iter_unpack(self._raw))
+
+    @property
+    def raw(self) -> bytes:
+        return self._raw
+
+
+class IndexRows:
+    """The index's entries, decoded again (one row at a time) on each iteration."""
+
+    def __init__(self, rows: memoryview, count: int) -> None:
+        self._rows = rows
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Entry]:
+        up = msgpack.Unpacker(raw=False, use_list=True, max_buffer_size=_ROW_PIECE + _ROW_MAX)
+        rows = self._rows
+        for start in range(0, len(rows), _ROW_PIECE):
+            up.feed(rows[start : start + _ROW_PIECE])
+            for name, kind, mode, mtime, offset, size, digest, link in up:
+                mtype = WIRE_TYPES[kind]
+                yield Entry(Member(name, mtype, mode, mtime, size, digest, link), offset)
+
+
+class MemberListing:
+    """The members of an index's rows, decoded again on each iteration (re-iterable, sized)."""
+
+    def __init__(self, rows: IndexRows) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Member]:
+        return (entry.member for entry in self._rows)
+
+
+@dataclass(frozen=True)
+class IndexView:
+    """A validated index that keeps only its body (spec/FORMAT.md §6).
+
+    Rows are decoded again whenever :attr:`entries` is iterated, so an index costs its body
+    (at most ``MAX_INDEX_BYTES``) and a few objects, whatever its number of rows.
+    """
+
+    body: bytes
+    entries: IndexRows
+    chunk_offsets: ChunkOffsets
+    counts: tuple[int, ...]
+    total: int
+    files: int  #: how many rows are files
+    rows_span: tuple[int, int]  #: where the rows lie in ``body``
+
+    def rows_digest(self) -> bytes:
+        """SHA-256 of the rows' encodings, concatenated (what :func:`encode_row` gives)."""
+        a, b = self.rows_span
+        return hashlib.sha256(memoryview(self.body)[a:b]).digest()
+
+    def chunks_digest(self) -> bytes:
+        """SHA-256 of the chunk offsets as 8-byte big-endian numbers."""
+        return hashlib.sha256(self.chunk_offsets.raw).digest()
+
+    def materialize(self) -> Index:
+        return Index(tuple(self.entries), tuple(self.chunk_offsets), self.counts, self.total)
 
 
 def _need(cond: bool, message: str) -> None:
@@ -65,16 +177,28 @@ def _is_int(v: Any) -> bool:
 
 _INDEX_KEYS = ("chunks", "counts", "entries", "total")  # canonical (sorted) order
 _ROW_LEN = 8
+_OFFSET = struct.Struct(">Q")
+_ROW_PIECE = 1 << 16
+_ROW_MAX = 4 * limits.MAX_PATH_BYTES + 4 * limits.MAX_LINK_BYTES + 1024
 
 
 def decode_index(body: bytes, *, chunk_size: int, slots: int) -> Index:
-    """Decode and validate an index body against the header's chunk size and slot count.
+    """Decode and validate an index body; see :func:`decode_index_view` (this one also builds
+    every entry: it is for tests and small indexes)."""
+    return decode_index_view(body, chunk_size=chunk_size, slots=slots).materialize()
+
+
+def decode_index_view(body: bytes, *, chunk_size: int, slots: int) -> IndexView:
+    """Validate an index body against the header's chunk size and slot count.
 
     The body is read piece by piece (:class:`StrictReader`): the entry count is bounded before
     any row is decoded and every row field must be a scalar, so a hostile index cannot make the
-    reader build more objects than ``MAX_ENTRIES`` rows of eight scalars.
+    reader build more objects than one row of eight scalars at a time. Rows are validated one
+    by one and not kept (their names go to a :class:`NameSet`, a fixed number of bytes per
+    name prefix); the view decodes them again on demand.
     """
     limits.check("index length", len(body), limits.MAX_INDEX_BYTES)
+    body = bytes(body)
     r = StrictReader(body, "index")
     _need(r.map() == len(_INDEX_KEYS), "must be a map of chunks, counts, entries, total")
     for key in _INDEX_KEYS[:2]:
@@ -93,14 +217,17 @@ def decode_index(body: bytes, *, chunk_size: int, slots: int) -> Index:
     _need(r.scalar() == "entries", "must be a map of chunks, counts, entries, total")
     n_rows = r.array()
     limits.check("index entry count", n_rows, limits.MAX_ENTRIES)
+    rows_start = r.tell()
     names = NameSet()
-    entries: list[Entry] = []
-    expected = 0
+    expected = files = 0
     for _ in range(n_rows):
         _need(r.array() == _ROW_LEN, "entry must be an 8-element array")
         row = [r.scalar() for _ in range(_ROW_LEN)]
-        entries.append(_entry(row, expected, names))
-        expected = entries[-1].offset + (entries[-1].member.size or 0)
+        entry = _entry(row, expected, names)
+        expected = entry.offset + (entry.member.size or 0)
+        files += entry.member.type == "file"
+    del names
+    rows_end = r.tell()
     _need(r.scalar() == "total", "must be a map of chunks, counts, entries, total")
     total = r.scalar()
     r.end()
@@ -108,14 +235,15 @@ def decode_index(body: bytes, *, chunk_size: int, slots: int) -> Index:
     n_chunks = len(chunks) // 8
     limits.check("index chunk count", n_chunks, limits.MAX_CHUNKS)
     _need(n_chunks == -(-total // chunk_size), f"{n_chunks} chunks cannot hold {total} bytes")
-    offsets = struct.unpack(f">{n_chunks}Q", chunks)
-    _need(
-        all(a < b for a, b in zip(offsets, offsets[1:], strict=False)),
-        "chunk offsets must increase",
-    )
+    offsets = ChunkOffsets(chunks)
+    previous = -1
+    for o in offsets:
+        _need(o > previous, "chunk offsets must increase")
+        previous = o
     _need(sum(counts) == n_chunks, "per-slot counts do not add up to the chunk count")
     _need(expected == total, "entries do not cover the logical stream exactly")
-    return Index(tuple(entries), offsets, tuple(counts), total)
+    rows = IndexRows(memoryview(body)[rows_start:rows_end], n_rows)
+    return IndexView(body, rows, offsets, tuple(counts), total, files, (rows_start, rows_end))
 
 
 def _entry(row: list[Any], expected: int, names: NameSet) -> Entry:

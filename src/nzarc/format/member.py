@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from nzarc.errors import FormatError, LimitExceeded, UnsafePath
-from nzarc.format import limits
+from nzarc.errors import FormatError
 from nzarc.format.layout import MODE_MASK, SHA256_LEN, TYPE_DIR, TYPE_FILE, TYPE_SYMLINK, WIRE_TYPES
+from nzarc.format.nameset import NameSet
 from nzarc.format.paths import validate_link_target, validate_member_name
 
 __all__ = ["Member", "Entry", "NameSet", "entry_to_wire", "entry_from_wire"]
@@ -17,7 +17,7 @@ _TO_WIRE = {v: k for k, v in WIRE_TYPES.items()}
 _MTIME_MIN, _MTIME_MAX = -(2**63), 2**63 - 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """One archive member.
 
@@ -39,7 +39,7 @@ class Member:
         return self.type == "file"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A member plus the logical offset where its data starts."""
 
@@ -116,47 +116,6 @@ def finished(member: Member, size: int, sha256: bytes) -> Member:
         )
         return member
     return Member(member.name, member.type, member.mode, member.mtime_ns, size, sha256, None)
-
-
-class NameSet:
-    """Tracks member names: rejects duplicates and members below a file or symlink.
-
-    Names are kept as a trie of components (one node per distinct prefix, shared between
-    siblings), so adding a name costs time linear in its length, and the number of nodes is
-    capped at ``2 * limits.MAX_ENTRIES`` (LimitExceeded): deep, unshared names cannot make a
-    reader spend memory or time quadratic in the path length.
-    """
-
-    def __init__(self) -> None:
-        self._nodes: dict[tuple[int, str], int] = {}  # (parent node, component) -> node
-        self._kinds: dict[int, str] = {}  # node -> kind, for nodes that are members
-        self._cap = 2 * limits.MAX_ENTRIES
-
-    def _child(self, node: int, part: str) -> tuple[int, bool]:
-        child = self._nodes.get((node, part))
-        if child is not None:
-            return child, False
-        if len(self._nodes) >= self._cap:
-            raise LimitExceeded(f"member names hold more than {self._cap} distinct path prefixes")
-        child = len(self._nodes) + 1  # node 0 is the root
-        self._nodes[(node, part)] = child
-        return child, True
-
-    def add(self, name: str, kind: str) -> None:
-        parts = name.split("/")
-        node = 0
-        for i, part in enumerate(parts[:-1]):
-            node, _ = self._child(node, part)
-            parent_kind = self._kinds.get(node, "dir")
-            if parent_kind != "dir":
-                parent = "/".join(parts[: i + 1])
-                raise UnsafePath(f"member {name!r} lies below the {parent_kind} {parent!r}")
-        node, new = self._child(node, parts[-1])
-        if node in self._kinds:
-            raise UnsafePath(f"duplicate member name {name!r}")
-        if kind != "dir" and not new:  # the node exists only as the parent of other members
-            raise UnsafePath(f"{kind} {name!r} is also the parent of another member")
-        self._kinds[node] = kind
 
 
 # re-exported for modules that build members

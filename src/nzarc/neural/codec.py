@@ -93,6 +93,8 @@ PREFILL_TOKENS = 4096
 PREFILL_ROWS = 256
 #: Memory budget of one decoding batch (KV caches and frequency tables), in bytes.
 DEFAULT_DECODE_MEMORY = 2 << 30
+#: Largest raw_len / coded length read or written (about 4x the best measured on text, ~8).
+MAX_RATIO = 32
 #: Decoding checks for corrupt streams every this many steps (an early exit).
 _CHECK_EVERY = 64
 
@@ -182,13 +184,25 @@ def _load(sha: str) -> Any:
         model = _REGISTERED.get(sha)
     if model is not None:
         return model
-    from nzarc.neural.runtime import load_model
+    from nzarc.neural.resources import check_runtime_memory, memory_failure
 
+    try:
+        path = _store().path_for(sha)
+    except Exception:  # load_model reports a missing model
+        path = None
+    check_runtime_memory(path)  # before torch/numba: under a low limit they abort the process
+    try:
+        from nzarc.neural.runtime import load_model
+    except (ImportError, OSError, MemoryError) as exc:
+        raise (memory_failure("torch and the neural runtime", exc) or exc) from None
     try:
         return load_model(sha)
     except NzarcError:
         raise
     except Exception as exc:
+        memory = memory_failure(f"model {sha[:16]}…", exc)
+        if memory is not None:
+            raise memory from None
         raise ModelMismatch(f"{_ID}: cannot load model {sha[:16]}…: {exc}", hint=INSTALL_HINT) from None
 
 
@@ -250,6 +264,7 @@ class NeuralCodec(Codec):
     releases_gil: ClassVar[bool] = True
     batches_internally: ClassVar[bool] = True
     uses_models: ClassVar[tuple[str, ...]] = (DEFAULT_MODEL_NAME,)
+    max_ratio: ClassVar[float | None] = MAX_RATIO
 
     def __init__(
         self, model: str | None = None, window: int = DEFAULT_WINDOW, act_levels: int = DEFAULT_ACT_LEVELS

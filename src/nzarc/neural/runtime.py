@@ -157,6 +157,11 @@ def fused_kernels():  # -> module | None
                     _KERNELS = cpu_kernels
                 except ImportError:  # numba missing: the torch path computes the same integers
                     _KERNELS = None
+                except OSError as exc:  # llvmlite's library failing to map: a memory limit
+                    from nzarc.neural.resources import memory_failure
+
+                    _KERNELS_CHECKED = False
+                    raise (memory_failure("the fused CPU kernels (numba)", exc) or exc) from None
         return _KERNELS
 
 

