@@ -16,28 +16,32 @@ class RateEstimator:
 
     The estimator is fed samples ``(time, count)`` with :meth:`update`:
 
-    * Warm-up: until ``warmup`` seconds after ``start``, the rate is the plain average
-      since the start, ``count / elapsed``. The first sample after the warm-up seeds the
-      moving average with that average.
+    * Warm-up: until ``warmup`` seconds after ``start`` and the first progress, the rate
+      is the plain average since the start, ``count / elapsed``. The first sample after
+      the warm-up seeds the moving average with that average.
     * After the warm-up: an exponentially weighted moving average of the rate with time
       constant ``tau`` seconds. A sample ``dt`` seconds after the previous one moves the
       average the fraction ``1 - exp(-dt / tau)`` of the way towards the rate seen over
       those ``dt`` seconds. Samples less than ``min_dt`` seconds after the previous one
       are not folded in yet (their progress counts in the next one), so a burst of
       reports in one instant is never taken for a huge rate.
+    * A spike is clipped: the rate seen over one sample counts as at most ``spike`` times
+      the average (a burst of small members, a chunk written all at once).
 
-    Hence a burst that runs ``k`` times faster than the average for ``d`` seconds moves
-    the average by at most about ``(k - 1) * d / tau`` of itself, and a stall of ``d``
-    seconds lowers it by at most ``d / tau`` of itself: the ETA drifts, it does not jump.
-    It is also not strictly monotone: a rate that really changes is followed within a
-    few ``tau``.
+    Hence a burst of ``d`` seconds moves the average up by at most about
+    ``(spike - 1) * d / tau`` of itself, however fast it ran, and a stall of ``d`` seconds
+    lowers it by at most ``d / tau`` of itself: the ETA drifts, it does not jump. A rate
+    that really changes is still followed: within a few ``tau`` when it falls, and by up
+    to a factor ``spike`` every ``tau`` or so when it rises.
     """
 
-    def __init__(self, start: float, *, tau: float = 30.0, warmup: float = 5.0, min_dt: float = 1.0) -> None:
+    def __init__(self, start: float, *, tau: float = 30.0, warmup: float = 5.0, min_dt: float = 1.0,
+                 spike: float = 3.0) -> None:
         self.start = start
         self.tau = tau
         self.warmup = warmup
         self.min_dt = min_dt
+        self.spike = spike
         self._rate: float | None = None  # the moving average, once seeded
         self._last_t = start
         self._last_count = 0.0
@@ -50,7 +54,7 @@ class RateEstimator:
             return
         if self._rate is None:
             self._avg = count / elapsed
-            if elapsed >= self.warmup:
+            if elapsed >= self.warmup and count > 0:
                 self._rate = self._avg
                 self._last_t, self._last_count = now, count
             return
@@ -58,6 +62,8 @@ class RateEstimator:
         if dt < self.min_dt:
             return
         seen = max(0.0, count - self._last_count) / dt
+        if self._rate > 0:
+            seen = min(seen, self.spike * self._rate)
         self._rate += (1.0 - math.exp(-dt / self.tau)) * (seen - self._rate)
         self._last_t, self._last_count = now, count
 
