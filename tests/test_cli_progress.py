@@ -196,3 +196,17 @@ def test_progress_interval_is_checked() -> None:
     for bad in ("-1", "nan", "x", "1e9"):
         with pytest.raises(argparse.ArgumentTypeError, match="seconds"):
             progress_period(bad)
+
+
+def test_progress_lines_keep_coming_while_nothing_is_reported() -> None:
+    import time
+
+    s = io.StringIO()
+    p = Progress(stream=s, total=100, period=0.05)  # the real clock: a ticker draws
+    p.advance(10)
+    time.sleep(0.5)  # one long model call that reports nothing
+    p.finish()
+    lines = s.getvalue().splitlines()
+    assert len(lines) >= 4 and all("10 B / 100 B  10%" in ln for ln in lines), lines
+    assert s.getvalue().count("\n") == len(lines)
+    assert p._ticker is None  # stopped by finish()

@@ -5,7 +5,8 @@ ETA, plus the model's tokens while the neural codec works. On a terminal it is
 one line redrawn at most a few times per second, unless the user passed ``-q``.
 Elsewhere nothing is drawn, unless the user asked for ``--progress``: then one
 newline-terminated line every ``period`` seconds (and a last one at the end),
-with no carriage returns, for logs. ``--progress`` wins over ``-q``. ``-v``
+with no carriage returns, for logs; a daemon thread draws it when no report
+arrives in a period (one long model call). ``--progress`` wins over ``-q``. ``-v``
 additionally lists each member's name as it is processed (on its own line,
 above the progress line).
 
@@ -123,6 +124,22 @@ class Progress:
         self._shown = 0.0  # bytes shown so far: what is shown never goes back
         self._bytes_rate = RateEstimator(self._start)
         self._tokens_rate: RateEstimator | None = None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if self.lines and self.interval > 0 and clock is time.monotonic:
+            # a line every period even while one long model call reports nothing
+            self._ticker = threading.Thread(target=self._tick, name="nzarc-progress", daemon=True)
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                now = self._clock()
+                if not self._stop.is_set() and now - self._last_draw >= self.interval:
+                    try:
+                        self._draw(now)
+                    except (OSError, ValueError):  # stderr gone: the command reports on its own
+                        return
 
     def model_work(self, kind: str, tokens: int) -> None:
         """Hook for :func:`nzarc.neural.codec.set_progress_hook`: ``*-planned`` kinds add to
@@ -226,6 +243,10 @@ class Progress:
     def finish(self) -> None:
         """Erase the progress line (the command prints its own summary); with
         ``--progress`` off a terminal, write a last line instead."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
         if self.show_bar:
             with self._lock:
                 if self.lines:
