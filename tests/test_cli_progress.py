@@ -98,3 +98,115 @@ def test_model_work_from_threads_adds_up() -> None:
     for t in threads:
         t.join()
     assert p.tokens_done == 4000
+
+
+def test_bytes_and_percent_advance_with_model_tokens() -> None:
+    clock = Clock()
+    p = Progress(stream=FakeTTY(), total=2000, clock=clock)
+    p.model_work("encode-bytes", 1000)  # one codec call on this thread: 1000 raw bytes
+    p.model_work("encode-planned", 400)
+    assert "0 B / 2.0 KiB   0%" in p.line()
+    clock.t += 5.0
+    p.model_work("encode", 100)
+    assert "250 B / 2.0 KiB  12%" in p.line()  # a quarter of the tokens: a quarter of the bytes
+    clock.t += 5.0
+    p.model_work("encode", 300)  # the call is done; its chunks are not written yet
+    assert "1000 B / 2.0 KiB  50%" in p.line()
+    p.advance(1000)  # now they are: the bytes shown do not count them twice
+    assert "1000 B / 2.0 KiB  50%" in p.line()
+    p.model_work("decode", 50)  # the other direction (--verify) adds no bytes
+    p.advance(500)  # a member the model did not work on
+    assert "1.5 KiB / 2.0 KiB  75%" in p.line()
+
+
+def test_model_bytes_of_two_threads_and_a_decode() -> None:
+    from nzarc.progress_estimate import ModelBytes
+
+    m = ModelBytes("decode")
+    m.report("decode-bytes", 100, thread=1)
+    m.report("decode-planned", 10, thread=1)
+    m.report("decode-bytes", 300, thread=2)
+    m.report("decode-planned", 30, thread=2)
+    m.report("decode", 5, thread=1)
+    m.report("decode", 10, thread=2)
+    assert m.in_flight() == 50 + 100
+    m.report("encode", 30, thread=2)  # not this direction
+    assert m.in_flight() == 150
+    m.report("decode", 20, thread=2)
+    m.written(300)
+    assert m.in_flight() == 50
+
+
+def _eta_seconds(line: str) -> float:
+    import re
+
+    found = re.search(r"MiB\s+\d+%\s+\S+ \S+/s\s+ETA (\d+):(\d+)(?::(\d+))?", line)
+    assert found, line
+    parts = [int(x) for x in found.groups() if x is not None]
+    return float(sum(v * 60 ** i for i, v in enumerate(reversed(parts))))
+
+
+def test_eta_is_smoothed_against_a_rate_spike() -> None:
+    clock = Clock()
+    p = Progress(stream=FakeTTY(), total=100 << 20, clock=clock)
+    p.model_work("encode-bytes", 50 << 20)  # 50 MiB under the model, 40,000 tokens
+    p.model_work("encode-planned", 40_000)
+    for _ in range(120):  # two minutes at 100 tok/s: 128 KiB/s
+        clock.t += 1.0
+        p.model_work("encode", 100)
+        p.line()
+    before = _eta_seconds(p.line())
+    assert 600 <= before <= 700  # 85 MiB left at 128 KiB/s: about 11 minutes
+    clock.t += 1.0
+    p.advance(20 << 20)  # a stored member of 20 MiB written in one second
+    after = _eta_seconds(p.line())
+    # 65 of the 85 MiB are left (0.76 of the ETA) and the rate rose by under 10%; a plain
+    # average since the start would give 225 s, the rate over the last second 3 s
+    assert 0.69 * before <= after <= 0.77 * before
+    for _ in range(10):  # back to the steady rate
+        clock.t += 1.0
+        p.model_work("encode", 100)
+        p.line()
+    assert 0.69 * before <= _eta_seconds(p.line()) + 10 <= 0.77 * before
+
+
+def test_progress_lines_off_a_terminal() -> None:
+    for quiet in (False, True):  # --progress wins over -q
+        clock = Clock()
+        s = io.StringIO()
+        p = Progress(stream=s, total=100, period=10.0, quiet=quiet, clock=clock)
+        for _ in range(30):
+            clock.t += 1.0
+            p.advance(1)
+        p.finish()
+        lines = s.getvalue().split("\n")
+        assert "\r" not in s.getvalue() and lines[-1] == ""
+        assert len(lines[:-1]) == 4  # at 1 s, 11 s and 21 s, and the last one
+        assert "30 B / 100 B  30%" in lines[-2]
+
+
+def test_progress_interval_is_checked() -> None:
+    import argparse
+
+    import pytest
+
+    from nzarc.progress import progress_period
+
+    assert progress_period("0.5") == 0.5
+    for bad in ("-1", "nan", "x", "1e9"):
+        with pytest.raises(argparse.ArgumentTypeError, match="seconds"):
+            progress_period(bad)
+
+
+def test_progress_lines_keep_coming_while_nothing_is_reported() -> None:
+    import time
+
+    s = io.StringIO()
+    p = Progress(stream=s, total=100, period=0.05)  # the real clock: a ticker draws
+    p.advance(10)
+    time.sleep(0.5)  # one long model call that reports nothing
+    p.finish()
+    lines = s.getvalue().splitlines()
+    assert len(lines) >= 4 and all("10 B / 100 B  10%" in ln for ln in lines), lines
+    assert s.getvalue().count("\n") == len(lines)
+    assert p._ticker is None  # stopped by finish()

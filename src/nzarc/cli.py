@@ -47,7 +47,7 @@ from nzarc.passphrase import (
     resolve_passphrase,
     tty_available,
 )
-from nzarc.progress import Progress, format_bytes
+from nzarc.progress import DEFAULT_PERIOD, Progress, format_bytes, progress_period
 
 __all__ = ["main", "build_parser", "UsageError", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
 
@@ -139,6 +139,21 @@ def _add_verbosity(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     g.add_argument("-v", "--verbose", action="store_true", help="list members on stderr")
+
+
+def _add_progress(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--progress",
+        action="store_true",
+        help="show progress even when stderr is not a terminal: one line every "
+        f"{DEFAULT_PERIOD:g} seconds (wins over -q)",
+    )
+    p.add_argument(
+        "--progress-interval",
+        type=progress_period,
+        metavar="SECONDS",
+        help="seconds between two --progress lines (implies --progress)",
+    )
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
@@ -255,6 +270,7 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
                    help="write the binary archive to stdout even when it is a terminal")
     _add_device(p)
     _add_verbosity(p)
+    _add_progress(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories; '-' for stdin")
 
     # extract
@@ -278,6 +294,7 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     )
     _add_device(p)
     _add_verbosity(p)
+    _add_progress(p)
     p.add_argument("members", nargs="*", metavar="MEMBER", help="only these members (or directories)")
 
     # list
@@ -366,7 +383,15 @@ def _write_line(text: str) -> None:
 
 
 def _progress(args: argparse.Namespace) -> Progress:
-    prog = Progress(quiet=getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
+    period = getattr(args, "progress_interval", None)
+    if period is None and getattr(args, "progress", False):
+        period = DEFAULT_PERIOD
+    prog = Progress(
+        quiet=getattr(args, "quiet", False),
+        verbose=getattr(args, "verbose", False),
+        period=period,
+        model="decode" if getattr(args, "command", None) == "extract" else "encode",
+    )
     if prog.show_bar:  # model work is slow on a CPU: show it moving (tokens, rate, ETA)
         from nzarc.neural.codec import set_progress_hook
 

@@ -163,15 +163,19 @@ def test_fresh_process_gives_identical_bytes(
 
 
 def test_progress_hook_counts_every_token(codec: NeuralCodec, tiny) -> None:
-    seen: dict[str, int] = {"encode": 0, "decode": 0, "encode-planned": 0, "decode-planned": 0}
-    set_progress_hook(lambda kind, n: seen.__setitem__(kind, seen[kind] + n))
+    seen: dict[str, int] = {"encode": 0, "decode": 0, "encode-planned": 0, "decode-planned": 0,
+                            "encode-bytes": 0, "decode-bytes": 0}
+    order: list[str] = []
+    set_progress_hook(lambda kind, n: (seen.__setitem__(kind, seen[kind] + n), order.append(kind)))
     try:
         encoded = codec.encode(ALICE)
         codec.decode(encoded, len(ALICE))
     finally:
         set_progress_hook(None)
     tokens = len(tiny.tokenizer.encode(ALICE))
-    assert seen == dict.fromkeys(seen, tokens)
+    assert seen == {**dict.fromkeys(seen, tokens), "encode-bytes": len(ALICE), "decode-bytes": len(ALICE)}
+    assert order[:2] == ["encode-bytes", "encode-planned"]  # a call's raw bytes come first
+    assert order[order.index("decode-bytes") + 1] == "decode-planned"
 
 
 # ---------------------------------------------------------------------------- hostile input

@@ -122,8 +122,11 @@ def set_progress_hook(hook: Callable[[str, int], None] | None) -> None:
     """Report model work as it happens: ``hook(kind, tokens)`` with ``kind`` ``"encode"``
     or ``"decode"`` and ``tokens`` the number of tokens just finished, or ``kind``
     ``"encode-planned"`` / ``"decode-planned"`` and the number of tokens a call is about to
-    work on. Counts are deltas, so calls from several threads add up; a hook ignores kinds it
-    does not know. The hook must be cheap and thread-safe; ``None`` removes it.
+    work on. Just before its ``*-planned`` report a call reports ``"encode-bytes"`` /
+    ``"decode-bytes"`` with the raw bytes of the chunks it works on (in place of a token
+    count). One call reports on one thread. Counts are deltas, so calls from several threads
+    add up; a hook ignores kinds it does not know. The hook must be cheap and thread-safe;
+    ``None`` removes it.
     """
     global _PROGRESS
     _PROGRESS = hook
@@ -371,6 +374,7 @@ class NeuralCodec(Codec):
                 windows.append(toks[start : start + n])
                 owner.append(ci)
         streams: list[bytes] = [b""] * len(windows)
+        _report("encode-bytes", sum(len(c) for c in chunks))
         _report("encode-planned", sum(len(w) for w in windows))
         for wi, cums, freqs in _window_intervals(model, windows):
             enc = RangeEncoder(model.freq_bits)
@@ -441,6 +445,7 @@ class NeuralCodec(Codec):
                 jobs.append((ci, w, s, min(n, total - w * n)))
         jobs.sort(key=lambda j: -j[3])
         tokens: dict[tuple[int, int], list[int]] = {}
+        _report("decode-bytes", sum(items[ci][1] for ci in todo))
         _report("decode-planned", sum(j[3] for j in jobs))
         for group in _decode_groups(model, [j[3] for j in jobs]):
             sel = [jobs[k] for k in group]
