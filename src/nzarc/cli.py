@@ -12,7 +12,8 @@ errors into one-line messages and exit statuses:
   directory, a disk full (the message names the file);
 * 2: usage error (bad arguments, no passphrase available, binary output to
   a terminal);
-* 130: interrupted (Ctrl-C).
+* 128 + N: stopped by signal N, the partial output removed: 130 for Ctrl-C (SIGINT),
+  143 for SIGTERM, 129 for SIGHUP.
 
 Errors are printed as ``nzarc: error: <message>`` and, when useful, a second
 line ``hint: <what to do>``. Tracebacks are never shown for these.
@@ -48,6 +49,7 @@ from nzarc.passphrase import (
     tty_available,
 )
 from nzarc.progress import DEFAULT_PERIOD, Progress, format_bytes, progress_period
+from nzarc.signals import Terminated, exit_status, terminate_as_interrupt
 
 __all__ = ["main", "build_parser", "UsageError", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
 
@@ -65,7 +67,8 @@ exit status:
      wrong passphrase or identity, unreadable or malformed key file, missing
      codec or model, refused overwrite, -C not a directory, disk full)
   2  usage error (bad arguments, no passphrase available, binary to a terminal)
-  130  interrupted
+  128+N  stopped by signal N, partial output removed (130 Ctrl-C, 143 SIGTERM,
+     129 SIGHUP)
 
 Passphrases come from --passphrase-file, the NZARC_PASSPHRASE environment
 variable, or a prompt on the terminal (asked twice on create); never stdin.
@@ -1144,6 +1147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     warnings.showwarning = _show_warning
+    with terminate_as_interrupt():
+        return _main(args_list)
+
+
+def _main(args_list: list[str]) -> int:
     try:
         word = _command_word(args_list)
         if word == "bench":  # everything after 'bench' belongs to the harness
@@ -1161,10 +1169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NzarcError as e:
         _err(e.message, _cli_hint(e))
         return EXIT_FAILURE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         sys.stderr.write("\n")
-        _err("interrupted")
-        return EXIT_INTERRUPTED
+        _err(f"terminated by {e.name}" if isinstance(e, Terminated) else "interrupted")
+        return exit_status(e)
     except BrokenPipeError:
         _silence_stdout()
         if args_list and _command_word(args_list) in ("create", "keygen"):

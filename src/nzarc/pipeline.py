@@ -24,6 +24,7 @@ from nzarc.errors import CodecError, FormatError, ModelMismatch, NzarcError, Uns
 from nzarc.format.header import CodecEntry
 from nzarc.levels import level_codec
 from nzarc.policy import DEFAULT_POLICY, DecodePolicy
+from nzarc.signals import CancelToken
 
 __all__ = [
     "ProgressEvent",
@@ -122,8 +123,58 @@ def tune_process_allocator() -> bool:
     return mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD) == 1 and ok
 
 
-def make_executor(jobs: int) -> Executor:
-    return ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="nzarc")
+#: Seconds between checks while the main thread waits for a worker (it sees signals meanwhile).
+_WAIT_POLL = 0.2
+
+
+class CancellingExecutor(ThreadPoolExecutor):
+    """A thread pool with a :class:`~nzarc.signals.CancelToken`: ``shutdown(cancel_futures=True)``
+    (an aborted archive) sets it, so that cancellable codec work already running stops at its
+    next check instead of running to the end of its chunks."""
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="nzarc")
+        self.cancel = CancelToken()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            self.cancel.set()
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def make_executor(jobs: int) -> CancellingExecutor:
+    return CancellingExecutor(jobs)
+
+
+def _token(executor: Executor, cancel: CancelToken | None) -> CancelToken:
+    if cancel is not None:
+        return cancel
+    token = getattr(executor, "cancel", None)
+    return token if isinstance(token, CancelToken) else CancelToken()
+
+
+def wait_result(fut: Future[Any], cancel: CancelToken) -> Any:
+    """``fut.result()``, waited for in short steps; when the waiting thread is interrupted
+    (KeyboardInterrupt, a termination signal), ``cancel`` is set before the exception goes on,
+    so that the worker stops too."""
+    try:
+        while True:
+            try:
+                return fut.result(timeout=_WAIT_POLL)
+            except TimeoutError:
+                if fut.done():  # a worker's own TimeoutError
+                    raise
+    except Exception:
+        raise
+    except BaseException:
+        cancel.set()
+        raise
+
+
+def _call_many(codec: Codec, method: str, items: Any, cancel: CancelToken) -> Any:
+    """``codec.encode_many(items)`` / ``decode_many``, passing ``cancel`` to codecs that take it."""
+    fn = getattr(codec, method)
+    return fn(items, cancel=cancel) if codec.cancellable else fn(items)
 
 
 def _entry(registry: Registry, codec: Codec) -> CodecEntry:
@@ -307,18 +358,31 @@ class ChunkEncoder:
     """Encodes groups of chunks, choosing per chunk the smallest candidate output."""
 
     def __init__(
-        self, plan: CodecPlan, executor: Executor, jobs: int, *, verify: bool = False
+        self,
+        plan: CodecPlan,
+        executor: Executor,
+        jobs: int,
+        *,
+        verify: bool = False,
+        cancel: CancelToken | None = None,
     ) -> None:
         self.plan = plan
         self.executor = executor
         self.jobs = jobs
         self.verify = verify
+        #: Set to stop cancellable codecs (default: the executor's token, see make_executor).
+        self.cancel = _token(executor, cancel)
 
     def _run(self, slot: int, chunks: list[bytes]) -> list[tuple[list[bytes], Future[Any]]]:
         """One ``encode_many`` call per part; parts run in parallel for GIL-releasing codecs."""
         codec = self.plan.codecs[slot]
         return [
-            (part, self.executor.submit(_guard, codec, lambda p=part: codec.encode_many(p)))
+            (
+                part,
+                self.executor.submit(
+                    _guard, codec, lambda p=part: _call_many(codec, "encode_many", p, self.cancel)
+                ),
+            )
             for part in _parts(codec, chunks, self.jobs)
         ]
 
@@ -358,7 +422,7 @@ class ChunkEncoder:
             best: list[tuple[int, bytes]] = [(0, bytes(c)) for c in chunks]
             every: list[dict[int, bytes]] = [{0: out} for _, out in best]
             for slot, accepted, futures in jobs:
-                outputs = self._collect(self.plan.codecs[slot], futures)
+                outputs = self._collect(self.plan.codecs[slot], futures, self.cancel)
                 limit = self.plan.codecs[slot].max_ratio
                 for i, out in zip(accepted, outputs, strict=True):
                     if out is None or (limit is not None and len(chunks[i]) > limit * len(out)):
@@ -373,13 +437,13 @@ class ChunkEncoder:
 
     @staticmethod
     def _collect(
-        codec: Codec, futures: list[tuple[list[bytes], Future[Any]]]
+        codec: Codec, futures: list[tuple[list[bytes], Future[Any]]], cancel: CancelToken
     ) -> list[bytes | None]:
         """Outputs in order; None where the codec declined (CodecError) that chunk."""
         results: list[bytes | None] = []
         for part, fut in futures:
             try:
-                values = fut.result()
+                values = wait_result(fut, cancel)
                 if not isinstance(values, list) or len(values) != len(part):
                     raise CodecError(
                         f"{codec.codec_id}: encode_many returned the wrong number of chunks"
@@ -410,11 +474,15 @@ class ChunkDecoder:
         executor: Executor,
         jobs: int,
         policy: DecodePolicy | None = None,
+        *,
+        cancel: CancelToken | None = None,
     ) -> None:
         self.codecs = codecs
         self.executor = executor
         self.jobs = jobs
         self.policy = policy or DEFAULT_POLICY
+        #: Set to stop cancellable codecs (default: the executor's token, see make_executor).
+        self.cancel = _token(executor, cancel)
 
     @property
     def overlaps(self) -> bool:
@@ -449,7 +517,9 @@ class ChunkDecoder:
                 )
             for part in _parts(codec, idx, self.jobs):
                 pairs = [(items[i][1], items[i][2]) for i in part]
-                fut = self.executor.submit(_guard, codec, lambda p=pairs, c=codec: c.decode_many(p))
+                fut = self.executor.submit(
+                    _guard, codec, lambda p=pairs, c=codec: _call_many(c, "decode_many", p, self.cancel)
+                )
                 futures.append((part, fut))
         return lambda: self._finish(items, futures)
 
@@ -460,8 +530,8 @@ class ChunkDecoder:
         first_error: BaseException | None = None
         for idx, fut in futures:
             try:
-                values = fut.result()
-            except BaseException as exc:  # collect all futures before re-raising
+                values = wait_result(fut, self.cancel)
+            except Exception as exc:  # collect all futures before re-raising
                 first_error = first_error or exc
                 continue
             if not isinstance(values, list) or len(values) != len(idx):

@@ -195,7 +195,7 @@ class ArchiveReader:
 
     def close(self) -> None:
         if getattr(self, "_executor", None) is not None:
-            self._executor.shutdown()
+            self._executor.shutdown(cancel_futures=True)  # stops decoding still under way
             self._executor = None
         if getattr(self, "_hash_pool", None) is not None:
             self._hash_pool.shutdown()  # type: ignore[union-attr]

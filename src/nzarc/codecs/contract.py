@@ -197,6 +197,10 @@ class Codec(ABC):
     verify_after_encode: ClassVar[bool] = False
     #: Largest plausible ``raw_len / len(data)``; None: unlimited (see "Expansion limit").
     max_ratio: ClassVar[float | None] = None
+    #: True when ``encode_many`` and ``decode_many`` take a keyword ``cancel`` (a
+    #: :class:`nzarc.signals.CancelToken`) and call its ``check()`` between steps, so an
+    #: interrupted run stops within one step rather than at the end of the chunks.
+    cancellable: ClassVar[bool] = False
     #: Names of the models (``ModelDescriptor.name``) the codec can use; informational,
     #: shown by ``nzarc codecs``. What an archive pins comes from ``required_models()``.
     uses_models: ClassVar[tuple[str, ...]] = ()

@@ -64,6 +64,7 @@ from nzarc.codecs.contract import Codec, ModelPin
 from nzarc.errors import CodecError, ModelMismatch, NzarcError
 from nzarc.neural.store import SMOLLM2_MODEL_SHA256
 from nzarc.neural.textdetect import looks_like_text
+from nzarc.signals import CancelToken
 
 __all__ = [
     "NeuralCodec",
@@ -263,6 +264,7 @@ class NeuralCodec(Codec):
     version: ClassVar[int] = 1
     releases_gil: ClassVar[bool] = True
     batches_internally: ClassVar[bool] = True
+    cancellable: ClassVar[bool] = True
     uses_models: ClassVar[tuple[str, ...]] = (DEFAULT_MODEL_NAME,)
     max_ratio: ClassVar[float | None] = MAX_RATIO
 
@@ -359,7 +361,9 @@ class NeuralCodec(Codec):
     def encode(self, chunk: bytes) -> bytes:
         return self.encode_many([chunk])[0]
 
-    def encode_many(self, chunks: Sequence[bytes]) -> list[bytes]:
+    def encode_many(self, chunks: Sequence[bytes], *, cancel: CancelToken | None = None) -> list[bytes]:
+        """Encode ``chunks``; ``cancel`` is checked between prefill slabs and windows
+        (:class:`~nzarc.signals.Cancelled` once it is set)."""
         from nzarc.neural.coder import RangeEncoder
 
         model = self._model()
@@ -376,7 +380,7 @@ class NeuralCodec(Codec):
         streams: list[bytes] = [b""] * len(windows)
         _report("encode-bytes", sum(len(c) for c in chunks))
         _report("encode-planned", sum(len(w) for w in windows))
-        for wi, cums, freqs in _window_intervals(model, windows):
+        for wi, cums, freqs in _window_intervals(model, windows, cancel):
             enc = RangeEncoder(model.freq_bits)
             enc.encode_many(cums, freqs)
             streams[wi] = enc.finish()
@@ -430,7 +434,11 @@ class NeuralCodec(Codec):
     def decode(self, data: bytes, raw_len: int) -> bytes:
         return self.decode_many([(data, raw_len)])[0]
 
-    def decode_many(self, items: Sequence[tuple[bytes, int]]) -> list[bytes]:
+    def decode_many(
+        self, items: Sequence[tuple[bytes, int]], *, cancel: CancelToken | None = None
+    ) -> list[bytes]:
+        """Decode ``items``; ``cancel`` is checked at every model step
+        (:class:`~nzarc.signals.Cancelled` once it is set)."""
         parsed = [self._parse(d, r) for d, r in items]
         results: list[bytes | None] = [b"" if total == 0 else None for total, _ in parsed]
         todo = [i for i, r in enumerate(results) if r is None]
@@ -449,7 +457,7 @@ class NeuralCodec(Codec):
         _report("decode-planned", sum(j[3] for j in jobs))
         for group in _decode_groups(model, [j[3] for j in jobs]):
             sel = [jobs[k] for k in group]
-            decoded = _decode_windows(model, [j[2] for j in sel], [j[3] for j in sel])
+            decoded = _decode_windows(model, [j[2] for j in sel], [j[3] for j in sel], cancel)
             for (ci, w, _, _), toks in zip(sel, decoded, strict=True):
                 tokens[(ci, w)] = toks
         for ci in todo:
@@ -466,8 +474,11 @@ class NeuralCodec(Codec):
 # ----------------------------------------------------------------------------- model work
 
 
-def _window_intervals(model: Any, windows: list[list[int]]) -> Iterator[tuple[int, list[int], list[int]]]:
-    """Yield ``(window index, cums, freqs)`` of every token of every window (prefill)."""
+def _window_intervals(
+    model: Any, windows: list[list[int]], cancel: CancelToken | None = None
+) -> Iterator[tuple[int, list[int], list[int]]]:
+    """Yield ``(window index, cums, freqs)`` of every token of every window (prefill);
+    ``cancel`` is checked before every model call."""
     import torch
 
     if not windows:
@@ -476,6 +487,8 @@ def _window_intervals(model: Any, windows: list[list[int]]) -> Iterator[tuple[in
     bos = int(model.bos_id)
     k = 0
     while k < len(order):
+        if cancel is not None:
+            cancel.check()
         length = len(windows[order[k]])
         per_call = max(1, PREFILL_TOKENS // length)
         group = order[k : k + per_call]
@@ -490,6 +503,8 @@ def _window_intervals(model: Any, windows: list[list[int]]) -> Iterator[tuple[in
         cums = torch.empty_like(targets)
         freqs = torch.empty_like(targets)
         for t0, table in model.prefill_freqs(inputs, slab=slab):
+            if cancel is not None:
+                cancel.check()
             span = table.shape[1]
             tgt = targets[:, t0 : t0 + span].unsqueeze(2)
             # int32 is exact: a table sums to 2**freq_bits <= 2**30 (and int32 is 3x faster).
@@ -537,8 +552,11 @@ def _decode_groups(model: Any, counts: list[int]) -> list[list[int]]:
     return groups
 
 
-def _decode_windows(model: Any, streams: list[bytes], counts: list[int]) -> list[list[int]]:
-    """Decode windows (sorted by decreasing symbol count) in one lockstep batch."""
+def _decode_windows(
+    model: Any, streams: list[bytes], counts: list[int], cancel: CancelToken | None = None
+) -> list[list[int]]:
+    """Decode windows (sorted by decreasing symbol count) in one lockstep batch; ``cancel``
+    is checked before every model step."""
     import torch
 
     from nzarc.neural.coder import BatchRangeDecoder
@@ -553,6 +571,8 @@ def _decode_windows(model: Any, streams: list[bytes], counts: list[int]) -> list
     tokens = torch.full((batch,), int(model.bos_id), dtype=torch.int64)
     done = 0
     for t in range(longest):
+        if cancel is not None:
+            cancel.check()
         live = int((counts_t > t).sum())  # windows are sorted: rows 0..live-1 are unfinished
         if live == batch:
             symbols = decoder.step(session.step(tokens)).cpu()
