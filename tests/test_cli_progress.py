@@ -210,3 +210,26 @@ def test_progress_lines_keep_coming_while_nothing_is_reported() -> None:
     assert len(lines) >= 4 and all("10 B / 100 B  10%" in ln for ln in lines), lines
     assert s.getvalue().count("\n") == len(lines)
     assert p._ticker is None  # stopped by finish()
+
+
+def test_cli_progress_prints_lines_to_a_pipe(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"progress test line\n" * 20000)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NZARC_")}
+    env["NZARC_HOME"] = str(tmp_path / "home")
+    cmd = [sys.executable, "-m", "nzarc", "create", "--no-encrypt", "-c", "zstd", "--chunk-size", "64KiB",
+           "-o", str(tmp_path / "a.nzarc"), str(src)]
+    cmd.insert(4, "--force")
+    quiet = subprocess.run(cmd, env=env, capture_output=True, timeout=120)
+    assert quiet.returncode == 0 and quiet.stderr == b""  # no terminal, no --progress: nothing
+    r = subprocess.run([*cmd[:4], "--progress-interval", "0", *cmd[4:]], env=env,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    err = r.stderr.decode()
+    assert "\r" not in err and err.endswith("\n")
+    lines = err.splitlines()
+    assert len(lines) >= 3 and lines[-1].startswith("371.1 KiB / 371.1 KiB 100%")
