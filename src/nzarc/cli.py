@@ -12,6 +12,8 @@ errors into one-line messages and exit statuses:
   directory, a disk full (the message names the file);
 * 2: usage error (bad arguments, no passphrase available, binary output to
   a terminal);
+* 3: ``create`` wrote the archive, but inputs that vanished or could not be read were
+  skipped (each named in a warning); ``--strict`` makes that a failure (1, no archive);
 * 128 + N: stopped by signal N, the partial output removed: 130 for Ctrl-C (SIGINT),
   143 for SIGTERM, 129 for SIGHUP.
 
@@ -50,12 +52,14 @@ from nzarc.passphrase import (
 )
 from nzarc.progress import DEFAULT_PERIOD, Progress, format_bytes, progress_period
 from nzarc.signals import Terminated, exit_status, terminate_as_interrupt
+from nzarc.walk import WalkOptions
 
 __all__ = ["main", "build_parser", "UsageError", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_SKIPPED = 3
 EXIT_INTERRUPTED = 130
 
 PROG = "nzarc"
@@ -67,6 +71,8 @@ exit status:
      wrong passphrase or identity, unreadable or malformed key file, missing
      codec or model, refused overwrite, -C not a directory, disk full)
   2  usage error (bad arguments, no passphrase available, binary to a terminal)
+  3  create: archive written, but inputs that vanished or could not be read were
+     skipped (each named in a warning); with --strict this is a failure (1)
   128+N  stopped by signal N, partial output removed (130 Ctrl-C, 143 SIGTERM,
      129 SIGHUP)
 
@@ -268,6 +274,11 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--pad", action="store_true", help="pad the payload length (Padme) to hide the exact size")
     p.add_argument("--suite", choices=SUITES, default="chacha20-poly1305", help="AEAD suite")
     p.add_argument("--verify", action="store_true", help="decode every chunk again before writing it")
+    p.add_argument(
+        "--strict", action="store_true",
+        help="fail (exit 1, no archive) when an input vanishes or cannot be read, "
+        "instead of skipping it with a warning (exit 3)",
+    )
     p.add_argument("--name", metavar="NAME", help="member name for data read from stdin ('-')")
     p.add_argument("--force-tty", action="store_true",
                    help="write the binary archive to stdout even when it is a terminal")
@@ -685,24 +696,6 @@ def _default_arcname(path: str) -> str:
     return "" if name in ("", ".", "..", os.sep) else name
 
 
-def _add_input(
-    writer: Any, path: Path, arcname: str, skip: set[tuple[int, int]], prog: Progress
-) -> None:
-    """Add ``path`` like ``ArchiveWriter.add_path`` does, but never the archive
-    being written (or the one it replaces) when it lies inside an input tree."""
-    st = path.lstat()
-    if (st.st_dev, st.st_ino) in skip:
-        prog.member(f"(skipped the output archive {str(path)!r})")
-        return
-    if stat.S_ISDIR(st.st_mode):
-        if arcname:
-            writer.add_dir(arcname, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
-        for child in sorted(os.listdir(path)):
-            _add_input(writer, path / child, f"{arcname}/{child}" if arcname else child, skip, prog)
-    else:
-        writer.add_path(path, arcname)
-
-
 def cmd_create(args: argparse.Namespace) -> int:
     import nzarc
     from nzarc.pipeline import tune_process_allocator
@@ -746,6 +739,12 @@ def cmd_create(args: argparse.Namespace) -> int:
         sink = out.file
         tmp = os.fstat(sink.fileno())
         skip.add((tmp.st_dev, tmp.st_ino))
+    walk = WalkOptions(
+        strict=args.strict,
+        exclude=skip,
+        on_special=lambda name: _warn(f"skipped {name!r}: not a regular file, directory or symlink"),
+        on_excluded=lambda path: prog.member(f"(skipped the output archive {path!r})"),
+    )
     try:
         writer = nzarc.ArchiveWriter(sink, **options)
         with writer:
@@ -754,7 +753,7 @@ def cmd_create(args: argparse.Namespace) -> int:
                     name = args.name if args.name is not None else "-"
                     writer.add_file(name, sys.stdin.buffer, mode=0o644)
                 else:
-                    _add_input(writer, Path(path), _default_arcname(path), skip, prog)
+                    writer.add_path(Path(path), _default_arcname(path), walk=walk)
             stats = writer.close()
         if out is not None:
             out.commit()
@@ -772,6 +771,11 @@ def cmd_create(args: argparse.Namespace) -> int:
         prog.finish()
     if args.verbose:
         _summary_create(stats)
+    for gone in walk.skipped:
+        _warn(f"skipped {gone.path!r}: {gone.reason}")
+    if walk.skipped:
+        _warn(f"{len(walk.skipped)} input(s) skipped; the archive holds everything else")
+        return EXIT_SKIPPED
     return EXIT_OK
 
 

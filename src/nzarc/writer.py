@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import stat
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +68,8 @@ from nzarc.pipeline import (
     plan_codecs,
     smallest_table,
 )
+from nzarc.walk import WalkOptions
+from nzarc.walk import add_path as add_tree
 from nzarc.workqueue import HashPool, OrderedHasher
 
 __all__ = ["ArchiveWriter", "WriteStats"]
@@ -473,23 +474,25 @@ class ArchiveWriter:
 
         return self._guarded(run)
 
-    def add_path(self, path: str | os.PathLike[str], arcname: str | None = None) -> None:
-        """Add a file, a symlink (stored as a link) or a directory tree (recursively, sorted)."""
+    def add_path(
+        self,
+        path: str | os.PathLike[str],
+        arcname: str | None = None,
+        *,
+        walk: WalkOptions | None = None,
+    ) -> None:
+        """Add a file, a symlink (stored as a link) or a directory tree (recursively, sorted);
+        see :mod:`nzarc.walk` for the order and for ``walk`` (what is excluded, and whether
+        an unreadable source fails the archive, the default, or is skipped and recorded)."""
         p = Path(path)
         if arcname is None:
             arcname = _default_arcname(p)
-        st = p.lstat()
-        if stat.S_ISLNK(st.st_mode):
-            self.add_symlink(arcname, os.readlink(p), mtime_ns=st.st_mtime_ns)
-        elif stat.S_ISREG(st.st_mode):
-            with open(p, "rb") as fh:
-                self.add_file(arcname, fh, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
-        elif stat.S_ISDIR(st.st_mode):
-            if arcname:
-                self.add_dir(arcname, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
-            for child in sorted(os.listdir(p)):
-                self.add_path(p / child, f"{arcname}/{child}" if arcname else child)
-        elif self._progress:
+        if walk is None:
+            walk = WalkOptions(on_special=self._report_special)
+        add_tree(self, p, arcname, walk)
+
+    def _report_special(self, arcname: str) -> None:
+        if self._progress:
             self._progress(ProgressEvent("skip", name=arcname))
 
     # -- closing --------------------------------------------------------------------------

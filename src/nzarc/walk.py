@@ -1,0 +1,123 @@
+"""Adding files and trees from the file system to an archive writer.
+
+:func:`add_path` is the one tree walk of nzarc (``ArchiveWriter.add_path`` and ``nzarc
+create`` both use it). Contract:
+
+* Members are added in a fixed order: a directory before its contents, its entries sorted by
+  name (bytewise on POSIX), so the same tree gives the same member sequence.
+* A symlink is stored as a link (never followed); a regular file by its content; a
+  directory as a member and then, recursively, its entries. Other kinds (sockets, FIFOs,
+  devices) are not archived: ``on_special(arcname)`` is called for each.
+* ``exclude`` holds ``(st_dev, st_ino)`` pairs never archived (the archive being written,
+  when it lies inside an input tree); ``on_excluded(path)`` is called for each.
+* **Unreadable sources.** A source that vanishes after its directory was listed, or that
+  cannot be stat-ed, read-linked, opened or listed, raises its ``OSError`` when ``strict``
+  (the default). Otherwise it is skipped, recorded in ``skipped`` as ``(path, reason)``, and
+  the walk goes on; for a directory that cannot be listed, the directory member itself is
+  kept and its contents are skipped. A read error *inside* a file after its member was
+  begun always raises: the member's entry is already in the archive.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+__all__ = ["Skipped", "WalkOptions", "add_path"]
+
+
+class _Writer(Protocol):
+    def add_dir(self, arcname: str, *, mode: int = ..., mtime_ns: int | None = ...) -> Any: ...
+
+    def add_symlink(self, arcname: str, target: str, *, mtime_ns: int | None = ...) -> Any: ...
+
+    def add_file(
+        self, arcname: str, fileobj: IO[bytes], *, mode: int = ..., mtime_ns: int | None = ...
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A source left out of the archive: its path and the reason (the OS error's text)."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class WalkOptions:
+    """How :func:`add_path` treats what it meets; see the module docstring."""
+
+    strict: bool = True
+    exclude: Collection[tuple[int, int]] = ()
+    on_special: Callable[[str], None] | None = None
+    on_excluded: Callable[[str], None] | None = None
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def _open_source(path: Path) -> IO[bytes]:
+    """Open a regular file for reading (a seam the tests use to inject failures)."""
+    return open(path, "rb")  # noqa: SIM115 - closed by the caller
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def add_path(writer: _Writer, path: Path, arcname: str, options: WalkOptions) -> None:
+    """Add ``path`` under ``arcname`` (``""``: its entries at the top) to ``writer``.
+
+    Only the reads of the source are subject to ``options.strict``; an error of the writer
+    (a full disk under the archive, a limit) always raises.
+    """
+    try:
+        st = path.lstat()
+    except OSError as exc:
+        _skip(path, exc, options)
+        return
+    if (st.st_dev, st.st_ino) in options.exclude:
+        if options.on_excluded is not None:
+            options.on_excluded(str(path))
+    elif stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.readlink(path)
+        except OSError as exc:
+            _skip(path, exc, options)
+            return
+        writer.add_symlink(arcname, target, mtime_ns=st.st_mtime_ns)
+    elif stat.S_ISREG(st.st_mode):
+        try:
+            fh = _open_source(path)
+        except OSError as exc:
+            _skip(path, exc, options)
+            return
+        with fh:  # from here an OSError is the member's own failure: never skipped
+            writer.add_file(arcname, fh, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
+    elif stat.S_ISDIR(st.st_mode):
+        _add_dir(writer, path, arcname, st, options)
+    elif options.on_special is not None:
+        options.on_special(arcname)
+
+
+def _add_dir(
+    writer: _Writer, path: Path, arcname: str, st: os.stat_result, options: WalkOptions
+) -> None:
+    if arcname:
+        writer.add_dir(arcname, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
+    try:
+        children = sorted(os.listdir(path))
+    except OSError as exc:
+        _skip(path, exc, options)
+        return
+    for child in children:
+        add_path(writer, path / child, f"{arcname}/{child}" if arcname else child, options)
+
+
+def _skip(path: Path, exc: OSError, options: WalkOptions) -> None:
+    if options.strict:
+        raise exc
+    options.skipped.append(Skipped(str(path), _reason(exc)))
