@@ -284,7 +284,6 @@ TRAVERSALS = {
     "dotdot": lambda w, o: _file(w, "../outside/pwned"),
     "deep-dotdot": lambda w, o: (w.add_dir("a"), _file(w, "a/../../outside/pwned")),
     "absolute": lambda w, o: _file(w, f"{o}/pwned"),
-    "backslash": lambda w, o: _file(w, "..\\outside\\pwned"),
     "symlink-out-then-write": lambda w, o: (
         w.add_symlink("hop", "../outside"), _file(w, "hop/pwned")
     ),

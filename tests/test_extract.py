@@ -26,6 +26,7 @@ from nzarc.extract import (
     select_members,
     split_member_name,
 )
+from nzarc.hostnames import BACKSLASH_SEPARATES
 
 MTIME = 1_600_000_000_123_456_789
 
@@ -139,7 +140,7 @@ def test_roundtrip_tree_modes_and_mtimes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["/etc/passwd", "../escape", "a/../../escape", "a/./b", "a//b", "", "a\\b", "C:evil",
+    ["/etc/passwd", "../escape", "a/../../escape", "a/./b", "a//b", "", "C:evil",
      "c:/x", "a\x00b", "a/", "..", "."],
 )
 def test_unsafe_names_refused(tmp_path: Path, name: str) -> None:
@@ -173,7 +174,7 @@ def test_archive_symlink_then_file_through_it(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["/etc/passwd", "../..", "../../outside", "a/../../../x", "../sub/../../x", "", "C:/x", "a\\..\\.."],
+    ["/etc/passwd", "../..", "../../outside", "a/../../../x", "../sub/../../x", "", "C:/x"],
 )
 def test_symlink_targets_outside_refused(tmp_path: Path, target: str) -> None:
     dest = tmp_path / "out"
@@ -316,5 +317,6 @@ def test_split_never_allows_escape(name: str) -> None:
         parts = split_member_name(name)
     except UnsafePath:
         return
-    assert parts and all(p not in ("", ".", "..") and "\\" not in p for p in parts)
+    assert parts and all(p not in ("", ".", "..") for p in parts)
+    assert not (BACKSLASH_SEPARATES and "\\" in name)
     assert not name.startswith("/")

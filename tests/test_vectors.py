@@ -6,11 +6,13 @@ import hashlib
 import importlib.util
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
 from helpers_format import Pipe
 
+from nzarc.format.paths import is_utf8, text_bytes
 from nzarc.reader import ArchiveReader
 
 VECTORS = Path(__file__).resolve().parents[1] / "spec" / "vectors"
@@ -29,7 +31,7 @@ def _generator():
 def test_manifest_covers_the_required_cases():
     assert len(NAMES) >= 12
     required = {"passphrase", "x25519-one", "x25519-three", "unencrypted", "empty-archive", "empty-file",
-                "exact-chunks", "chunks-257", "tree", "aes-gcm", "padded"}
+                "exact-chunks", "chunks-257", "tree", "aes-gcm", "padded", "names"}
     assert required <= set(NAMES)
     assert sum((VECTORS / v["file"]).stat().st_size for v in MANIFEST["vectors"]) < 1_000_000
 
@@ -39,9 +41,13 @@ def _members(reader: ArchiveReader) -> list[dict]:
     for md in reader.iter_members():
         data = md.read()
         m = md.member
-        rows.append({"name": m.name, "type": m.type, "mode": m.mode, "mtime_ns": m.mtime_ns,
-                     "size": len(data), "sha256": hashlib.sha256(data).hexdigest() if m.type == "file" else None,
-                     "link_target": m.link_target})
+        row = {"name": m.name, "type": m.type, "mode": m.mode, "mtime_ns": m.mtime_ns,
+               "size": len(data), "sha256": hashlib.sha256(data).hexdigest() if m.type == "file" else None,
+               "link_target": m.link_target}
+        for key in ("name", "link_target"):  # the manifest's exact bytes of text that is not UTF-8
+            if row[key] is not None and not is_utf8(row[key]):
+                row[f"{key}_hex"] = text_bytes(row[key]).hex()
+        rows.append(row)
         assert m.size == len(data)
     return rows
 
@@ -83,3 +89,22 @@ def test_vector_regenerates_byte_identically(name):
         )
     assert members == BY_NAME[name]["members"]
     assert read == BY_NAME[name]["read"]
+
+
+def test_names_vector_extracts_the_exact_bytes(tmp_path):
+    """Each member lands under exactly the bytes the manifest gives (``*_hex`` or UTF-8)."""
+    vec = BY_NAME["names"]
+    with ArchiveReader(io.BytesIO((VECTORS / vec["file"]).read_bytes()), **vec["read"]) as r:
+        r.extract(tmp_path / "out")
+    base = bytes(tmp_path / "out")
+    for m in vec["members"]:
+        raw = bytes.fromhex(m["name_hex"]) if "name_hex" in m else m["name"].encode()
+        path = base + b"/" + raw
+        if m["type"] == "symlink":
+            target = bytes.fromhex(m["link_target_hex"]) if "link_target_hex" in m else None
+            assert os.readlink(path) == (target or m["link_target"].encode())
+        elif m["type"] == "dir":
+            assert os.path.isdir(path)
+        else:
+            with open(path, "rb") as fh:
+                assert hashlib.sha256(fh.read()).hexdigest() == m["sha256"]

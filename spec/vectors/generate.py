@@ -82,6 +82,12 @@ VECTORS: list[dict[str, Any]] = [
      "members": [("f", "t1.txt", 600, 0o644), ("r", "r.bin", 600, 0o644), ("f", "t2.txt", 600, 0o644)]},
     {"name": "padded-unencrypted", "key": "none", "pad": True, "segment_size": 128,
      "members": [("f", "p.txt", 777, 0o644), ("d", "dir", 0, 0o755)]},
+    # Names that are not UTF-8 (bytes 0xff 0xfe and a Latin-1 0xe9, as lone surrogates in the
+    # API) travel as msgpack bin; a backslash is an ordinary byte (FORMAT.md §8).
+    {"name": "names", "key": "none", "members": [
+        ("d", "raw-\udcff\udcfe", 0, 0o755), ("f", "raw-\udcff\udcfe/caf\udce9.txt", 120, 0o644),
+        ("f", "system-systemd\\x2dcryptsetup.slice", 60, 0o644),
+        ("l", "link-\udce9", "raw-\udcff\udcfe/caf\udce9.txt", 0o777)]},
 ]
 
 
@@ -114,6 +120,23 @@ def _writer_options(spec: dict[str, Any], seed: str) -> tuple[dict[str, Any], di
     return opts, read
 
 
+def _with_hex(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` plus ``name_hex``/``link_target_hex`` (the exact bytes) for text that is not UTF-8."""
+    for key in ("name", "link_target"):
+        value = row[key]
+        if value is not None and not _is_utf8(value):
+            row[f"{key}_hex"] = value.encode("utf-8", "surrogateescape").hex()
+    return row
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def build(spec: dict[str, Any], *, jobs: int = 1) -> tuple[bytes, list[dict[str, Any]], dict[str, Any]]:
     """Return (archive bytes, expected members, reader kwargs) of one vector."""
     from nzarc.writer import ArchiveWriter
@@ -138,7 +161,7 @@ def build(spec: dict[str, Any], *, jobs: int = 1) -> tuple[bytes, list[dict[str,
             else:
                 w.add_symlink(name, arg, mtime_ns=MTIME)
                 row.update(type="symlink", mode=0o777, size=0, sha256=None, link_target=arg)
-            expected.append(row)
+            expected.append(_with_hex(row))
     return out.getvalue(), expected, read
 
 

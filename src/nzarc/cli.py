@@ -41,7 +41,7 @@ from typing import IO, Any, NoReturn
 
 from nzarc.atomic import AtomicOutput as _AtomicOutput
 from nzarc.atomic import OutputIsDirectory, check_target
-from nzarc.display import one_line, os_error_message, printable
+from nzarc.display import non_utf8_hex, one_line, os_error_message, printable
 from nzarc.errors import DecryptionError, NzarcError
 from nzarc.passphrase import (
     PassphraseInputError,
@@ -852,8 +852,11 @@ def _mtime_string(mtime_ns: int) -> str:
 
 
 def _member_dict(m: Any) -> dict[str, Any]:
+    """A member for ``--json``; a name or link target that is not UTF-8 also gets
+    ``name_hex``/``link_target_hex``, its exact bytes (``name`` then holds them as
+    ``\\udcXX`` escapes, the ``surrogateescape`` form)."""
     sha = getattr(m, "sha256", None)
-    return {
+    out = {
         "name": m.name,
         "type": m.type,
         "mode": m.mode,
@@ -862,6 +865,11 @@ def _member_dict(m: Any) -> dict[str, Any]:
         "sha256": sha.hex() if isinstance(sha, (bytes, bytearray)) else None,
         "link_target": getattr(m, "link_target", None),
     }
+    for key in ("name", "link_target"):
+        exact = non_utf8_hex(out[key])
+        if exact is not None:
+            out[f"{key}_hex"] = exact
+    return out
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -21,7 +21,9 @@ written as ``\\xNN`` below U+0100, ``\\uNNNN`` below U+10000 and
 
 from __future__ import annotations
 
-__all__ = ["printable", "one_line", "os_error_message"]
+from nzarc.format.paths import is_utf8, text_bytes
+
+__all__ = ["printable", "one_line", "os_error_message", "non_utf8_hex"]
 
 
 def _escape(c: str) -> str:
@@ -83,3 +85,12 @@ def _fs_text(name: object) -> str:
     if isinstance(name, bytes):
         return name.decode("utf-8", "surrogateescape")
     return str(name)
+
+
+def non_utf8_hex(text: str | None) -> str | None:
+    """The hex of a member name's or link target's exact bytes when they are not UTF-8
+    (``None`` for UTF-8 text and for ``None``): what ``--json`` adds so that such a name,
+    shown with ``\\udcXX`` escapes in its ``str`` field, is never ambiguous."""
+    if text is None or is_utf8(text):
+        return None
+    return text_bytes(text).hex()

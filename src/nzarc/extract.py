@@ -5,7 +5,10 @@ archive. Its guarantees, whatever the archive contains:
 
 * Nothing is created, replaced or modified outside ``dest``. Every member
   name is re-validated here (absolute names, ``..``, ``.``, empty components,
-  NUL, backslash and drive letters are refused with :class:`UnsafePath`),
+  NUL and drive letters are refused with :class:`UnsafePath`, and so is a
+  backslash on a host where it separates paths; elsewhere it is an ordinary
+  byte, as are the bytes of a name that is not UTF-8, which are restored
+  exactly),
   and every parent directory is opened component by component relative to
   a directory file descriptor with ``O_NOFOLLOW``: a symlink (or any
   non-directory) in the way of a member's path is refused, never followed.
@@ -72,6 +75,7 @@ from typing import Any, Protocol
 from nzarc import tmpnames
 from nzarc.errors import IntegrityError, UnsafePath
 from nzarc.format.paths import validate_link_target, validate_member_name
+from nzarc.hostnames import BACKSLASH_SEPARATES, check_host_encoding
 from nzarc.linkcheck import FinalTree
 from nzarc.oserrors import naming
 from nzarc.permissions import SAFE_MODE_BITS, permission_mask
@@ -138,13 +142,16 @@ def split_member_name(name: str) -> list[str]:
     """
     if not isinstance(name, str) or not name:
         raise UnsafePath("empty member name")
-    if "\x00" in name or "\\" in name:
-        raise UnsafePath(f"unsafe member name {name!r}: contains NUL or backslash")
+    if "\x00" in name:
+        raise UnsafePath(f"unsafe member name {name!r}: contains NUL")
+    if BACKSLASH_SEPARATES and "\\" in name:
+        raise UnsafePath(f"unsafe member name {name!r}: a backslash separates paths here")
     if name.startswith("/"):
         raise UnsafePath(f"unsafe member name {name!r}: absolute path")
     if len(name) >= 2 and name[1] == ":" and name[0].isalpha():
         raise UnsafePath(f"unsafe member name {name!r}: drive letter")
-    validate_member_name(name)  # the format's rules (length caps, UTF-8) as well
+    validate_member_name(name)  # the format's rules (length caps, encoding) as well
+    check_host_encoding(name)
     parts = name.split("/")
     for part in parts:
         if part in ("", ".", ".."):
@@ -155,7 +162,9 @@ def split_member_name(name: str) -> list[str]:
 def _link_target_inside(parent: list[str], target: str) -> bool:
     """Lexically resolve ``target`` from directory ``parent`` (components under
     the destination root); true when it never leaves the root."""
-    if not target or target.startswith("/") or "\x00" in target or "\\" in target:
+    if not target or target.startswith("/") or "\x00" in target:
+        return False
+    if BACKSLASH_SEPARATES and "\\" in target:
         return False
     if len(target) >= 2 and target[1] == ":" and target[0].isalpha():
         return False
@@ -423,7 +432,7 @@ class _Extractor:
         full = "/".join(parts)
         target = member.link_target
         if isinstance(target, str) and target:
-            validate_link_target(target)
+            check_host_encoding(validate_link_target(target))
         if not isinstance(target, str) or not _link_target_inside(parts[:-1], target):
             raise UnsafePath(
                 f"refusing symlink {full!r} -> {target!r}: target is outside the destination",

@@ -4,7 +4,8 @@
 create`` both use it). Contract:
 
 * Members are added in a fixed order: a directory before its contents, its entries sorted by
-  name (bytewise on POSIX), so the same tree gives the same member sequence.
+  the bytes of their names, so the same tree gives the same member sequence. Names are the
+  file system's bytes exactly, UTF-8 or not (spec/FORMAT.md §8).
 * A symlink is stored as a link (never followed); a regular file by its content; a
   directory as a member and then, recursively, its entries. Other kinds (sockets, FIFOs,
   devices) are not archived: ``on_special(arcname)`` is called for each.
@@ -26,6 +27,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
+
+from nzarc.hostnames import check_host_encoding
 
 __all__ = ["Skipped", "WalkOptions", "add_path"]
 
@@ -72,8 +75,10 @@ def add_path(writer: _Writer, path: Path, arcname: str, options: WalkOptions) ->
     """Add ``path`` under ``arcname`` (``""``: its entries at the top) to ``writer``.
 
     Only the reads of the source are subject to ``options.strict``; an error of the writer
-    (a full disk under the archive, a limit) always raises.
+    (a full disk under the archive, a limit) always raises, and so does a name whose bytes
+    this host's file-system encoding would change (:func:`nzarc.hostnames.check_host_encoding`).
     """
+    check_host_encoding(arcname)
     try:
         st = path.lstat()
     except OSError as exc:
@@ -88,7 +93,7 @@ def add_path(writer: _Writer, path: Path, arcname: str, options: WalkOptions) ->
         except OSError as exc:
             _skip(path, exc, options)
             return
-        writer.add_symlink(arcname, target, mtime_ns=st.st_mtime_ns)
+        writer.add_symlink(arcname, check_host_encoding(target), mtime_ns=st.st_mtime_ns)
     elif stat.S_ISREG(st.st_mode):
         try:
             fh = _open_source(path)
@@ -109,7 +114,7 @@ def _add_dir(
     if arcname:
         writer.add_dir(arcname, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
     try:
-        children = sorted(os.listdir(path))
+        children = sorted(os.listdir(path), key=os.fsencode)
     except OSError as exc:
         _skip(path, exc, options)
         return

@@ -230,6 +230,14 @@ def _edit_entry(b: Base, n: int, edit: Callable[[dict[str, Any]], None]) -> byte
     return _reframe(b, frames)
 
 
+def _edit_entry_body(b: Base, n: int, edit: Callable[[bytes], bytes]) -> bytes:
+    """Replace entry frame ``n``'s body by ``edit(body)`` (it may make the body undecodable)."""
+    frames = _frames(b)
+    i = _nth(frames, b"E", n)
+    frames[i].fields = {"body": edit(frames[i].fields["body"])}
+    return _reframe(b, frames)
+
+
 def _edit_chunk(b: Base, n: int, **changes: Any) -> bytes:
     frames = _frames(b)
     i = _nth(frames, b"C", n)
@@ -552,8 +560,15 @@ def _vectors(bases: dict[str, Base]) -> list[Vector]:
         lambda: _edit_entry(x, 0, lambda w: w.update(p="../escape")), "UnsafePath", resealed=True)
     add("entry-path-absolute", "member name '/etc/passwd'",
         lambda: _edit_entry(x, 0, lambda w: w.update(p="/etc/passwd")), "UnsafePath", resealed=True)
-    add("entry-path-backslash", "member name 'docs\\\\a.txt'",
-        lambda: _edit_entry(x, 1, lambda w: w.update(p="docs\\a.txt")), "UnsafePath", resealed=True)
+    add("entry-name-bin-utf8", "member name 'docs/a.txt' encoded as bin, though it is UTF-8",
+        lambda: _edit_entry(x, 1, lambda w: w.update(p=w["p"].encode())), "FormatError",
+        resealed=True)
+    add("entry-name-str-not-utf8", "member name a msgpack str whose bytes are not UTF-8",
+        lambda: _edit_entry_body(x, 1, lambda body: body.replace(b"a.txt", b"a.tx\xff")),
+        "FormatError", resealed=True)
+    add("index-name-bin-utf8", "index row name 'docs/a.txt' encoded as bin, though it is UTF-8",
+        lambda: _edit_index(x, lambda w: w["entries"][1].__setitem__(0, w["entries"][1][0].encode())),
+        "FormatError", resealed=True)
     add("entry-path-drive", "member name 'C:x'",
         lambda: _edit_entry(x, 0, lambda w: w.update(p="C:x")), "UnsafePath", resealed=True)
     add("entry-path-too-long", "member name of 4097 bytes",

@@ -102,6 +102,8 @@ def unpack(data: bytes, what: str) -> Any:
         raise FormatError(f"{what}: {exc}") from None
     except msgpack.ExtraData:
         raise FormatError(f"{what}: trailing bytes after the msgpack value") from None
+    except UnicodeDecodeError:
+        raise FormatError(f"{what}: a msgpack str whose bytes are not UTF-8") from None
     except Exception as exc:  # msgpack raises several unrelated types on malformed input
         raise FormatError(f"{what}: malformed msgpack ({type(exc).__name__})") from None
     _check_depth(value, what)
@@ -167,6 +169,8 @@ class StrictReader:
             raise self._fail("msgpack value is truncated") from None
         except _Duplicate as exc:
             raise self._fail(str(exc)) from None
+        except UnicodeDecodeError:
+            raise self._fail("a msgpack str whose bytes are not UTF-8") from None
         except Exception as exc:  # msgpack raises several unrelated types on malformed input
             raise self._fail(f"malformed msgpack ({type(exc).__name__})") from None
 

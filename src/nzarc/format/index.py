@@ -16,7 +16,13 @@ from nzarc.format import limits
 from nzarc.format.canonical import StrictReader, pack
 from nzarc.format.layout import SHA256_LEN, WIRE_TYPES
 from nzarc.format.member import Entry, Member, NameSet, check_mode, check_mtime
-from nzarc.format.paths import validate_link_target, validate_member_name
+from nzarc.format.paths import (
+    text_from_wire,
+    text_to_wire,
+    trusted_text,
+    validate_link_target,
+    validate_member_name,
+)
 
 __all__ = [
     "Index",
@@ -42,17 +48,32 @@ class Index:
     total: int
 
 
+def member_from_row(
+    name: str | bytes,
+    mtype: Any,
+    mode: int,
+    mtime: int,
+    size: int | None,
+    digest: bytes | None,
+    link: str | bytes | None,
+) -> Member:
+    """The member of a row that has been validated before (its names in wire form)."""
+    target = None if link is None else trusted_text(link)
+    return Member(trusted_text(name), mtype, mode, mtime, size, digest, target)
+
+
 def row_wire(member: Member, offset: int) -> list[Any]:
     """The index row of ``member`` (its verified size and digest; 0 and nil while unknown)."""
+    link = member.link_target
     return [
-        member.name,
+        text_to_wire(member.name),
         _TO_WIRE[member.type],
         member.mode,
         member.mtime_ns,
         offset,
         member.size or 0,
         member.sha256 if member.type == "file" else None,
-        member.link_target,
+        None if link is None else text_to_wire(link, "symlink target"),
     ]
 
 
@@ -121,7 +142,7 @@ class IndexRows:
             up.feed(rows[start : start + _ROW_PIECE])
             for name, kind, mode, mtime, offset, size, digest, link in up:
                 mtype = WIRE_TYPES[kind]
-                yield Entry(Member(name, mtype, mode, mtime, size, digest, link), offset)
+                yield Entry(member_from_row(name, mtype, mode, mtime, size, digest, link), offset)
 
 
 class MemberListing:
@@ -251,7 +272,7 @@ def _entry(row: list[Any], expected: int, names: NameSet) -> Entry:
     name, kind, mode, mtime, offset, size, digest, link = row
     _need(isinstance(kind, str) and kind in WIRE_TYPES, f"unknown entry type {kind!r}")
     mtype = WIRE_TYPES[kind]
-    validate_member_name(name)
+    name = validate_member_name(text_from_wire(name))
     names.add(name, mtype)
     _need(
         _is_int(offset) and offset == expected,
@@ -267,7 +288,7 @@ def _entry(row: list[Any], expected: int, names: NameSet) -> Entry:
     else:
         _need(size == 0 and digest is None, f"{mtype} {name!r} cannot have content")
         if mtype == "symlink":
-            validate_link_target(link)
+            link = validate_link_target(text_from_wire(link, "symlink target"))
         else:
             _need(link is None, f"directory {name!r} has a link target")
     member = Member(

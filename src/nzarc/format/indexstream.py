@@ -21,7 +21,7 @@ import msgpack
 from nzarc.errors import FormatError, LimitExceeded
 from nzarc.format import limits
 from nzarc.format.frames import EntryFrame, FinishFrame, FrameReader
-from nzarc.format.index import IndexView, encode_row
+from nzarc.format.index import IndexView, encode_row, member_from_row
 from nzarc.format.layout import CHUNK_HEAD, TAG_CHUNK, WIRE_TYPES
 from nzarc.format.member import Entry, Member
 from nzarc.format.stream import PlainStream
@@ -94,7 +94,8 @@ class PendingQueue:
             row = msgpack.unpackb(self._buf[at + _LEN.size : at + _LEN.size + n], raw=False)
             name, kind, mode, mtime, offset, _, _, link = row
             mtype = WIRE_TYPES[kind]
-            member = Member(name, mtype, mode, mtime, None if mtype == "file" else 0, None, link)
+            size = None if mtype == "file" else 0
+            member = member_from_row(name, mtype, mode, mtime, size, None, link)
             self._cache.append(Entry(member, offset))
         return self._cache[k]
 

@@ -8,7 +8,12 @@ from typing import Any, Literal
 from nzarc.errors import FormatError
 from nzarc.format.layout import MODE_MASK, SHA256_LEN, TYPE_DIR, TYPE_FILE, TYPE_SYMLINK, WIRE_TYPES
 from nzarc.format.nameset import NameSet
-from nzarc.format.paths import validate_link_target, validate_member_name
+from nzarc.format.paths import (
+    text_from_wire,
+    text_to_wire,
+    validate_link_target,
+    validate_member_name,
+)
 
 __all__ = ["Member", "Entry", "NameSet", "entry_to_wire", "entry_from_wire"]
 
@@ -73,14 +78,15 @@ def check_mtime(mtime: Any) -> int:
 
 def entry_to_wire(member: Member, offset: int) -> dict[str, Any]:
     wire: dict[str, Any] = {
-        "p": member.name,
+        "p": text_to_wire(member.name),
         "t": _TO_WIRE[member.type],
         "m": member.mode,
         "mt": member.mtime_ns,
         "o": offset,
     }
     if member.type == "symlink":
-        wire["l"] = member.link_target
+        assert member.link_target is not None
+        wire["l"] = text_to_wire(member.link_target, "symlink target")
     return wire
 
 
@@ -91,10 +97,14 @@ def entry_from_wire(wire: Any) -> Entry:
     _need(isinstance(kind, str) and kind in WIRE_TYPES, f"unknown entry type {kind!r}")
     keys = {"p", "t", "m", "mt", "o"} | ({"l"} if kind == TYPE_SYMLINK else set())
     _need(set(wire) == keys, f"entry fields must be exactly {sorted(keys)}")
-    name = validate_member_name(wire["p"])
+    name = validate_member_name(text_from_wire(wire["p"]))
     offset = wire["o"]
     _need(_is_int(offset) and offset >= 0, "entry offset must be a non-negative int")
-    link = validate_link_target(wire["l"]) if kind == TYPE_SYMLINK else None
+    link = (
+        validate_link_target(text_from_wire(wire["l"], "symlink target"))
+        if kind == TYPE_SYMLINK
+        else None
+    )
     member = Member(
         name=name,
         type=WIRE_TYPES[kind],
