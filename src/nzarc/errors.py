@@ -72,8 +72,9 @@ class UnsupportedVersion(FormatError):
 
 
 class UnsafePath(FormatError):
-    """A member name or symlink target that is absolute, contains ``..``, NUL,
-    a backslash or a drive letter, or would resolve outside the target directory."""
+    """A member name or symlink target that is absolute, contains ``..`` or NUL, starts
+    with a drive letter, is no byte string (spec/FORMAT.md §8), holds a backslash where
+    that separates paths, or would resolve outside the target directory."""
 
 
 class IntegrityError(NzarcError):

@@ -33,6 +33,7 @@ from nzarc.crypto.recipients import (
     wrap_x25519,
 )
 from nzarc.crypto.suites import make_aead
+from nzarc.errors import LimitExceeded
 from nzarc.format import limits
 from nzarc.format.frames import (
     encode_chunk_head,
@@ -338,8 +339,9 @@ class ArchiveWriter:
                 slot = self._slot_of[plan_slot]
                 raw_len = len(group[item])
                 if len(self._chunk_offsets) >= limits.MAX_CHUNKS:
-                    raise ValueError(
-                        "archive exceeds the chunk count limit; use a larger chunk size"
+                    raise LimitExceeded(
+                        f"the archive would hold more than {limits.MAX_CHUNKS} chunks",
+                        hint="use a larger --chunk-size",
                     )
                 self._chunk_offsets.append(self._segments.plaintext_len)
                 self._segments.write(encode_chunk_head(slot, raw_len, len(out)))
@@ -390,7 +392,7 @@ class ArchiveWriter:
         validate_member_name(member.name)
         self._names.add(member.name, member.type)
         if len(self._entries) >= limits.MAX_ENTRIES:
-            raise ValueError("too many members for one archive")
+            raise LimitExceeded(f"an archive holds at most {limits.MAX_ENTRIES} members")
         entry = Entry(member, self._pos)
         self._emit(encode_entry(member, self._pos))
         self.stats.members += 1
