@@ -141,8 +141,8 @@ def test_discard_removes_the_temporary_file_on_any_failure(tmp_path: Path) -> No
     [
         ("auto", "30", "-l 30: not a level of nzarc.zstd", f"zstd takes levels {ZstdCodec.MIN_LEVEL}..{ZstdCodec.MAX_LEVEL}"),
         ("zstd", "-8", "-l -8: not a level of nzarc.zstd", f"zstd takes levels {ZstdCodec.MIN_LEVEL}..{ZstdCodec.MAX_LEVEL}"),
-        ("neural", "3", "-l 3: nzarc.neural takes no level", "a level applies to zstd only"),
-        ("store", "1", "-l 1: nzarc.store takes no level", "a level applies to zstd only"),
+        ("neural", "3", "-l 3: nzarc.neural takes no level", "a level applies to zstd and xz"),
+        ("store", "1", "-l 1: nzarc.store takes no level", "a level applies to zstd and xz"),
     ],
 )
 def test_bad_level_is_a_usage_error_before_any_prompt(

@@ -86,9 +86,9 @@ def test_archive_bytes_identical_with_padding_and_auto(
         got = {md.member.name: md.read() for md in r.iter_members()}
     assert info.padded
     assert [(c["id"], c["params"].get("level")) for c in info.codecs] == [
-        ("nzarc.store", None), ("nzarc.zstd", 19), ("nzarc.neural", None)
+        ("nzarc.store", None), ("nzarc.zstd", 19), ("nzarc.xz", 9), ("nzarc.neural", None)
     ]
-    assert info.codecs[2]["params"]["model"] == sha
+    assert info.codecs[3]["params"]["model"] == sha
     assert {k: v for k, v in got.items() if k in dict(_members())} == dict(_members())
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from nzarc.codecs.contract import Codec
 from nzarc.codecs.names import ALIASES as _ALIASES
-from nzarc.codecs.names import NEURAL_ID, STORE_ID, ZSTD_ID
+from nzarc.codecs.names import NEURAL_ID, STORE_ID, XZ_ID, ZSTD_ID
 from nzarc.codecs.registry import Registry, registry_for
 from nzarc.errors import CodecError, FormatError, ModelMismatch, NzarcError, UnsupportedCodec
 from nzarc.format.header import CodecEntry
@@ -189,10 +189,11 @@ def _entry(registry: Registry, codec: Codec) -> CodecEntry:
 
 def check_level(codec: str, level: int | None) -> None:
     """Raise :class:`~nzarc.levels.CodecOptionError` unless ``level`` (``None``: the default)
-    suits the codec choice ``codec`` as :func:`plan_codecs` uses it; builds zstd alone."""
+    suits the codec choice ``codec`` as :func:`plan_codecs` uses it; builds that codec alone
+    (zstd under ``auto``)."""
     if level is not None:
         codec_id = ZSTD_ID if codec == "auto" else _ALIASES.get(codec, codec)
-        level_codec(registry_for([ZSTD_ID]), codec_id, level)
+        level_codec(registry_for([codec_id]), codec_id, level)
 
 
 def _build(registry: Registry, codec_id: str, level: int | None, window: int | None = None) -> Codec:
@@ -207,8 +208,9 @@ def _build(registry: Registry, codec_id: str, level: int | None, window: int | N
 def plan_codecs(codec: str = "auto", level: int | None = None, window: int | None = None) -> CodecPlan:
     """Resolve a codec choice (``store``, ``zstd``, ``neural``, ``auto`` or a codec id).
 
-    Slot 0 is always ``nzarc.store``. ``auto`` offers zstd (level ``level`` or 19) and the
-    neural codec when it is installed with its model; any other choice offers that codec.
+    Slot 0 is always ``nzarc.store``. ``auto`` offers zstd (level ``level`` or 19), xz (``-9e``)
+    and the neural codec when it is installed with its model; each chunk takes the smallest
+    output. Any other choice offers that codec.
     ``window`` sets the neural codec's window (tokens); ``None`` keeps its default. A
     ``level`` that does not suit the choice raises :class:`~nzarc.levels.CodecOptionError` (see
     :func:`check_level`).
@@ -216,7 +218,7 @@ def plan_codecs(codec: str = "auto", level: int | None = None, window: int | Non
     check_level(codec, level)
     auto = codec == "auto"
     if auto:
-        wanted: list[tuple[str, bool]] = [(ZSTD_ID, True), (NEURAL_ID, False)]
+        wanted: list[tuple[str, bool]] = [(ZSTD_ID, True), (XZ_ID, True), (NEURAL_ID, False)]
         level = AUTO_ZSTD_LEVEL if level is None else level
     else:
         wanted = [(_ALIASES.get(codec, codec), True)]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from nzarc.codecs.contract import Codec, ModelDescriptor
 from nzarc.codecs.hookspecs import PluginWarning, hookimpl
 from nzarc.codecs.store import StoreCodec
+from nzarc.codecs.xz import XzCodec
 from nzarc.codecs.zstd import ZstdCodec
 
 __all__ = ["nzarc_codecs", "nzarc_models"]
@@ -66,7 +67,7 @@ def _neural_models() -> list[ModelDescriptor]:
 
 @hookimpl
 def nzarc_codecs() -> Sequence[type[Codec]]:
-    return [StoreCodec, ZstdCodec, *_neural_codecs()]
+    return [StoreCodec, ZstdCodec, XzCodec, *_neural_codecs()]
 
 
 @hookimpl
