@@ -167,7 +167,9 @@ class ArchiveWriter:
             raise ValueError("encrypt=False cannot take a passphrase or recipients")
         limits.check("recipient count", len(recipient_keys), limits.MAX_STANZAS)
         self._out = fileobj
-        self._rng = _checked_rng(rng) if rng is not None else os.urandom
+        # An unencrypted archive needs no secret: without an injected source its one random
+        # value, the payload salt, is all zeros, so its bytes are a function of its input.
+        self._rng = _checked_rng(rng) if rng is not None else os.urandom if encrypt else _zeros
         self._progress = progress
         self.chunk_size = chunk_size
         self._jobs = default_jobs(jobs)
@@ -572,6 +574,11 @@ class ArchiveWriter:
             self.abort()
         else:
             self.close()
+
+
+def _zeros(n: int) -> bytes:
+    """The randomness of an unencrypted archive: none (its payload salt is all zeros)."""
+    return bytes(n)
 
 
 def _checked_rng(rng: Callable[[int], bytes]) -> Callable[[int], bytes]:
