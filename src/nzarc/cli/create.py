@@ -97,6 +97,18 @@ def _tree_size(paths: Sequence[str]) -> int:
     return total
 
 
+def _exclude_patterns(args: argparse.Namespace) -> list[str]:
+    """--exclude patterns, then those of each --exclude-from FILE (one a line, as written;
+    blank lines and lines starting with ``#`` ignored)."""
+    patterns = list(args.exclude)
+    for path in args.exclude_from:
+        with open(path, encoding=sys.getfilesystemencoding(), errors="surrogateescape") as f:
+            for line in f.read().splitlines():
+                if line.strip() and not line.startswith("#"):
+                    patterns.append(line)
+    return patterns
+
+
 def _default_arcname(path: str) -> str:
     name = os.path.basename(os.path.normpath(path))
     return "" if name in ("", ".", "..", os.sep) else name
@@ -116,6 +128,7 @@ def cmd_create(args: argparse.Namespace) -> int:
             hint="redirect stdout, use -o FILE, or pass --force-tty",
         )
     _check_create_options(args, to_stdout)
+    patterns = _exclude_patterns(args)  # an unreadable FILE fails before a passphrase is asked
     keys = create_keys(args)
     apply_device(args)
     prog = make_progress(args)
@@ -148,6 +161,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     walk = WalkOptions(
         strict=args.strict,
         exclude=skip,
+        exclude_patterns=patterns,
         on_special=lambda name: warn(f"skipped {name!r}: not a regular file, directory or symlink"),
         on_excluded=lambda path: prog.member(f"(skipped the output archive {path!r})"),
     )

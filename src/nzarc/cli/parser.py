@@ -216,6 +216,12 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
         help="fail (exit 1, no archive) when an input vanishes or cannot be read, "
         "instead of skipping it with a warning (exit 3)",
     )
+    p.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                   help="leave out every input whose member name, or a tail of it after a '/', "
+                        "matches the shell PATTERN ('*' matches '/' too, as in tar; repeatable)")
+    p.add_argument("--exclude-from", action="append", default=[], metavar="FILE",
+                   help="--exclude each pattern in FILE, one a line (blank lines and lines "
+                        "starting with '#' ignored; repeatable)")
     p.add_argument("--name", metavar="NAME", help="member name for data read from stdin ('-')")
     p.add_argument("--force-tty", action="store_true",
                    help="write the binary archive to stdout even when it is a terminal")

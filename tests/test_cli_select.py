@@ -1,0 +1,107 @@
+"""Choosing what goes in and what comes out: create --exclude/--exclude-from and -C, member
+patterns on extract and list, extract -O, and one-line errors for a mistyped option."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_support import run_nzarc
+
+import nzarc
+from nzarc.cli import main
+from nzarc.walk import name_excluded
+
+
+@pytest.fixture
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+def _tree(root: Path) -> Path:
+    """top/{a.py, b.o, build/e, sub/{c.o, c.py, build/d}}"""
+    top = root / "top"
+    for rel, text in {
+        "a.py": "alpha\n",
+        "b.o": "object\n",
+        "build/e": "built\n",
+        "sub/c.o": "object c\n",
+        "sub/c.py": "gamma\n",
+        "sub/build/d": "built d\n",
+    }.items():
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_text(text)
+    return top
+
+
+def _names(archive: Path) -> list[str]:
+    with nzarc.open(archive) as r:
+        return [m.name for m in r.members()]
+
+
+def _create(tmp_path: Path, *argv: str) -> int:
+    return main(["create", "-q", "--no-encrypt", *argv])
+
+
+# --------------------------------------------------------------------------- --exclude
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern", "excluded"),
+    [
+        ("top/b.o", "*.o", True),
+        ("top/sub/c.o", "*.o", True),  # a tail after a '/'
+        ("top/sub/c.o", "sub/*.o", True),
+        ("top/sub/c.o", "top/*.o", True),  # '*' matches '/', as in tar
+        ("top/sub", "sub/", True),  # a trailing '/' is ignored
+        ("top/sub", "./top/sub", True),
+        ("top/subway", "sub", False),  # whole components only
+        ("top/a.py", "*.o", False),
+        ("top/A.O", "*.o", False),  # case-sensitive
+        ("top/b.o", "top/b.?", True),
+        ("top/b.o", "[ab].o", True),
+    ],
+)
+def test_exclude_pattern_semantics(name: str, pattern: str, excluded: bool) -> None:
+    assert name_excluded(name, [pattern]) is excluded
+
+
+def test_create_exclude_and_exclude_from(tmp_path: Path) -> None:
+    top = _tree(tmp_path)
+    patterns = tmp_path / "patterns"
+    patterns.write_text("# objects\n\n*.o\n   \n")
+    archive = tmp_path / "a.nzarc"
+    rc = _create(tmp_path, "-o", str(archive), "--exclude", "build", "--exclude-from",
+                 str(patterns), str(top))
+    assert rc == 0  # excluded inputs are not "skipped" (that would be 3)
+    assert _names(archive) == ["top", "top/a.py", "top/sub", "top/sub/c.py"]
+
+
+def test_an_excluded_directory_is_not_descended_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = _tree(tmp_path)
+    import nzarc.walk as walk_mod
+
+    listed: list[str] = []
+    real = walk_mod.os.listdir
+
+    def listdir(path: object) -> list[str]:
+        listed.append(Path(str(path)).name)
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(walk_mod.os, "listdir", listdir)
+    archive = tmp_path / "a.nzarc"
+    assert _create(tmp_path, "-o", str(archive), "--exclude", "sub", str(top)) == 0
+    assert listed == ["top", "build"]
+    assert _names(archive) == ["top", "top/a.py", "top/b.o", "top/build", "top/build/e"]
+
+
+def test_exclude_from_a_missing_file_fails_before_anything_is_written(
+    tmp_path: Path, home: Path
+) -> None:
+    top = _tree(tmp_path)
+    r = run_nzarc("create", "--no-encrypt", "-o", tmp_path / "a.nzarc", "--exclude-from",
+                  tmp_path / "nope", top, home=home).assert_clean_error(1)
+    assert "nope" in r.stderr
+    assert not (tmp_path / "a.nzarc").exists()
