@@ -105,3 +105,41 @@ def test_exclude_from_a_missing_file_fails_before_anything_is_written(
                   tmp_path / "nope", top, home=home).assert_clean_error(1)
     assert "nope" in r.stderr
     assert not (tmp_path / "a.nzarc").exists()
+
+
+# --------------------------------------------------------------------------- create -C
+
+
+def test_create_C_reads_inside_dir_and_keeps_the_paths_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = _tree(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    # -o stays relative to the current directory, PATHs are taken inside -C DIR
+    assert _create(tmp_path, "-o", "a.nzarc", "-C", str(top), "sub/build", "./a.py") == 0
+    assert (work / "a.nzarc").is_file() and not (top / "a.nzarc").exists()
+    assert _names(work / "a.nzarc") == ["sub/build", "sub/build/d", "a.py"]
+    assert _create(tmp_path, "-o", "b.nzarc", "-C", str(top / "sub"), ".") == 0
+    assert _names(work / "b.nzarc") == ["build", "build/d", "c.o", "c.py"]
+    # an absolute PATH is not affected by -C
+    assert _create(tmp_path, "-o", "c.nzarc", "-C", str(top), str(top / "build")) == 0
+    assert _names(work / "c.nzarc") == ["build", "build/e"]
+
+
+def test_create_C_refuses_a_non_directory_and_paths_outside_it(
+    tmp_path: Path, home: Path
+) -> None:
+    top = _tree(tmp_path)
+    out = tmp_path / "x.nzarc"
+    r = run_nzarc("create", "--no-encrypt", "-o", out, "-C", top / "a.py", "b.o",
+                  home=home).assert_clean_error(1)
+    assert "is not a directory" in r.stderr
+    r = run_nzarc("create", "--no-encrypt", "-o", out, "-C", top / "sub", "../a.py",
+                  home=home).assert_clean_error(2)
+    assert "'../a.py' is outside -C" in r.stderr
+    r = run_nzarc("create", "--no-encrypt", "-o", out, "-C", top, "nope",
+                  home=home).assert_clean_error(2)
+    assert "no such file or directory" in r.stderr
+    assert not out.exists()

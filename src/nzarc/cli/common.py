@@ -21,6 +21,7 @@ __all__ = [
     "PROG",
     "UsageError",
     "CreateFailed",
+    "NotADirectory",
     "err",
     "warn",
     "write_line",
@@ -41,6 +42,10 @@ PROG = "nzarc"
 
 class CreateFailed(NzarcError):
     """The writer refused the input (a duplicate name, a limit) with a plain ValueError."""
+
+
+class NotADirectory(NzarcError):
+    """A ``-C DIR`` that is not a directory (exit status 1, as for extract)."""
 
 
 class UsageError(Exception):

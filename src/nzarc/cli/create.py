@@ -17,25 +17,54 @@ from nzarc.cli.common import (
     EXIT_OK,
     EXIT_SKIPPED,
     CreateFailed,
+    NotADirectory,
     UsageError,
     apply_device,
     make_progress,
     warn,
 )
 from nzarc.cli.keys import create_keys
+from nzarc.display import printable
 from nzarc.progress import Progress, format_bytes
 from nzarc.walk import WalkOptions
 
 __all__ = ["cmd_create"]
+
+
+def _source(args: argparse.Namespace, path: str) -> str:
+    """Where PATH is read from: inside -C DIR when it is relative."""
+    return path if args.directory is None else os.path.join(args.directory, path)
+
+
+def _arcname(args: argparse.Namespace, path: str) -> str:
+    """The member name PATH is stored under: with -C DIR a relative PATH as given (normalized;
+    ``.`` puts DIR's entries at the top), otherwise PATH's last component."""
+    if args.directory is None or os.path.isabs(path):
+        return _default_arcname(path)
+    name = os.path.normpath(path).replace(os.sep, "/")
+    if name == ".":
+        return ""
+    if name == ".." or name.startswith("../"):
+        raise UsageError(
+            f"{path!r} is outside -C {args.directory}",
+            hint="with -C DIR a relative PATH names something inside DIR",
+        )
+    return name
+
 
 def _check_create_paths(args: argparse.Namespace) -> None:
     if args.paths.count("-") > 1:
         raise UsageError("stdin ('-') can be given only once")
     if args.name is not None and "-" not in args.paths:
         raise UsageError("--name names the stdin member; it needs '-' among the paths")
+    if args.directory is not None and not os.path.isdir(args.directory):
+        raise NotADirectory(f"-C {printable(args.directory)} is not a directory",
+                            hint="give the directory that the PATHs are relative to")
     for p in args.paths:
-        if p != "-" and not os.path.lexists(p):
-            raise UsageError(f"no such file or directory: {p!r}")
+        if p != "-":
+            _arcname(args, p)
+            if not os.path.lexists(_source(args, p)):
+                raise UsageError(f"no such file or directory: {_source(args, p)!r}")
     if args.window is not None:
         from nzarc.codecs.names import AUTO, NEURAL_ID, resolve
         from nzarc.neural.codec import MAX_WINDOW, MIN_WINDOW
@@ -145,7 +174,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         **keys,
     )
     if prog.show_bar:
-        prog.set_total(_tree_size(args.paths) or None)
+        prog.set_total(_tree_size([_source(args, p) for p in args.paths]) or None)
     out: _AtomicOutput | None = None
     skip: set[tuple[int, int]] = set()
     if to_stdout:
@@ -173,7 +202,7 @@ def cmd_create(args: argparse.Namespace) -> int:
                     name = args.name if args.name is not None else "-"
                     writer.add_file(name, sys.stdin.buffer, mode=0o644)
                 else:
-                    writer.add_path(Path(path), _default_arcname(path), walk=walk)
+                    writer.add_path(Path(_source(args, path)), _arcname(args, path), walk=walk)
             stats = writer.close()
         if out is not None:
             out.commit()

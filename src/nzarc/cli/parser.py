@@ -222,6 +222,10 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--exclude-from", action="append", default=[], metavar="FILE",
                    help="--exclude each pattern in FILE, one a line (blank lines and lines "
                         "starting with '#' ignored; repeatable)")
+    p.add_argument("-C", "--directory", metavar="DIR",
+                   help="read relative PATHs inside DIR and store them under the PATH as given "
+                        "('.' for DIR's entries at the top), as tar -C does; ARCHIVE stays "
+                        "relative to the current directory")
     p.add_argument("--name", metavar="NAME", help="member name for data read from stdin ('-')")
     p.add_argument("--force-tty", action="store_true",
                    help="write the binary archive to stdout even when it is a terminal")
