@@ -143,3 +143,44 @@ def test_create_C_refuses_a_non_directory_and_paths_outside_it(
                   home=home).assert_clean_error(2)
     assert "no such file or directory" in r.stderr
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- member patterns
+
+
+def test_selection_semantics() -> None:
+    from nzarc.selection import Selection
+
+    sel = Selection(["job/py/*.py", "doc", "lit[1]", "x?"])
+    assert sel.select("job/py/a.py") == "job/py/*.py"
+    assert sel.select("job/py/deep/b.py") == "job/py/*.py"  # '*' matches '/'
+    assert sel.select("job/py/a.pyc") is None
+    assert sel.select("doc/readme") == "doc" and sel.select("docs") is None
+    assert sel.select("lit[1]") == "lit[1]"  # a literal name with wildcard characters
+    assert sel.select("lit1") == "lit[1]"  # ... also taken as a pattern
+    assert sel.select("xy/z") == "x?"  # a pattern matching a directory selects its contents
+    assert sel.unmatched(["job/py/a.py", "xy"]) == ["doc", "lit[1]"]
+    assert Selection(None).select("any") == "any"
+
+
+def _archive(tmp_path: Path) -> Path:
+    top = _tree(tmp_path)
+    archive = tmp_path / "a.nzarc"
+    assert _create(tmp_path, "-o", str(archive), str(top)) == 0
+    return archive
+
+
+def test_extract_selects_by_pattern_and_names_a_pattern_that_matches_nothing(
+    tmp_path: Path, home: Path
+) -> None:
+    archive = _archive(tmp_path)
+    dest = tmp_path / "out"
+    run_nzarc("extract", "-q", archive, "-C", dest, "top/*.py", home=home).assert_ok()
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == [
+        "top/a.py", "top/sub/c.py"]
+    dest2 = tmp_path / "out2"
+    r = run_nzarc("extract", "-q", archive, "-C", dest2, "top/b*", "top/*.rs",
+                  home=home).assert_clean_error(1)
+    assert "not found in archive: 'top/*.rs'" in r.stderr
+    assert sorted(str(p.relative_to(dest2)) for p in dest2.rglob("*") if p.is_file()) == [
+        "top/b.o", "top/build/e"]  # 'top/b*' matches the directory top/build: its contents too

@@ -256,7 +256,9 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     _add_device(p)
     _add_verbosity(p)
     _add_progress(p)
-    p.add_argument("members", nargs="*", metavar="MEMBER", help="only these members (or directories)")
+    p.add_argument("members", nargs="*", metavar="MEMBER",
+                   help="only these members, the members below these directories, or those "
+                        "matching these shell patterns ('*' matches '/' too, as in tar)")
 
     # list
     p = add("list", "list the members of an archive")

@@ -6,6 +6,7 @@ import argparse
 import os
 import stat
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,12 @@ from nzarc.cli.common import EXIT_FAILURE, EXIT_OK, apply_device, err, make_prog
 from nzarc.cli.source import decode_policy, open_reader
 from nzarc.display import printable
 from nzarc.progress import format_bytes
+from nzarc.selection import Selection
 
 __all__ = ["cmd_extract", "cmd_list", "cmd_test"]
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from nzarc.extract import extract_members, select_members
+    from nzarc.extract import extract_members
     from nzarc.pipeline import tune_process_allocator
 
     tune_process_allocator()
@@ -51,9 +53,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
             )
         finally:
             prog.finish()
+    return _report_unmatched(wanted, (m.name for m in done))
+
+
+def _report_unmatched(wanted: list[str] | None, names: Iterable[str]) -> int:
+    """Exit 1, naming them, when requested MEMBERs (names or patterns) selected nothing."""
     if wanted:
-        found = {select_members(wanted, m.name) for m in done}
-        missing = [w for w in wanted if w not in found]
+        missing = Selection(wanted).unmatched(names)
         if missing:
             err(f"not found in archive: {', '.join(repr(m) for m in missing)}")
             return EXIT_FAILURE
