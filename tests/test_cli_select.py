@@ -184,3 +184,71 @@ def test_extract_selects_by_pattern_and_names_a_pattern_that_matches_nothing(
     assert "not found in archive: 'top/*.rs'" in r.stderr
     assert sorted(str(p.relative_to(dest2)) for p in dest2.rglob("*") if p.is_file()) == [
         "top/b.o", "top/build/e"]  # 'top/b*' matches the directory top/build: its contents too
+
+
+# --------------------------------------------------------------------------- extract -O
+
+
+def test_extract_to_stdout_writes_the_files_in_archive_order_and_nothing_to_disk(
+    tmp_path: Path, home: Path
+) -> None:
+    archive = _archive(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    r = run_nzarc("extract", "-v", archive, "-O", "top/*.py", "top/build", home=home,
+                  cwd=work).assert_ok()
+    assert r.stdout == b"alpha\nbuilt\ngamma\n"  # top/a.py, top/build/e, top/sub/c.py
+    assert "top/a.py" in r.stderr and "top/build/e" in r.stderr  # -v names go to stderr
+    assert list(work.iterdir()) == []
+    r = run_nzarc("extract", "-", "-O", "top/sub/c.py", stdin=archive.read_bytes(),
+                  home=home, cwd=work).assert_ok()  # from a pipe
+    assert r.stdout == b"gamma\n" and r.stderr == ""
+    r = run_nzarc("extract", "--progress", archive, "-O", home=home, cwd=work).assert_ok()
+    assert r.stdout == b"alpha\nobject\nbuilt\nbuilt d\nobject c\ngamma\n"  # progress: stderr
+    r = run_nzarc("extract", archive, "-O", "top/a.py", "top/*.rs", home=home,
+                  cwd=work).assert_clean_error(1)
+    assert r.stdout == b"alpha\n" and "not found in archive: 'top/*.rs'" in r.stderr
+    r = run_nzarc("extract", archive, "-O", "-C", "d", "--force", home=home,
+                  cwd=work).assert_clean_error(2)
+    assert "-O writes to stdout: -C, --force do not apply" in r.stderr
+    assert list(work.iterdir()) == []
+
+
+def test_copy_members_raises_after_the_bytes_of_a_member_failing_its_digest() -> None:
+    import io
+
+    from nzarc.errors import IntegrityError
+    from nzarc.tostream import copy_members
+
+    class Data:
+        def __init__(self, name: str, kind: str, pieces: list[bytes], bad: bool) -> None:
+            self.member = type("M", (), {"name": name, "type": kind})()
+            self._pieces, self._bad = pieces, bad
+
+        def chunks(self):  # type: ignore[no-untyped-def]
+            yield from self._pieces
+            if self._bad:
+                raise IntegrityError(f"member {self.member.name!r} fails its SHA-256 check")
+
+    class Reader:
+        seekable = False
+
+        def __init__(self, bad: bool = True) -> None:
+            self.bad = bad
+
+        def iter_members(self, names):  # type: ignore[no-untyped-def]
+            assert names is None
+            yield Data("d", "dir", [], False)
+            yield Data("d/x", "file", [b"x1", b"x2"], False)
+            yield Data("y", "file", [b"skipped"], False)
+            yield Data("d/z", "file", [b"z1", b"z2"], self.bad)
+            yield Data("d/after", "file", [b"never"], False)
+
+    out = io.BytesIO()
+    with pytest.raises(IntegrityError, match="SHA-256"):
+        copy_members(Reader(), out, ["d"])
+    assert out.getvalue() == b"x1x2z1z2"
+    out = io.BytesIO()
+    done = copy_members(Reader(bad=False), out, ["d/x", "y", "d/after"])
+    assert [m.name for m in done] == ["d/x", "y", "d/after"]  # d/z is read, not written
+    assert out.getvalue() == b"x1x2skippednever"

@@ -237,7 +237,11 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     # extract
     p = add("extract", "extract members into a directory")
     p.add_argument("archive", metavar="ARCHIVE", help="archive to read; '-' for stdin")
-    p.add_argument("-C", "--directory", default=".", metavar="DIR", help="extract into DIR (default .)")
+    p.add_argument("-C", "--directory", metavar="DIR", help="extract into DIR (default .)")
+    p.add_argument("-O", "--to-stdout", action="store_true",
+                   help="write the selected files' contents to stdout, concatenated in archive "
+                        "order, and nothing to disk (a member failing its SHA-256 check ends "
+                        "the output with exit 1)")
     _add_read_keys(p)
     _add_decode_policy(p)
     p.add_argument("--force", action="store_true", help="replace existing files")

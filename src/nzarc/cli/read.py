@@ -6,14 +6,22 @@ import argparse
 import os
 import stat
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from nzarc.cli.common import EXIT_FAILURE, EXIT_OK, apply_device, err, make_progress, print_json
+from nzarc.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    UsageError,
+    apply_device,
+    err,
+    make_progress,
+    print_json,
+)
 from nzarc.cli.source import decode_policy, open_reader
 from nzarc.display import printable
-from nzarc.progress import format_bytes
+from nzarc.progress import Progress, format_bytes
 from nzarc.selection import Selection
 
 __all__ = ["cmd_extract", "cmd_list", "cmd_test"]
@@ -34,6 +42,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
             prog.advance(nbytes)
 
     wanted = [_normalize_member_arg(m) for m in args.members] or None
+    if args.to_stdout:
+        return _extract_to_stdout(args, wanted, on_progress, prog)
+    if args.directory is None:
+        args.directory = "."
     if os.path.lexists(args.directory) and not os.path.isdir(args.directory):
         err(f"-C {printable(args.directory)} is not a directory",
              hint="give a directory to extract into (it is created if it does not exist)")
@@ -51,6 +63,29 @@ def cmd_extract(args: argparse.Namespace) -> int:
                 sync=args.sync,
                 same_permissions=True if args.same_permissions else None,
             )
+        finally:
+            prog.finish()
+    return _report_unmatched(wanted, (m.name for m in done))
+
+
+def _extract_to_stdout(
+    args: argparse.Namespace,
+    wanted: list[str] | None,
+    on_progress: Callable[[Any, int], None],
+    prog: Progress,
+) -> int:
+    """extract -O: the selected files' contents on stdout; nothing on the file system."""
+    from nzarc.tostream import copy_members
+
+    given = [opt for opt, on in (("-C", args.directory is not None), ("--force", args.force),
+                                 ("-p", args.same_permissions), ("--sync", args.sync)) if on]
+    if given:
+        raise UsageError(f"-O writes to stdout: {', '.join(given)} "
+                         f"{'does' if len(given) == 1 else 'do'} not apply",
+                         hint="drop them, or extract to a directory without -O")
+    with open_reader(args) as reader:
+        try:
+            done = copy_members(reader, sys.stdout.buffer, wanted, progress=on_progress)
         finally:
             prog.finish()
     return _report_unmatched(wanted, (m.name for m in done))
