@@ -252,3 +252,23 @@ def test_copy_members_raises_after_the_bytes_of_a_member_failing_its_digest() ->
     done = copy_members(Reader(bad=False), out, ["d/x", "y", "d/after"])
     assert [m.name for m in done] == ["d/x", "y", "d/after"]  # d/z is read, not written
     assert out.getvalue() == b"x1x2skippednever"
+
+
+# --------------------------------------------------------------------------- list MEMBER
+
+
+def test_list_shows_only_the_selected_members(tmp_path: Path, home: Path) -> None:
+    import json
+
+    archive = _archive(tmp_path)
+    r = run_nzarc("list", archive, "top/a.py", home=home).assert_ok()
+    assert r.stdout == b"top/a.py\n"
+    r = run_nzarc("list", archive, "-l", "top/sub/*.py", "top/build", home=home).assert_ok()
+    lines = r.stdout.decode().splitlines()
+    assert [ln.split()[-1] for ln in lines] == ["top/build", "top/build/e", "top/sub/c.py"]
+    assert lines[-1].startswith("-rw") and " 6 " in lines[-1]  # mode and size of c.py
+    r = run_nzarc("list", "--json", archive, "top/b.o", home=home).assert_ok()
+    (row,) = json.loads(r.stdout)
+    assert row["name"] == "top/b.o" and row["size"] == 7 and row["type"] == "file"
+    r = run_nzarc("list", archive, "top/a.py", "top/*.rs", home=home).assert_clean_error(1)
+    assert r.stdout == b"top/a.py\n" and "not found in archive: 'top/*.rs'" in r.stderr

@@ -271,6 +271,9 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_read_keys(p)
     _add_decode_policy(p)
+    p.add_argument("members", nargs="*", metavar="MEMBER",
+                   help="only these members, the members below these directories, or those "
+                        "matching these shell patterns ('*' matches '/' too, as in tar)")
 
     # test
     p = add("test", "decrypt, decode and verify everything; write nothing")
@@ -325,11 +328,11 @@ def model_module() -> ModuleType:
 
 
 def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
-    """Parse, letting extract's MEMBER names follow its options
+    """Parse, letting the MEMBER names of extract and list follow their options
     (``extract A -C DIR m1 m2``), which plain argparse does not allow."""
     args, extra = parser.parse_known_args(argv)
     if extra:
-        if getattr(args, "command", None) == "extract" and not any(
+        if getattr(args, "command", None) in ("extract", "list") and not any(
             e.startswith("-") and e != "-" for e in extra
         ):
             args.members = list(args.members) + extra

@@ -138,10 +138,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         policy = decode_policy(args)
         if policy is not None:  # refuse as extract would, though listing decodes nothing
             policy.check_reader(reader)
-        members = reader.listing()  # decoded row by row, on each pass below
+        members: Any = reader.listing()  # decoded row by row, on each pass below
+    wanted = [_normalize_member_arg(m) for m in args.members] or None
+    if wanted is not None:
+        selection = Selection(wanted)
+        members = [m for m in members if selection.select(m.name) is not None]
+    _print_listing(args, members)
+    return _report_unmatched(wanted, (m.name for m in members))
+
+
+def _print_listing(args: argparse.Namespace, members: Any) -> None:
     if args.json:
         print_json([_member_dict(m) for m in members])
-        return EXIT_OK
+        return
     out = sys.stdout
     if args.long:
         width = max((len(str(m.size)) for m in members), default=1)
@@ -154,7 +163,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         for m in members:
             out.write(printable(m.name) + "\n")
-    return EXIT_OK
 
 
 def cmd_test(args: argparse.Namespace) -> int:
