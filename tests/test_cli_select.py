@@ -272,3 +272,30 @@ def test_list_shows_only_the_selected_members(tmp_path: Path, home: Path) -> Non
     assert row["name"] == "top/b.o" and row["size"] == 7 and row["type"] == "file"
     r = run_nzarc("list", archive, "top/a.py", "top/*.rs", home=home).assert_clean_error(1)
     assert r.stdout == b"top/a.py\n" and "not found in archive: 'top/*.rs'" in r.stderr
+
+
+# --------------------------------------------------------------------------- mistyped options
+
+
+@pytest.mark.parametrize(
+    ("argv", "error", "hint"),
+    [
+        (["create", "--exlude", "x", "-o", "a.nzarc", "b"], "unrecognized arguments: --exlude",
+         "hint: did you mean --exclude? see 'nzarc create --help'"),
+        (["list", "a.nzarc", "--jsn"], "unrecognized arguments: --jsn",
+         "hint: did you mean --json? see 'nzarc list --help'"),
+        (["extract", "a.nzarc", "--to-stdot"], "unrecognized arguments: --to-stdot",
+         "hint: did you mean --to-stdout? see 'nzarc extract --help'"),
+        (["create", "-o", "a", "--exc", "x", "b"], "ambiguous option: --exc could match",
+         "hint: see 'nzarc create --help'"),
+        (["info", "a.nzarc", "b"], "unrecognized arguments: b", "hint: see 'nzarc info --help'"),
+    ],
+)
+def test_a_mistyped_option_is_one_error_line_and_a_hint(
+    argv: list[str], error: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 2 and captured.out == ""
+    assert lines[0].startswith(f"nzarc: error: {error}") and lines[1] == hint

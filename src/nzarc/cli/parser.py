@@ -37,7 +37,10 @@ variable, or a prompt on the terminal (asked twice on create); never stdin.
 
 
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors become :class:`UsageError` (one line + hint)."""
+    """ArgumentParser whose errors become :class:`UsageError` (one line + hint).
+    ``commands`` maps each subcommand to its parser (set by :func:`build_parser`)."""
+
+    commands: dict[str, argparse.ArgumentParser]
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, hint=f"see '{self.prog} --help'")
@@ -308,6 +311,7 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     # bench (benchmark harness from the source tree; loaded only when used)
     p = add("bench", "run the benchmark harness (source checkout only)", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.commands = dict(sub.choices)
     return parser
 
 
@@ -331,11 +335,27 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespac
     """Parse, letting the MEMBER names of extract and list follow their options
     (``extract A -C DIR m1 m2``), which plain argparse does not allow."""
     args, extra = parser.parse_known_args(argv)
-    if extra:
-        if getattr(args, "command", None) in ("extract", "list") and not any(
-            e.startswith("-") and e != "-" for e in extra
-        ):
-            args.members = list(args.members) + extra
-        else:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return args
+    if not extra:
+        return args
+    command = getattr(args, "command", None)
+    options = [e for e in extra if e.startswith("-") and e != "-"]
+    if command in ("extract", "list") and not options:
+        args.members = list(args.members) + extra
+        return args
+    commands: dict[str, argparse.ArgumentParser] = getattr(parser, "commands", {})
+    where = commands.get(command, parser) if command else parser
+    raise UsageError(f"unrecognized arguments: {' '.join(options or extra)}",
+                     hint=_did_you_mean(where, options))
+
+
+def _did_you_mean(parser: argparse.ArgumentParser, options: list[str]) -> str:
+    """``see 'nzarc CMD --help'``, after the closest option of ``parser`` to the first
+    unknown one when there is a close one."""
+    import difflib
+
+    see = f"see '{parser.prog} --help'"
+    if not options:
+        return see
+    known = [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
+    close = difflib.get_close_matches(options[0].split("=", 1)[0], known, n=1, cutoff=0.7)
+    return f"did you mean {close[0]}? {see}" if close else see
