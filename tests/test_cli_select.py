@@ -299,3 +299,13 @@ def test_a_mistyped_option_is_one_error_line_and_a_hint(
     lines = captured.err.splitlines()
     assert len(lines) == 2 and captured.out == ""
     assert lines[0].startswith(f"nzarc: error: {error}") and lines[1] == hint
+
+
+def test_the_progress_total_leaves_out_excluded_files(tmp_path: Path) -> None:
+    from nzarc.cli.create import _tree_size
+
+    top = _tree(tmp_path)
+    sizes = {p.relative_to(top).as_posix(): p.stat().st_size for p in top.rglob("*") if p.is_file()}
+    assert _tree_size([(str(top), "top")], []) == sum(sizes.values())
+    assert _tree_size([(str(top), "top")], ["*.o", "build"]) == sizes["a.py"] + sizes["sub/c.py"]
+    assert _tree_size([(str(top), "")], ["sub"]) == sizes["a.py"] + sizes["b.o"] + sizes["build/e"]

@@ -26,7 +26,7 @@ from nzarc.cli.common import (
 from nzarc.cli.keys import create_keys
 from nzarc.display import printable
 from nzarc.progress import Progress, format_bytes
-from nzarc.walk import WalkOptions
+from nzarc.walk import WalkOptions, name_excluded
 
 __all__ = ["cmd_create"]
 
@@ -106,24 +106,34 @@ def _create_progress(prog: Progress) -> Callable[[Any], None]:
     return on_event
 
 
-def _tree_size(paths: Sequence[str]) -> int:
-    """Total bytes of the regular files under ``paths`` (for the progress ETA)."""
+def _tree_size(inputs: Sequence[tuple[str, str]], patterns: Sequence[str]) -> int:
+    """Total bytes of the regular files under the ``(source, member name)`` inputs that the
+    walk will archive, leaving out what ``patterns`` exclude (for the progress ETA)."""
     total = 0
-    for top in paths:
-        if top == "-":
+    for top, arcname in inputs:
+        if arcname and name_excluded(arcname, patterns):
             continue
         with contextlib.suppress(OSError):
             st = os.lstat(top)
             if stat.S_ISREG(st.st_mode):
                 total += st.st_size
             elif stat.S_ISDIR(st.st_mode):
-                for dirpath, _dirs, files in os.walk(top):
+                for dirpath, dirs, files in os.walk(top):
+                    rel = os.path.relpath(dirpath, top).replace(os.sep, "/")
+                    base = arcname if rel == "." else f"{arcname}/{rel}" if arcname else rel
+                    dirs[:] = [d for d in dirs if not name_excluded(_join(base, d), patterns)]
                     for name in files:
+                        if name_excluded(_join(base, name), patterns):
+                            continue
                         with contextlib.suppress(OSError):
                             fst = os.lstat(os.path.join(dirpath, name))
                             if stat.S_ISREG(fst.st_mode):
                                 total += fst.st_size
     return total
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base}/{name}" if base else name
 
 
 def _exclude_patterns(args: argparse.Namespace) -> list[str]:
@@ -174,7 +184,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         **keys,
     )
     if prog.show_bar:
-        prog.set_total(_tree_size([_source(args, p) for p in args.paths]) or None)
+        inputs = [(_source(args, p), _arcname(args, p)) for p in args.paths if p != "-"]
+        prog.set_total(_tree_size(inputs, patterns) or None)
     out: _AtomicOutput | None = None
     skip: set[tuple[int, int]] = set()
     if to_stdout:
