@@ -37,9 +37,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-# --------------------------------------------------------------------------- main
-
-
 def _command_word(argv: Sequence[str]) -> str | None:
     for a in argv:
         if not a.startswith("-"):

@@ -46,9 +46,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message, hint=f"see '{self.prog} --help'")
 
 
-# --------------------------------------------------------------------------- parsing
-
-
 def size(text: str) -> int:
     """Parse ``4096``, ``64K``, ``64KiB``, ``1M``, ``1MiB`` (binary multiples)."""
     t = text.strip().lower().removesuffix("ib").removesuffix("b")

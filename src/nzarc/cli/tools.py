@@ -38,9 +38,6 @@ def cmd_codecs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --------------------------------------------------------------------------- model / bench
-
-
 def cmd_model(args: argparse.Namespace) -> int:
     result = model_module().run(args)
     return EXIT_OK if result is None else int(result)
