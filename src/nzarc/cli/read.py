@@ -84,6 +84,8 @@ def _extract_to_stdout(
                          f"{'does' if len(given) == 1 else 'do'} not apply",
                          hint="drop them, or extract to a directory without -O")
     with open_reader(args) as reader:
+        if prog.show_bar and args.archive != "-" and wanted is None:
+            prog.set_total(reader.info().raw_size)  # seekable: reads only the index
         try:
             done = copy_members(reader, sys.stdout.buffer, wanted, progress=on_progress)
         finally:
