@@ -145,3 +145,14 @@ def test_no_new_import_cycles() -> None:
     found = _cycles(_graph())
     new = [sorted(c) for c in found if c not in KNOWN_CYCLES]
     assert not new, f"import cycles: {new}"
+
+
+def test_cli_uses_no_format_or_crypto_internals() -> None:
+    """The command line turns arguments into library calls: no module of nzarc.cli imports
+    the byte layout (nzarc.format) or the cryptography (nzarc.crypto) directly."""
+    graph = _graph()
+    cli = {m for m in graph if m == "nzarc.cli" or m.startswith("nzarc.cli.")}
+    assert "nzarc.cli.main" in cli and "nzarc.cli.parser" in graph["nzarc.cli.main"]
+    uses = {m: sorted(t for t in graph[m] if t.split(".")[:2] in (["nzarc", "format"], ["nzarc", "crypto"]))
+            for m in cli}
+    assert not {m: t for m, t in uses.items() if t}

@@ -6,12 +6,13 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any, BinaryIO
 
+from nzarc.options import DEFAULT_CHUNK_SIZE, DEFAULT_SUITE
 from nzarc.pipeline import ProgressEvent
 from nzarc.policy import DecodePolicy
 from nzarc.reader import ArchiveReader
 from nzarc.writer import ArchiveWriter, WriteStats
 
-__all__ = ["create", "open_archive"]
+__all__ = ["create", "open_archive", "generate_identity"]
 
 
 def create(
@@ -24,10 +25,10 @@ def create(
     codec: str = "auto",
     level: int | None = None,
     window: int | None = None,
-    chunk_size: int = 1 << 20,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
     jobs: int | None = None,
     pad: bool = False,
-    suite: str = "chacha20-poly1305",
+    suite: str = DEFAULT_SUITE,
     rng: Callable[[int], bytes] | None = None,
     progress: Callable[[ProgressEvent], None] | None = None,
     verify: bool = False,
@@ -83,3 +84,11 @@ def open_archive(
     return ArchiveReader(
         source, passphrase=passphrase, identities=identities, jobs=jobs, policy=policy
     )
+
+
+def generate_identity() -> tuple[str, str]:
+    """A fresh X25519 identity as ``(AGE-SECRET-KEY-1..., age1...)``: the secret key for
+    ``identities=`` and the public key for ``recipients=``."""
+    from nzarc.crypto.recipients import generate_identity as _generate
+
+    return _generate()

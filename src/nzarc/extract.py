@@ -79,6 +79,7 @@ from nzarc.hostnames import BACKSLASH_SEPARATES, check_host_encoding
 from nzarc.linkcheck import FinalTree
 from nzarc.oserrors import naming
 from nzarc.permissions import SAFE_MODE_BITS, permission_mask
+from nzarc.selection import Selection
 from nzarc.workqueue import HashPool, OrderedHasher, OrderedWorker
 
 __all__ = [
@@ -182,18 +183,10 @@ def _link_target_inside(parent: list[str], target: str) -> bool:
 
 
 def select_members(requested: Collection[str] | None, name: str) -> str | None:
-    """Return the requested entry that selects member ``name`` (an exact match
-    or a directory prefix), or ``None``. ``requested=None`` selects all."""
-    if requested is None:
-        return name
-    if name in requested:
-        return name
-    parts = name.split("/")
-    for i in range(len(parts) - 1, 0, -1):
-        prefix = "/".join(parts[:i])
-        if prefix in requested:
-            return prefix
-    return None
+    """Return the requested entry that selects member ``name`` (an exact match, a
+    directory prefix or a matching wildcard: :mod:`nzarc.selection`), or ``None``.
+    ``requested=None`` selects all."""
+    return Selection(requested).select(name)
 
 
 @dataclass
@@ -522,8 +515,9 @@ def extract_members(
     ``reader`` provides ``iter_members(names)`` yielding objects with a
     ``member`` (``name``, ``type``, ``mode``, ``mtime_ns``, ``size``,
     ``link_target``) and ``chunks()``, as :class:`nzarc.ArchiveReader` does.
-    ``names`` selects members by exact name or by directory prefix (``a``
-    selects ``a/b``); ``None`` extracts everything. ``dest`` is created if it
+    ``names`` selects members by exact name, by directory prefix (``a``
+    selects ``a/b``) or by shell wildcard (:mod:`nzarc.selection`); ``None``
+    extracts everything. ``dest`` is created if it
     does not exist (only once the first member has been read). Raises :class:`UnsafePath`, :class:`OverwriteRefused`,
     ``OSError`` or whatever the reader raises (``IntegrityError``...); see
     the module docstring for what is guaranteed on failure. ``sync`` forces
@@ -535,7 +529,7 @@ def extract_members(
     """
     dest_path = Path(dest)
     mode_mask = permission_mask(same_permissions)
-    requested = None if names is None else frozenset(names)
+    requested = Selection(names)
     # A reader that lets the caller check digests has them checked on the writer thread,
     # as the bytes are written, instead of on its own hashing thread.
     own_digests = getattr(reader, "defers_digests", False) is True
@@ -553,7 +547,7 @@ def extract_members(
     try:
         for md in _chain_first(first, members):
             member = md.member
-            if select_members(requested, member.name) is None:
+            if requested.select(member.name) is None:
                 _drain(md, check_digest=own_digests)
                 continue
             parts = split_member_name(member.name)
@@ -595,7 +589,7 @@ def extract_members(
 
 
 def _iter_selected(
-    reader: Any, requested: frozenset[str] | None, own_digests: bool
+    reader: Any, requested: Selection, own_digests: bool
 ) -> Iterator[Any]:
     """Iterate the reader's members, letting it skip unselected data when it can.
 
@@ -604,10 +598,10 @@ def _iter_selected(
     ``own_digests`` the reader leaves the SHA-256 checks to the caller.
     """
     kw = {"verify_digests": False} if own_digests else {}
-    if requested is None or not getattr(reader, "seekable", False):
+    if requested.all or not getattr(reader, "seekable", False):
         yield from reader.iter_members(None, **kw)
         return
-    exact = [m.name for m in reader.members() if select_members(requested, m.name) is not None]
+    exact = [m.name for m in reader.members() if requested.select(m.name) is not None]
     yield from reader.iter_members(exact, **kw)
 
 

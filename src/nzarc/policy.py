@@ -48,7 +48,7 @@ def parse_codec_list(text: str) -> frozenset[str]:
             continue
         codec_id = _ALIASES.get(name, name)
         if not CODEC_ID_RE.fullmatch(codec_id):
-            raise ValueError(f"{raw.strip()!r} is not a codec (use store, zstd, neural or a codec id)")
+            raise ValueError(f"{raw.strip()!r} is not a codec (use store, zstd, xz, neural or a codec id)")
         out.add(codec_id)
     if not out:
         raise ValueError("the codec list is empty")

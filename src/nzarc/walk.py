@@ -11,6 +11,14 @@ create`` both use it). Contract:
   devices) are not archived: ``on_special(arcname)`` is called for each.
 * ``exclude`` holds ``(st_dev, st_ino)`` pairs never archived (the archive being written,
   when it lies inside an input tree); ``on_excluded(path)`` is called for each.
+* ``exclude_patterns`` are shell wildcards (:func:`fnmatch.fnmatchcase`: ``*``, ``?``,
+  ``[...]``, case-sensitive, ``*`` and ``?`` matching ``/`` too) tested against the member
+  name a source would get, as GNU tar's ``--exclude`` does by default: a pattern excludes a
+  name when it matches the whole name or any tail of it that starts after a ``/`` (so ``*.o``
+  and ``build`` exclude at any depth, ``src/gen`` every ``…/src/gen``). A leading ``./`` and
+  trailing ``/`` of a pattern are ignored. An excluded source is not stat-ed, read or
+  descended into, and is neither skipped nor reported: it was not asked for. The top of a
+  walk added under ``""`` (its entries at the top) is never excluded.
 * **Unreadable sources.** A source that vanishes after its directory was listed, or that
   cannot be stat-ed, read-linked, opened or listed, raises its ``OSError`` when ``strict``
   (the default). Otherwise it is skipped, recorded in ``skipped`` as ``(path, reason)``, and
@@ -23,14 +31,15 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from nzarc.hostnames import check_host_encoding
 
-__all__ = ["Skipped", "WalkOptions", "add_path"]
+__all__ = ["Skipped", "WalkOptions", "add_path", "name_excluded"]
 
 
 class _Writer(Protocol):
@@ -57,9 +66,25 @@ class WalkOptions:
 
     strict: bool = True
     exclude: Collection[tuple[int, int]] = ()
+    exclude_patterns: Sequence[str] = ()
     on_special: Callable[[str], None] | None = None
     on_excluded: Callable[[str], None] | None = None
     skipped: list[Skipped] = field(default_factory=list)
+
+
+def name_excluded(name: str, patterns: Sequence[str]) -> bool:
+    """True if one of ``patterns`` excludes the member name ``name`` (module docstring)."""
+    if not patterns:
+        return False
+    parts = name.split("/")
+    tails = ["/".join(parts[i:]) for i in range(len(parts))]
+    for pattern in patterns:
+        while pattern.startswith("./"):
+            pattern = pattern[2:]
+        pattern = pattern.rstrip("/") or pattern
+        if any(fnmatchcase(tail, pattern) for tail in tails):
+            return True
+    return False
 
 
 def _open_source(path: Path) -> IO[bytes]:
@@ -78,6 +103,8 @@ def add_path(writer: _Writer, path: Path, arcname: str, options: WalkOptions) ->
     (a full disk under the archive, a limit) always raises, and so does a name whose bytes
     this host's file-system encoding would change (:func:`nzarc.hostnames.check_host_encoding`).
     """
+    if arcname and name_excluded(arcname, options.exclude_patterns):
+        return
     check_host_encoding(arcname)
     try:
         st = path.lstat()

@@ -1,0 +1,120 @@
+"""What every command shares: exit statuses, usage errors, and the lines written to the user."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from nzarc.display import one_line
+from nzarc.errors import NzarcError
+from nzarc.progress import DEFAULT_PERIOD, Progress
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_FAILURE",
+    "EXIT_USAGE",
+    "EXIT_SKIPPED",
+    "EXIT_INTERRUPTED",
+    "PROG",
+    "UsageError",
+    "CreateFailed",
+    "NotADirectory",
+    "err",
+    "warn",
+    "write_line",
+    "make_progress",
+    "apply_device",
+    "jsonable",
+    "print_json",
+]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130
+
+PROG = "nzarc"
+
+
+class CreateFailed(NzarcError):
+    """The writer refused the input (a duplicate name, a limit) with a plain ValueError."""
+
+
+class NotADirectory(NzarcError):
+    """A ``-C DIR`` that is not a directory (exit status 1, as for extract)."""
+
+
+class UsageError(Exception):
+    """The command line is wrong or incomplete (exit status 2)."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def err(message: str, hint: str | None = None) -> None:
+    line = one_line(message) or "unknown error"
+    sys.stderr.write(f"{PROG}: error: {line}\n")
+    if hint:
+        sys.stderr.write(f"hint: {one_line(hint)}\n")
+    sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"{PROG}: warning: {one_line(message)}\n")
+
+
+def write_line(text: str) -> None:
+    """Write one human-readable line of output (``text`` may end in its newline): any
+    untrusted part (a name, a codec id from an archive) is shown escaped, on this line."""
+    sys.stdout.write(one_line(text) + "\n")
+
+
+def make_progress(args: argparse.Namespace) -> Progress:
+    period = getattr(args, "progress_interval", None)
+    if period is None and getattr(args, "progress", False):
+        period = DEFAULT_PERIOD
+    prog = Progress(
+        quiet=getattr(args, "quiet", False),
+        verbose=getattr(args, "verbose", False),
+        period=period,
+        model="decode" if getattr(args, "command", None) == "extract" else "encode",
+    )
+    if prog.show_bar:  # model work is slow on a CPU: show it moving (tokens, rate, ETA)
+        from nzarc.neural.codec import set_progress_hook
+
+        set_progress_hook(prog.model_work)
+    return prog
+
+
+def apply_device(args: argparse.Namespace) -> None:
+    device = getattr(args, "device", None)
+    if device:
+        os.environ["NZARC_DEVICE"] = device
+
+
+def jsonable(obj: Any) -> Any:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable(asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return bytes(obj).hex()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if hasattr(obj, "__dict__"):
+        return jsonable({k: v for k, v in vars(obj).items() if not k.startswith("_")})
+    return str(obj)
+
+
+def print_json(obj: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(jsonable(obj), indent=2, sort_keys=True) + "\n")

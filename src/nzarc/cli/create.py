@@ -1,0 +1,245 @@
+"""``nzarc create``: walk the inputs into an archive written atomically (or to stdout)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import stat
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from nzarc.atomic import AtomicOutput as _AtomicOutput
+from nzarc.atomic import OutputIsDirectory, check_target
+from nzarc.cli.common import (
+    EXIT_OK,
+    EXIT_SKIPPED,
+    CreateFailed,
+    NotADirectory,
+    UsageError,
+    apply_device,
+    make_progress,
+    warn,
+)
+from nzarc.cli.keys import create_keys
+from nzarc.display import printable
+from nzarc.progress import Progress, format_bytes
+from nzarc.walk import WalkOptions, name_excluded
+
+__all__ = ["cmd_create"]
+
+
+def _source(args: argparse.Namespace, path: str) -> str:
+    """Where PATH is read from: inside -C DIR when it is relative."""
+    return path if args.directory is None else os.path.join(args.directory, path)
+
+
+def _arcname(args: argparse.Namespace, path: str) -> str:
+    """The member name PATH is stored under: with -C DIR a relative PATH as given (normalized;
+    ``.`` puts DIR's entries at the top), otherwise PATH's last component."""
+    if args.directory is None or os.path.isabs(path):
+        return _default_arcname(path)
+    name = os.path.normpath(path).replace(os.sep, "/")
+    if name == ".":
+        return ""
+    if name == ".." or name.startswith("../"):
+        raise UsageError(
+            f"{path!r} is outside -C {args.directory}",
+            hint="with -C DIR a relative PATH names something inside DIR",
+        )
+    return name
+
+
+def _check_create_paths(args: argparse.Namespace) -> None:
+    if args.paths.count("-") > 1:
+        raise UsageError("stdin ('-') can be given only once")
+    if args.name is not None and "-" not in args.paths:
+        raise UsageError("--name names the stdin member; it needs '-' among the paths")
+    if args.directory is not None and not os.path.isdir(args.directory):
+        raise NotADirectory(f"-C {printable(args.directory)} is not a directory",
+                            hint="give the directory that the PATHs are relative to")
+    for p in args.paths:
+        if p != "-":
+            _arcname(args, p)
+            if not os.path.lexists(_source(args, p)):
+                raise UsageError(f"no such file or directory: {_source(args, p)!r}")
+    if args.window is not None:
+        from nzarc.codecs.names import AUTO, NEURAL_ID, resolve
+        from nzarc.neural.codec import MAX_WINDOW, MIN_WINDOW
+
+        if resolve(args.codec) not in (AUTO, NEURAL_ID):
+            raise UsageError(f"--window applies to the neural codec, not to -c {args.codec}")
+        if not MIN_WINDOW <= args.window <= MAX_WINDOW:
+            raise UsageError(f"--window must be between {MIN_WINDOW} and {MAX_WINDOW} tokens")
+
+
+def _check_create_options(args: argparse.Namespace, to_stdout: bool) -> None:
+    """Refuse a bad level or an existing output before any input is read or passphrase asked."""
+    from nzarc.levels import CodecOptionError
+    from nzarc.pipeline import check_level
+
+    try:
+        check_level(args.codec, args.level)
+    except CodecOptionError as e:
+        raise UsageError(f"-l {args.level}: {e}", hint=e.hint) from None
+    if not to_stdout:
+        try:
+            check_target(args.output, force=args.force)
+        except OutputIsDirectory as e:
+            raise UsageError(e.message) from None
+
+
+def _create_progress(prog: Progress) -> Callable[[Any], None]:
+    """Adapt the writer's progress events (member / chunk / skip / done) to the display."""
+
+    def on_event(event: Any) -> None:
+        kind = getattr(event, "kind", None)
+        if kind == "member" and event.name:
+            prog.member(event.name)
+        elif kind == "chunk":
+            prog.advance(int(getattr(event, "bytes_in", 0)))
+        elif kind == "skip":
+            warn(f"skipped {event.name!r}: not a regular file, directory or symlink")
+
+    return on_event
+
+
+def _tree_size(inputs: Sequence[tuple[str, str]], patterns: Sequence[str]) -> int:
+    """Total bytes of the regular files under the ``(source, member name)`` inputs that the
+    walk will archive, leaving out what ``patterns`` exclude (for the progress ETA)."""
+    total = 0
+    for top, arcname in inputs:
+        if arcname and name_excluded(arcname, patterns):
+            continue
+        with contextlib.suppress(OSError):
+            st = os.lstat(top)
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+            elif stat.S_ISDIR(st.st_mode):
+                for dirpath, dirs, files in os.walk(top):
+                    rel = os.path.relpath(dirpath, top).replace(os.sep, "/")
+                    base = arcname if rel == "." else f"{arcname}/{rel}" if arcname else rel
+                    dirs[:] = [d for d in dirs if not name_excluded(_join(base, d), patterns)]
+                    for name in files:
+                        if name_excluded(_join(base, name), patterns):
+                            continue
+                        with contextlib.suppress(OSError):
+                            fst = os.lstat(os.path.join(dirpath, name))
+                            if stat.S_ISREG(fst.st_mode):
+                                total += fst.st_size
+    return total
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base}/{name}" if base else name
+
+
+def _exclude_patterns(args: argparse.Namespace) -> list[str]:
+    """--exclude patterns, then those of each --exclude-from FILE (one a line, as written;
+    blank lines and lines starting with ``#`` ignored)."""
+    patterns = list(args.exclude)
+    for path in args.exclude_from:
+        with open(path, encoding=sys.getfilesystemencoding(), errors="surrogateescape") as f:
+            for line in f.read().splitlines():
+                if line.strip() and not line.startswith("#"):
+                    patterns.append(line)
+    return patterns
+
+
+def _default_arcname(path: str) -> str:
+    name = os.path.basename(os.path.normpath(path))
+    return "" if name in ("", ".", "..", os.sep) else name
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    import nzarc
+    from nzarc.pipeline import tune_process_allocator
+
+    tune_process_allocator()
+
+    _check_create_paths(args)
+    to_stdout = args.output == "-"
+    if to_stdout and sys.stdout.isatty() and not args.force_tty:
+        raise UsageError(
+            "refusing to write a binary archive to a terminal",
+            hint="redirect stdout, use -o FILE, or pass --force-tty",
+        )
+    _check_create_options(args, to_stdout)
+    patterns = _exclude_patterns(args)  # an unreadable FILE fails before a passphrase is asked
+    keys = create_keys(args)
+    apply_device(args)
+    prog = make_progress(args)
+    options: dict[str, Any] = dict(
+        codec=args.codec,
+        level=args.level,
+        window=args.window,
+        chunk_size=args.chunk_size,
+        jobs=args.jobs,
+        pad=args.pad,
+        suite=args.suite,
+        progress=_create_progress(prog),
+        verify=args.verify,
+        **keys,
+    )
+    if prog.show_bar:
+        inputs = [(_source(args, p), _arcname(args, p)) for p in args.paths if p != "-"]
+        prog.set_total(_tree_size(inputs, patterns) or None)
+    out: _AtomicOutput | None = None
+    skip: set[tuple[int, int]] = set()
+    if to_stdout:
+        sink: IO[bytes] = sys.stdout.buffer
+    else:
+        with contextlib.suppress(OSError):
+            old = os.stat(args.output)
+            skip.add((old.st_dev, old.st_ino))
+        out = _AtomicOutput(args.output, force=args.force)
+        sink = out.file
+        tmp = os.fstat(sink.fileno())
+        skip.add((tmp.st_dev, tmp.st_ino))
+    walk = WalkOptions(
+        strict=args.strict,
+        exclude=skip,
+        exclude_patterns=patterns,
+        on_special=lambda name: warn(f"skipped {name!r}: not a regular file, directory or symlink"),
+        on_excluded=lambda path: prog.member(f"(skipped the output archive {path!r})"),
+    )
+    try:
+        writer = nzarc.ArchiveWriter(sink, **options)
+        with writer:
+            for path in args.paths:
+                if path == "-":
+                    name = args.name if args.name is not None else "-"
+                    writer.add_file(name, sys.stdin.buffer, mode=0o644)
+                else:
+                    writer.add_path(Path(_source(args, path)), _arcname(args, path), walk=walk)
+            stats = writer.close()
+        if out is not None:
+            out.commit()
+        else:
+            sys.stdout.buffer.flush()
+    except ValueError as e:  # the writer reports over-limit input this way
+        if out is not None:
+            out.discard()
+        raise CreateFailed(str(e)) from None
+    except BaseException:
+        if out is not None:
+            out.discard()
+        raise
+    finally:
+        prog.finish()
+    if args.verbose:
+        _summary_create(stats)
+    for gone in walk.skipped:
+        warn(f"skipped {gone.path!r}: {gone.reason}")
+    if walk.skipped:
+        warn(f"{len(walk.skipped)} input(s) skipped; the archive holds everything else")
+        return EXIT_SKIPPED
+    return EXIT_OK
+
+
+def _summary_create(stats: Any) -> None:
+    raw, arc = stats.raw_bytes, stats.archive_bytes
+    pct = f" ({100.0 * arc / raw:.1f}% of the input)" if raw else ""
+    sys.stderr.write(f"{stats.members} members, {format_bytes(raw)} -> {format_bytes(arc)}{pct}\n")
