@@ -17,9 +17,9 @@ Params (all recorded in the archive header)
     ``"act_levels"`` means 1, the precision of archives written before the
     param existed. Writers use ``DEFAULT_ACT_LEVELS`` (2: about 1% fewer bits
     than 1, for about 25% more creation and 8% more extraction time). Where the model runs
-    (the runtime follows ``NZARC_DEVICE``; the range coder runs on the device
-    of the tables it is given) and how many threads it uses do not affect
-    the bytes, so they are not params.
+    (the CPU; the range coder runs on the device of the tables it is given),
+    the routes it takes and how many threads it uses do not affect the bytes,
+    so they are not params.
 
 Bitstream (version 1) of a chunk of ``raw_len`` bytes
     1. The chunk is tokenised (:meth:`Tokenizer.encode`, lossless for every
@@ -50,6 +50,12 @@ Resources
     KV-cache memory per window when decoding. A decoding batch holds as many
     windows as fit ``NZARC_NEURAL_MEMORY`` bytes (default 2 GiB) of KV cache
     and tables; a larger budget means larger batches and faster decoding.
+
+Environment
+    Read once, when a codec is constructed (never during its work):
+    ``NZARC_NEURAL_MEMORY`` (above), and the runtime's routes
+    (:meth:`RuntimeOptions.from_env <nzarc.neural.runtime.options.RuntimeOptions.from_env>`:
+    ``NZARC_KERNELS``, ``NZARC_MATMUL``), which never change the bytes.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from typing import Any, ClassVar
 
 from nzarc.codecs.contract import Codec, ModelPin
 from nzarc.errors import CodecError, ModelMismatch, NzarcError
+from nzarc.neural.runtime.options import RuntimeOptions
 from nzarc.neural.store import SMOLLM2_MODEL_SHA256
 from nzarc.neural.textdetect import looks_like_text
 from nzarc.signals import CancelToken
@@ -139,8 +146,10 @@ def _report(kind: str, tokens: int) -> None:
         hook(kind, tokens)
 
 
-def _decode_memory() -> int:
-    raw = os.environ.get("NZARC_NEURAL_MEMORY", "").strip()
+def _decode_memory(environ: Mapping[str, str]) -> int:
+    """The decoding batch budget ``NZARC_NEURAL_MEMORY`` in ``environ`` names (bytes > 0),
+    else :data:`DEFAULT_DECODE_MEMORY`."""
+    raw = environ.get("NZARC_NEURAL_MEMORY", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return DEFAULT_DECODE_MEMORY
@@ -180,7 +189,7 @@ def _model_installed(sha: str) -> bool:
         return False
 
 
-def _load(sha: str) -> Any:
+def _load(sha: str, options: RuntimeOptions) -> Any:
     with _REGISTERED_LOCK:
         model = _REGISTERED.get(sha)
     if model is not None:
@@ -189,7 +198,7 @@ def _load(sha: str) -> Any:
 
     try:
         path = _store().path_for(sha)
-    except Exception:  # load_model reports a missing model
+    except Exception:  # a missing model is reported below, after the memory check
         path = None
     check_runtime_memory(path)  # before torch/numba: under a low limit they abort the process
     try:
@@ -197,7 +206,9 @@ def _load(sha: str) -> Any:
     except (ImportError, OSError, MemoryError) as exc:
         raise (memory_failure("torch and the neural runtime", exc) or exc) from None
     try:
-        return load_model(sha)
+        if path is None:
+            path = _store().path_for(sha)  # ModelMismatch: not installed
+        return load_model(path, options, weights_sha256=sha)
     except NzarcError:
         raise
     except Exception as exc:
@@ -292,6 +303,8 @@ class NeuralCodec(Codec):
         self.model_sha = model
         self.window = window
         self.act_levels = act_levels
+        self._runtime_options = RuntimeOptions.from_env(os.environ)
+        self._decode_memory = _decode_memory(os.environ)
         self._model_obj: Any = None
         self._lock = threading.Lock()
 
@@ -330,7 +343,7 @@ class NeuralCodec(Codec):
     def _model(self) -> Any:
         with self._lock:
             if self._model_obj is None:
-                model = _load(self.model_sha)
+                model = _load(self.model_sha, self._runtime_options)
                 if self.window > int(model.max_len):
                     raise CodecError(
                         f"{_ID}: window {self.window} exceeds the model's longest window {model.max_len}"
@@ -354,7 +367,7 @@ class NeuralCodec(Codec):
         return looks_like_text(chunk)
 
     def max_decode_memory(self, raw_len: int) -> int:
-        return _decode_memory() + 64 * raw_len + (64 << 20)
+        return self._decode_memory + 64 * raw_len + (64 << 20)
 
     # ------------------------------------------------------------------ encoding
 
@@ -455,7 +468,7 @@ class NeuralCodec(Codec):
         tokens: dict[tuple[int, int], list[int]] = {}
         _report("decode-bytes", sum(items[ci][1] for ci in todo))
         _report("decode-planned", sum(j[3] for j in jobs))
-        for group in _decode_groups(model, [j[3] for j in jobs]):
+        for group in _decode_groups(model, [j[3] for j in jobs], self._decode_memory):
             sel = [jobs[k] for k in group]
             decoded = _decode_windows(model, [j[2] for j in sel], [j[3] for j in sel], cancel)
             for (ci, w, _, _), toks in zip(sel, decoded, strict=True):
@@ -532,13 +545,12 @@ def _kv_bytes_per_token(model: Any) -> int:
     return layers * kv * (4 * hd + 8 * (hd + 1))
 
 
-def _decode_groups(model: Any, counts: list[int]) -> list[list[int]]:
-    """Split windows (sorted by decreasing length) into batches that fit the memory budget.
+def _decode_groups(model: Any, counts: list[int], budget: int) -> list[list[int]]:
+    """Split windows (sorted by decreasing length) into batches that fit ``budget`` bytes.
 
     Batches are balanced: with ``g`` batches needed, each holds about ``len / g``
     windows, so no batch runs a full window's steps for a handful of rows.
     """
-    budget = _decode_memory()
     kv = _kv_bytes_per_token(model)
     tables = 4 * 8 * int(model.vocab_size)  # int32 table, cumulative sums, temporaries
     groups: list[list[int]] = []
