@@ -141,3 +141,23 @@ def test_no_new_import_cycles() -> None:
     found = _cycles(_graph())
     new = [sorted(c) for c in found if c not in KNOWN_CYCLES]
     assert not new, f"import cycles: {new}"
+
+
+def test_the_store_uses_the_runtime_and_not_the_reverse() -> None:
+    """The model store finds files and loads them through the runtime; the runtime never
+    imports the store (so a runtime can run models from anywhere)."""
+    graph = _graph()
+    runtime = {m for m in graph if m == "nzarc.neural.runtime" or m.startswith("nzarc.neural.runtime.")}
+    assert len(runtime) > 5, runtime
+    assert not {m: sorted(graph[m] - runtime) for m in runtime if "nzarc.neural.store" in graph[m]}
+    assert graph["nzarc.neural.store"] & runtime
+
+
+def test_neural_modules_are_small() -> None:
+    """Every module of nzarc.neural stays under 450 lines (one job each)."""
+    long = {
+        name: n
+        for name, path in _modules().items()
+        if name.startswith("nzarc.neural") and (n := len(path.read_text().splitlines())) >= 450
+    }
+    assert not long, long
