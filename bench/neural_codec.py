@@ -46,12 +46,12 @@ class _InfoMeter:
 
         self.bits = 0.0
         self._module = module
-        self._inner = module._window_intervals
-        module._window_intervals = self._wrapped
+        self._inner = module.window_intervals
+        module.window_intervals = self._wrapped
 
-    def _wrapped(self, model, windows):  # type: ignore[no-untyped-def]
+    def _wrapped(self, model, windows, cancel=None):  # type: ignore[no-untyped-def]
         total = float(1 << int(model.freq_bits))
-        for wi, cums, freqs in self._inner(model, windows):
+        for wi, cums, freqs in self._inner(model, windows, cancel):
             self.bits += sum(-math.log2(f / total) for f in freqs)
             yield wi, cums, freqs
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -57,13 +58,14 @@ TARGET_EXTRACT_KBS = 4.0
 
 
 def _model():  # noqa: ANN202
-    from nzarc.neural.runtime import load_model
+    from nzarc.neural.runtime import RuntimeOptions
     from nzarc.neural.store import SMOLLM2_NAME, ModelStore
 
-    e = ModelStore.default().find(SMOLLM2_NAME)
+    store = ModelStore.default()
+    e = store.find(SMOLLM2_NAME)
     if e is None:
         sys.exit("model not installed: run `nzarc model install smollm2-135m`")
-    return load_model(e.sha256)
+    return store.load(e.sha256, RuntimeOptions.from_env(os.environ))
 
 
 def _linears(m) -> list:  # noqa: ANN001

@@ -40,13 +40,14 @@ FILES = ["canterbury/alice29.txt", "calgary/book1", "enwik/enwik6"]
 
 
 def _model():
-    from nzarc.neural.runtime import load_model
+    from nzarc.neural.runtime import RuntimeOptions
     from nzarc.neural.store import SMOLLM2_NAME, ModelStore
 
-    e = ModelStore.default().find(SMOLLM2_NAME)
+    store = ModelStore.default()
+    e = store.find(SMOLLM2_NAME)
     if e is None:
         sys.exit("model not installed: run `nzarc model install smollm2-135m`")
-    return load_model(e.sha256)
+    return store.load(e.sha256, RuntimeOptions.from_env(os.environ))
 
 
 def _windows(m, data: bytes, window: int) -> tuple[list[list[int]], int]:
@@ -304,17 +305,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from nzarc.neural.runtime import matmul_backend
+    from nzarc.neural.runtime import RuntimeOptions, kernels_name, matmul_backend
 
+    options = RuntimeOptions.from_env(os.environ)
     if args.what == "speed":
         res = bench_speed(args)
         if args.gguf:  # the float32 baseline, same shapes, same run
             res["fp32"] = bench_float_speed(args)
     else:
         res = bench_quality(args)
-    from nzarc.neural.runtime import kernels_name
-
-    res["env"] = {"threads": args.threads, "backend": matmul_backend(), "kernels": kernels_name(),
+    res["env"] = {"threads": args.threads, "backend": matmul_backend(options), "kernels": kernels_name(options),
                   "torch": torch.__version__, "machine": platform.machine(),
                   "loadavg": os.getloadavg()[0]}  # fmt: skip
     if args.out:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
+from dataclasses import replace
 
 import torch
 
@@ -48,26 +50,25 @@ def tables_hash(m, ids: list[int], mode: str, batch: int, threads: int) -> str:
 
 
 def main() -> None:
-    from nzarc.neural import runtime
+    from nzarc.neural.runtime import RuntimeOptions
+    from nzarc.neural.store import load_model
 
     which, ntok, levels = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     backends = sys.argv[4].split(",") if len(sys.argv) > 4 else []
-    m = runtime.load_model(which).with_act_levels(levels)
+    options = RuntimeOptions.from_env(os.environ)
+    m = load_model(which, options).with_act_levels(levels)
     ids = m.tokenizer.encode(sample_bytes())[:ntok]
     assert len(ids) == ntok, len(ids)
-    out = {"backend": runtime.matmul_backend(), "kernels": runtime.kernels_name()}
+    out = {"backend": m.matmul, "kernels": m.kernels}
     out["prefill-b1-t1"] = tables_hash(m, ids, "prefill", 1, 1)
     out["prefill-b8-t2"] = tables_hash(m, ids, "prefill", 8, 2)
     out["incremental-b8-t1"] = tables_hash(m, ids, "incremental", 8, 1)
     out["incremental-b1-t2"] = tables_hash(m, ids[: ntok // 3], "incremental", 1, 2)
     out["prefill-b1-t1-short"] = tables_hash(m, ids[: ntok // 3], "prefill", 1, 1)
     for be in backends:  # other exact GEMM routes, in this process
-        runtime._BACKEND = be
-        for lin in [x for layer in m.layers for x in (layer.qkv, layer.o, layer.gu, layer.down)] + [
-            m.lm
-        ]:
-            lin._wf = None
-        out[f"prefill-b1-t1-{be}"] = tables_hash(m, ids, "prefill", 1, 1)
+        other = load_model(which, replace(options, matmul=be)).with_act_levels(levels)
+        assert other.matmul == be, (other.matmul, be)
+        out[f"prefill-b1-t1-{be}"] = tables_hash(other, ids, "prefill", 1, 1)
     print(json.dumps(out))
 
 

@@ -18,6 +18,6 @@ def real_model():
     sha = installed_real_model()
     if sha is None:
         pytest.skip("SmolLM2 model not installed (nzarc model install smollm2-135m)")
-    from nzarc.neural.runtime import load_model
+    from nzarc.neural.store import ModelStore
 
-    return load_model(sha)
+    return ModelStore.default().load(sha)

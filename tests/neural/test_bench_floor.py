@@ -55,16 +55,16 @@ class _Clock:
 
 
 def test_gemm_rate_is_measured_on_the_models_shapes(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nzarc.neural import runtime
+    from nzarc.neural.runtime.weights import Linear
 
     seen: list[tuple[int, int, tuple[int, ...]]] = []
-    acc = runtime._Linear.acc
+    acc = Linear.acc
 
     def recording_acc(self, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
         seen.append((self.n, self.k, tuple(x.shape)))
         return acc(self, x)
 
-    monkeypatch.setattr(runtime._Linear, "acc", recording_acc)
+    monkeypatch.setattr(Linear, "acc", recording_acc)
     monkeypatch.setattr(neural_floor, "time", _Clock())
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

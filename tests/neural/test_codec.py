@@ -118,10 +118,14 @@ def test_decode_many_equals_one_by_one(codec: NeuralCodec, monkeypatch: pytest.M
     items = list(zip(encoded, map(len, chunks), strict=True))
     assert codec.decode_many(items) == chunks
     assert [codec.decode(e, n) for e, n in items] == chunks
-    # A memory budget that allows a single window per batch gives the same result.
+    # A memory budget that allows a single window per batch gives the same result. The
+    # budget is read when a codec is made.
     monkeypatch.setenv("NZARC_NEURAL_MEMORY", "1")
+    assert codec.max_decode_memory(0) > (1 << 30)
+    tight = NeuralCodec(model=codec.model_sha, window=codec.window, act_levels=codec.act_levels)
+    assert tight.max_decode_memory(0) == 1 + (64 << 20)
     small = [ALICE[:120], b"", ALICE[300:400]]
-    assert codec.decode_many([(codec.encode(c), len(c)) for c in small]) == small
+    assert tight.decode_many([(codec.encode(c), len(c)) for c in small]) == small
 
 
 def _fresh_process_digest(isa_env: dict[str, str], threads: int) -> str:

@@ -10,48 +10,52 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nzarc.neural import cpu_attention as A
 from nzarc.neural import cpu_kernels as K
-from nzarc.neural import runtime
 from nzarc.neural.intops import FixedPoint, exp_table
 from nzarc.neural.reference import ReferenceModel
+from nzarc.neural.runtime import IntModel, RuntimeOptions
+from nzarc.neural.runtime.session import IntKV
 
 _F = FixedPoint
 
 
-def _use(monkeypatch: pytest.MonkeyPatch, fused: bool) -> None:
-    monkeypatch.setattr(runtime, "_KERNELS_CHECKED", True)
-    monkeypatch.setattr(runtime, "_KERNELS", K if fused else None)
+def _on(m, fused: bool, threads: int | None = None):  # noqa: ANN001, ANN202
+    """``m`` (same file, same precision) on the fused or the torch path."""
+    kernels = "fused" if fused else "torch"
+    other = IntModel(m.path, options=RuntimeOptions(kernels=kernels, threads=threads))
+    assert other.kernels == kernels
+    return other.with_act_levels(m.act_levels)
 
 
-def _prefill(m, tokens: torch.Tensor, fused: bool, monkeypatch: pytest.MonkeyPatch) -> torch.Tensor:
-    _use(monkeypatch, fused)
-    return m.prefill_all(tokens)
+def _prefill(m, tokens: torch.Tensor, fused: bool, threads: int | None = None) -> torch.Tensor:
+    return _on(m, fused, threads).prefill_all(tokens)
 
 
 @pytest.mark.parametrize("levels", [1, 2])
-def test_paths_equal_reference(tiny, levels: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paths_equal_reference(tiny, levels: int) -> None:
     tiny = tiny.with_act_levels(levels)
     g = torch.Generator().manual_seed(7)
     toks = torch.randint(0, tiny.vocab_size, (3, 150), generator=g)
     toks[:, 0] = tiny.bos_id
-    fused = _prefill(tiny, toks, True, monkeypatch)
-    slow = _prefill(tiny, toks, False, monkeypatch)
+    fused = _prefill(tiny, toks, True)
+    slow = _prefill(tiny, toks, False)
     assert torch.equal(fused, slow)
     ref = ReferenceModel(str(tiny.path), act_levels=levels).freqs(toks[1].tolist())
     assert np.array_equal(fused[1].numpy().astype(np.int64), ref)
 
 
 @pytest.mark.parametrize("levels", [1, 2])
-def test_fused_incremental_equals_prefill(tiny, levels: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fused_incremental_equals_prefill(tiny, levels: int) -> None:
     tiny = tiny.with_act_levels(levels)
     g = torch.Generator().manual_seed(3)
     toks = torch.randint(0, tiny.vocab_size, (4, 90), generator=g)
-    want = _prefill(tiny, toks, False, monkeypatch)
-    _use(monkeypatch, True)
-    s = tiny.session(4, 90)
-    assert isinstance(s._k, np.ndarray)  # the integer caches
-    cache_bytes = s._k.nbytes + s._ks.nbytes + s._v.nbytes
-    assert cache_bytes == 4 * 90 * tiny.kv_bytes_per_token
+    want = _prefill(tiny, toks, False)
+    fused = _on(tiny, True)
+    s = fused.session(4, 90)
+    assert isinstance(s.cache, IntKV)  # the integer caches
+    cache_bytes = s.cache.k.nbytes + s.cache.ks.nbytes + s.cache.v.nbytes
+    assert cache_bytes == s.cache.nbytes == 4 * 90 * fused.kv_bytes_per_token
     done = [0, 0, 0, 0]
     step = 0
     while min(done) < 90:
@@ -68,20 +72,23 @@ def test_fused_incremental_equals_prefill(tiny, levels: int, monkeypatch: pytest
 
 
 @pytest.mark.parametrize(("threads", "levels"), [(1, 1), (2, 1), (1, 2), (2, 2)])
-def test_thread_count_does_not_change_tables(
-    tiny, threads: int, levels: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_thread_count_does_not_change_tables(tiny, threads: int, levels: int) -> None:
     tiny = tiny.with_act_levels(levels)
     g = torch.Generator().manual_seed(11)
     toks = torch.randint(0, tiny.vocab_size, (2, 64), generator=g)
-    base = _prefill(tiny, toks, False, monkeypatch)
+    base = _prefill(tiny, toks, False)
     old = torch.get_num_threads()
     try:
         torch.set_num_threads(threads)
-        got = _prefill(tiny, toks, True, monkeypatch)
+        got = _prefill(tiny, toks, True)
         assert numba.get_num_threads() == min(threads, numba.config.NUMBA_NUM_THREADS)
     finally:
         torch.set_num_threads(old)
+    assert torch.equal(got, base)
+    # an explicit thread count in the options, whatever torch uses
+    top = 3 - threads
+    got = _prefill(tiny, toks, True, threads=top)
+    assert numba.get_num_threads() == min(top, numba.config.NUMBA_NUM_THREADS)
     assert torch.equal(got, base)
 
 
@@ -229,12 +236,12 @@ def test_attention_kernels_agree_with_the_spec(
             want[h, i] = sum(wu * int(v[0, g, u, i]) for u, wu in enumerate(w)) // Z
     o = np.empty((1, H * D), np.int64)
     kt = np.ascontiguousarray(k10.transpose(0, 1, 3, 2))  # the session's layout [B, KV, D, L]
-    K.attn_step(q10, sq, kt, sk, v, np.zeros(1, np.int64), np.array([nvis]), sigma, table, o)
+    A.attn_step(q10, sq, kt, sk, v, np.zeros(1, np.int64), np.array([nvis]), sigma, table, o)
     assert np.array_equal(o.reshape(H, D), want)
     # the prefill route: float operands, score sums from a float32 GEMM
     qop = np.ldexp(q10[0].astype(np.float64), sq[0][:, None].astype(np.int64) - bias_q).astype(np.float32)
     kop = np.ldexp(k10[0].astype(np.float64), sk[0][:, :, None].astype(np.int64) - bias_k).astype(np.float32)
     s = np.stack([qop[h] @ kop[h // G].T for h in range(H)])  # [H, n] float32
     o2 = np.empty((H, D), np.int64)
-    K.attn_mix(np.ascontiguousarray(s), np.full(H, nvis, np.int64), table, v, np.zeros(1, np.int64), KV, G, o2)
+    A.attn_mix(np.ascontiguousarray(s), np.full(H, nvis, np.int64), table, v, np.zeros(1, np.int64), KV, G, o2)
     assert np.array_equal(o2, want)

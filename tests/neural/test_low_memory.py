@@ -144,7 +144,8 @@ def test_address_limit_reads_rlimit_as() -> None:
 
 
 def test_fused_kernels_that_cannot_load_under_a_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nzarc.neural import runtime
+    from nzarc.neural.runtime import RuntimeOptions
+    from nzarc.neural.runtime.backend import fused_kernels
 
     class Fail:
         def find_spec(self, name: str, path: object, target: object = None) -> None:
@@ -157,10 +158,7 @@ def test_fused_kernels_that_cannot_load_under_a_limit(monkeypatch: pytest.Monkey
     # once imported, the module is also an attribute of its package, which an import finds first
     monkeypatch.delattr(nzarc.neural, "cpu_kernels", raising=False)
     monkeypatch.setattr(sys, "meta_path", [Fail(), *sys.meta_path])
-    monkeypatch.setattr(runtime, "_KERNELS_CHECKED", False)
-    monkeypatch.setattr(runtime, "_KERNELS", None)
-    monkeypatch.delenv("NZARC_KERNELS", raising=False)
     monkeypatch.setattr(resources, "address_limit", lambda: LIMIT)
     with pytest.raises(ResourceError, match=r"not enough memory to load the fused CPU kernels "
                        r"\(numba\) \(the process limit is 1024 MiB\): OSError"):
-        runtime.fused_kernels()
+        fused_kernels(RuntimeOptions())

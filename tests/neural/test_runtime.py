@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from nzarc.neural import runtime
 from nzarc.neural.reference import ReferenceModel
+from nzarc.neural.runtime import IntModel, RuntimeOptions
+from nzarc.neural.runtime.weights import int_mm_exact
 
 TEXTS = [
     b"It is a truth universally acknowledged, that a single man in possession of a good fortune",
@@ -86,29 +87,26 @@ def test_prefill_rows_are_independent_of_batch_and_padding(tiny) -> None:
 
 @pytest.mark.parametrize("levels", [1, 2])
 @pytest.mark.parametrize("backend", ["fp32", "fp64", "intmm"])
-def test_backends_agree(tiny, backend: str, levels: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backends_agree(tiny, backend: str, levels: int) -> None:
     tiny = tiny.with_act_levels(levels)
-    if backend == "intmm" and not runtime._int_mm_exact():
+    if backend == "intmm" and not int_mm_exact():
         pytest.skip("torch._int_mm is not exact on this machine")
     ids = torch.tensor([_ids(tiny, TEXTS[0])])
     want = tiny.prefill_all(ids)
-    monkeypatch.setattr(runtime, "_BACKEND", backend)
-    for layer in tiny.layers:
-        for lin in (layer.qkv, layer.o, layer.gu, layer.down):
-            monkeypatch.setattr(lin, "_wf", None)
-    monkeypatch.setattr(tiny.lm, "_wf", None)
-    assert torch.equal(tiny.prefill_all(ids), want)
+    other = IntModel(tiny.path, options=RuntimeOptions(matmul=backend)).with_act_levels(levels)
+    assert other.matmul == backend and {lin.route for lin in (other.lm, other.layers[0].qkv)} == {backend}
+    assert torch.equal(other.prefill_all(ids), want)
 
 
 _AVX2_PROBE = """
-import json, os, torch
-from nzarc.neural import runtime
+import json, torch
+from nzarc.neural.runtime import RuntimeOptions, matmul_backend
+from nzarc.neural.runtime.weights import int_mm_exact
 a = torch.full((64, 4096), 127, dtype=torch.int8)
 exact = torch._int_mm(a, a.t())[0, 0].item() == 127 * 127 * 4096
-out = {"kernel_exact": exact, "self_test": runtime._int_mm_exact(), "backend": runtime.matmul_backend()}
-runtime._BACKEND = None
-os.environ["NZARC_MATMUL"] = "intmm"  # forcing it does not bypass the self-test
-out["forced"] = runtime.matmul_backend()
+out = {"kernel_exact": exact, "self_test": int_mm_exact(), "backend": matmul_backend()}
+# forcing it does not bypass the self-test
+out["forced"] = matmul_backend(RuntimeOptions.from_env({"NZARC_MATMUL": "intmm"}))
 print(json.dumps(out))
 """
 

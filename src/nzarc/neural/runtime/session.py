@@ -1,0 +1,121 @@
+"""Incremental decoding state: :class:`Session` and the KV caches its backend keeps.
+
+Contract: a session holds ``batch`` independent windows of up to ``max_len`` tokens.
+:meth:`Session.step` appends one token to each chosen window and returns the frequency
+table of each window's next token, identical to the prefill row for the same prefix; rows
+may sit at different positions and :meth:`Session.reset` empties windows. Inputs are
+validated here, before the backend sees them (ValueError: a programming error). The cache
+layout is the backend's (:class:`TorchKV` or :class:`IntKV`); ``cache.nbytes`` is exactly
+``batch * max_len * model.kv_bytes_per_token``. A session belongs to one thread at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from nzarc.neural.runtime.model import IntModel
+
+__all__ = ["IntKV", "KVCache", "Session", "TorchKV"]
+
+
+class KVCache(Protocol):
+    """What a session knows of its backend's caches."""
+
+    @property
+    def nbytes(self) -> int: ...
+
+
+@dataclass
+class TorchKV:
+    """GEMM operands of the torch path: k float32 [L, B, KV, max_len, hd], v float64
+    [L, B, KV, max_len, hd + 1] (the last column 1, for the weight sums)."""
+
+    k: torch.Tensor
+    v: torch.Tensor
+
+    @classmethod
+    def zeros(cls, n_layer: int, batch: int, n_kv: int, max_len: int, hd: int) -> TorchKV:
+        return cls(
+            k=torch.zeros(n_layer, batch, n_kv, max_len, hd, dtype=torch.float32),
+            v=torch.zeros(n_layer, batch, n_kv, max_len, hd + 1, dtype=torch.float64),
+        )
+
+    @property
+    def nbytes(self) -> int:
+        return self.k.nbytes + self.v.nbytes
+
+
+@dataclass
+class IntKV:
+    """Integer caches of the fused path: k10 int16 [L, B, KV, hd, max_len] (transposed: the
+    positions of one dimension are contiguous), its shift int16 [L, B, KV, max_len], v int32
+    [L, B, KV, max_len, hd]."""
+
+    k: np.ndarray
+    ks: np.ndarray
+    v: np.ndarray
+
+    @classmethod
+    def zeros(cls, n_layer: int, batch: int, n_kv: int, max_len: int, hd: int) -> IntKV:
+        return cls(
+            k=np.zeros((n_layer, batch, n_kv, hd, max_len), np.int16),
+            ks=np.zeros((n_layer, batch, n_kv, max_len), np.int16),
+            v=np.zeros((n_layer, batch, n_kv, max_len, hd), np.int32),
+        )
+
+    @property
+    def nbytes(self) -> int:
+        return self.k.nbytes + self.ks.nbytes + self.v.nbytes
+
+
+class Session:
+    """KV-cache state for ``batch`` independent windows of ``model`` (see the module docstring)."""
+
+    def __init__(self, model: IntModel, batch: int, max_len: int) -> None:
+        if batch < 1 or not (1 <= max_len <= model.max_len):
+            raise ValueError(f"batch must be >= 1 and max_len in [1, {model.max_len}]")
+        self.model = model
+        self.batch = batch
+        self.max_len = max_len
+        self.cache: KVCache = model.backend.new_cache(batch, max_len)
+        self.positions = torch.zeros(batch, dtype=torch.int64)
+
+    def reset(self, rows: torch.Tensor | None = None) -> None:
+        """Empty the windows ``rows`` (all of them when None)."""
+        if rows is None:
+            self.positions.zero_()
+        else:
+            self.positions[rows] = 0
+
+    def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Append ``tokens[i]`` to window ``rows[i]`` (all windows when ``rows`` is None;
+        rows distinct) -> int32 [b, V], the next token's table for each of those windows."""
+        mdl = self.model
+        all_rows = rows is None or (
+            rows.numel() == self.batch and bool((rows == torch.arange(self.batch)).all())
+        )
+        if rows is None:
+            rows = torch.arange(self.batch)
+        if tokens.dim() != 1 or tokens.dtype != torch.int64 or rows.shape != tokens.shape:
+            raise ValueError("tokens and rows must be LongTensors [b] of equal length")
+        if tokens.numel() == 0:
+            return torch.empty(0, mdl.vocab_size, dtype=torch.int32)
+        if int(tokens.min()) < 0 or int(tokens.max()) >= mdl.vocab_size:
+            raise ValueError("token id out of range")
+        if (
+            int(rows.min()) < 0
+            or int(rows.max()) >= self.batch
+            or rows.unique().numel() != rows.numel()
+        ):
+            raise ValueError("rows must be distinct indices in [0, batch)")
+        pos = self.positions[rows]
+        if int(pos.max()) >= self.max_len:
+            raise ValueError("a window is full (max_len reached)")
+        out = mdl.backend.step(self.cache, tokens, rows, pos, mdl.act_levels, all_rows)
+        self.positions[rows] = pos + 1
+        return out
