@@ -4,7 +4,13 @@ Works on pipes (one sequential pass, no seek) and on seekable files (index via t
 single members without decrypting the rest). Only AEAD-verified plaintext is parsed, and a
 member's bytes reach the caller only from verified segments; a size or SHA-256 mismatch
 raises IntegrityError before the member's iterator finishes (unless the caller takes the
-SHA-256 check over: ``iter_members(verify_digests=False)``).
+SHA-256 check over: ``iter_members(verify_digests=False)``, the
+:class:`~nzarc.memberdigest.DigestDeferring` contract).
+
+:class:`ArchiveReader` holds the keys, the decoders and the threads, and puts together
+:mod:`nzarc.read.validator` (a sequential pass as typed member events),
+:mod:`nzarc.read.seekable` (the index and selected members on a seekable source) and
+:mod:`nzarc.decodewindow` (chunks decoded in windows ahead of the validator).
 """
 
 from __future__ import annotations
