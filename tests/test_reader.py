@@ -329,3 +329,44 @@ def test_without_digests_a_wrong_one_still_fails_against_the_index(archive):
     with pytest.raises(FormatError) as info:
         _events(h, _wrong_digest(frames), digests=False)
     assert str(info.value) == "the index does not match the archive's content"
+
+
+def test_member_digest_names_the_member_on_a_mismatch():
+    from nzarc.memberdigest import MemberDigest
+    from nzarc.workqueue import ASYNC_HASH_MIN, HashPool
+
+    pool = HashPool(2)
+    try:
+        for p in (None, pool):
+            digest = MemberDigest(p)
+            pieces = [b"x" * ASYNC_HASH_MIN, b"y"]
+            for piece in pieces:
+                digest.update(piece)
+            digest.check("m", hashlib.sha256(b"".join(pieces)).digest())
+            with pytest.raises(IntegrityError) as info:
+                digest.check("m", bytes(32))
+            assert str(info.value) == "member 'm' fails its SHA-256 check"
+    finally:
+        pool.shutdown()
+
+
+def test_extraction_takes_the_digest_check_over_from_the_archive_reader(tmp_path, monkeypatch):
+    from nzarc.memberdigest import DigestDeferring
+    from nzarc.reader import ArchiveReader
+
+    asked: list[bool] = []
+    original = ArchiveReader.iter_members
+
+    def spy(self, names=None, *, verify_digests=True):  # type: ignore[no-untyped-def]
+        asked.append(verify_digests)
+        return original(self, names, verify_digests=verify_digests)
+
+    monkeypatch.setattr(ArchiveReader, "iter_members", spy)
+    arc = tmp_path / "a.nz"
+    arc.write_bytes(write_archive(MEMBERS, codec="nzarc.store", chunk_size=256, encrypt=False))
+    with ArchiveReader(arc) as r:
+        assert isinstance(r, DigestDeferring)
+        done = r.extract(tmp_path / "out")
+    assert asked == [False]
+    assert [m.name for m in done] == [m[1] for m in MEMBERS]
+    assert (tmp_path / "out" / "d" / "b.bin").read_bytes() == CONTENT["d/b.bin"]
