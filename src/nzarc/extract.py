@@ -26,8 +26,8 @@ archive. Its guarantees, whatever the archive contains:
   given its mode and mtime, and renamed to its real name only after its
   size and SHA-256 have been verified: by the reader, which raises
   :class:`IntegrityError` before its chunk iterator ends otherwise, or, for a
-  reader that leaves digests to its caller (``defers_digests``, as
-  :class:`nzarc.ArchiveReader` does), here, on the bytes as they are written,
+  reader that is a :class:`~nzarc.memberdigest.DigestDeferring` (as
+  :class:`nzarc.ArchiveReader` is), here, on the bytes as they are written,
   against the member's authenticated digest. On any
   failure, including an interrupt or a killed process, the temporary file is
   removed or left under its temporary name: a name in ``dest`` that looks
@@ -63,7 +63,6 @@ archive. Its guarantees, whatever the archive contains:
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from collections.abc import Callable, Collection, Iterator
@@ -73,14 +72,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nzarc import tmpnames
-from nzarc.errors import IntegrityError, UnsafePath
+from nzarc.errors import UnsafePath
 from nzarc.format.paths import validate_link_target, validate_member_name
 from nzarc.hostnames import BACKSLASH_SEPARATES, check_host_encoding
 from nzarc.linkcheck import FinalTree
+from nzarc.memberdigest import DigestDeferring, MemberDigest
 from nzarc.oserrors import naming
 from nzarc.permissions import SAFE_MODE_BITS, permission_mask
 from nzarc.selection import Selection
-from nzarc.workqueue import HashPool, OrderedHasher, OrderedWorker
+from nzarc.workqueue import HashPool, OrderedWorker
 
 __all__ = [
     "SAFE_MODE_BITS",
@@ -223,7 +223,7 @@ class _Extractor:
         self.tmp: tuple[int, str] | None = None  # (dir fd, temp name) of the entry being made
         self.fd: int | None = None  # open temporary file of the file member being written
         self.writing = dest  # that member's path under dest, for error messages
-        self.sha: OrderedHasher | None = None  # its SHA-256, when the extractor checks it
+        self.sha: MemberDigest | None = None  # its SHA-256, when the extractor checks it
         self.hash_pool = HashPool(_HASH_AHEAD)
 
     def close(self) -> None:
@@ -306,7 +306,7 @@ class _Extractor:
         """Create the temporary file that will become the file member ``parts``; with
         ``digest``, also hash what is written (on the hashing thread; checked by
         :meth:`commit_file`)."""
-        self.sha = OrderedHasher(self.hash_pool) if digest else None
+        self.sha = MemberDigest(self.hash_pool) if digest else None
         full = "/".join(parts)
         self.refuse_below_link(parts)
         pfd = self.open_parent(parts[:-1], create=True)
@@ -342,8 +342,7 @@ class _Extractor:
         assert self.fd is not None and self.tmp is not None
         if self.sha is not None:
             sha, self.sha = self.sha, None
-            if sha.digest() != expected:
-                raise IntegrityError(f"member {member.name!r} fails its SHA-256 check")
+            sha.check(member.name, expected)
         fd, self.fd = self.fd, None
         try:
             os.fchmod(fd, member.mode & self.mode_mask)
@@ -532,7 +531,7 @@ def extract_members(
     requested = Selection(names)
     # A reader that lets the caller check digests has them checked on the writer thread,
     # as the bytes are written, instead of on its own hashing thread.
-    own_digests = getattr(reader, "defers_digests", False) is True
+    own_digests = isinstance(reader, DigestDeferring)
     members = _iter_selected(reader, requested, own_digests)
     # Decrypt up to the first member before touching the filesystem: a wrong key
     # or a bad header must not leave even an empty destination directory behind.
@@ -618,9 +617,9 @@ def _drain(md: Any, *, check_digest: bool = False) -> None:
     chunks = getattr(md, "chunks", None)
     if chunks is None:
         return
-    sha = hashlib.sha256() if check_digest and md.member.type == "file" else None
+    sha = MemberDigest() if check_digest and md.member.type == "file" else None
     for piece in chunks():
         if sha is not None:
             sha.update(piece)
-    if sha is not None and sha.digest() != md.member.sha256:
-        raise IntegrityError(f"member {md.member.name!r} fails its SHA-256 check")
+    if sha is not None:
+        sha.check(md.member.name, md.member.sha256)

@@ -4,15 +4,18 @@ Works on pipes (one sequential pass, no seek) and on seekable files (index via t
 single members without decrypting the rest). Only AEAD-verified plaintext is parsed, and a
 member's bytes reach the caller only from verified segments; a size or SHA-256 mismatch
 raises IntegrityError before the member's iterator finishes (unless the caller takes the
-SHA-256 check over: ``iter_members(verify_digests=False)``).
+SHA-256 check over: ``iter_members(verify_digests=False)``, the
+:class:`~nzarc.memberdigest.DigestDeferring` contract).
+
+:class:`ArchiveReader` holds the keys, the decoders and the threads, and puts together
+:mod:`nzarc.read.validator` (a sequential pass as typed member events),
+:mod:`nzarc.read.seekable` (the index and selected members on a seekable source) and
+:mod:`nzarc.decodewindow` (chunks decoded in windows ahead of the validator).
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
-from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
@@ -21,34 +24,27 @@ from nzarc.codecs.contract import Codec
 from nzarc.crypto import keys as keymod
 from nzarc.crypto.recipients import parse_identity, unwrap_file_key
 from nzarc.crypto.suites import SegmentAead, make_aead
-from nzarc.errors import FormatError, IntegrityError, LimitExceeded
-from nzarc.format import limits
-from nzarc.format.frames import (
-    ChunkFrame,
-    EntryFrame,
-    FinishFrame,
-    Frame,
-    FrameReader,
-    IndexFrame,
-    PadFrame,
-    TrailerFrame,
-)
+from nzarc.decodewindow import windowed
+from nzarc.errors import FormatError
+from nzarc.format.frames import Frame, FrameReader
 from nzarc.format.header import Header, decode_header, read_prelude
-from nzarc.format.index import IndexView, MemberListing, decode_index_view, padme
-from nzarc.format.indexstream import EntryLocator, IndexCheck, PendingQueue, StreamTally
-from nzarc.format.layout import (
-    MAC_LEN,
-    PRELUDE_LEN,
-    SHA256_LEN,
-    SUITE_NONE,
-    TAG_LEN,
-    TRAILER_LEN,
-)
-from nzarc.format.member import Entry, Member, NameSet, finished
-from nzarc.format.stream import PlainStream, iter_segments, segment_count
+from nzarc.format.index import IndexView, MemberListing
+from nzarc.format.layout import MAC_LEN, PRELUDE_LEN, SUITE_NONE
+from nzarc.format.member import Member
+from nzarc.format.stream import PlainStream, iter_segments
+from nzarc.memberdigest import DigestDeferring
 from nzarc.pipeline import ChunkDecoder, build_decoders, default_jobs, make_executor
 from nzarc.policy import DEFAULT_POLICY, DecodePolicy
-from nzarc.workqueue import HashPool, OrderedHasher
+from nzarc.read.seekable import LoadedIndex, SeekablePayload, Source, iter_selected
+from nzarc.read.validator import (
+    Event,
+    IndexSeen,
+    MemberBytes,
+    MemberEnd,
+    MemberStart,
+    validate_frames,
+)
+from nzarc.workqueue import HashPool
 
 __all__ = ["ArchiveReader", "ArchiveInfo", "MemberData", "TestReport"]
 
@@ -122,34 +118,7 @@ class MemberData:
                 pass
 
 
-class _Source:
-    """The underlying binary file object: sequential reads, optional seeking."""
-
-    def __init__(self, fileobj: IO[bytes] | BinaryIO) -> None:
-        self.f = fileobj
-        self.seekable = False
-        self.base = 0
-        self.size = 0
-        try:
-            if fileobj.seekable():
-                self.base = fileobj.tell()
-                self.size = fileobj.seek(0, io.SEEK_END)
-                fileobj.seek(self.base)
-                self.seekable = True
-        except (OSError, ValueError, AttributeError):
-            self.seekable = False
-        self.consumed = 0  # bytes read sequentially (the archive size, once a pipe is drained)
-
-    def read(self, n: int) -> bytes:
-        data = self.f.read(n)
-        self.consumed += len(data)
-        return data
-
-    def seek(self, offset: int) -> None:
-        self.f.seek(self.base + offset)
-
-
-class ArchiveReader:
+class ArchiveReader(DigestDeferring):
     """Reads one archive. See :func:`nzarc.open`."""
 
     def __init__(
@@ -176,7 +145,7 @@ class ArchiveReader:
         if isinstance(source, (str, os.PathLike)):
             self._owned = open(source, "rb")  # noqa: SIM115 - closed by close()
             source = self._owned
-        self._src = _Source(source)
+        self._src = Source(source)
         try:
             self._prelude, self._header_bytes, self._mac = read_prelude(self._src.read)
             self.header: Header = decode_header(self._header_bytes)
@@ -184,10 +153,10 @@ class ArchiveReader:
             self.close()
             raise
         self._payload_start = PRELUDE_LEN + len(self._header_bytes) + MAC_LEN
+        self._payload = SeekablePayload(self._src, self.header, self._payload_start, self._unlock)
         self._aead: SegmentAead | None = None
         self._index: IndexView | None = None
-        self._index_pos = 0  # where the index frame lies (seekable sources)
-        self._index_body: bytes | None = None  # the authenticated bytes it was decoded from
+        self._loaded: LoadedIndex | None = None  # the index as the trailer locates it
         self._consumed = False
         self._decoders: dict[int, Codec] = {}
 
@@ -306,11 +275,12 @@ class ArchiveReader:
     def _get_index(self) -> IndexView:
         if self._index is None:
             if self._src.seekable:
-                self._index = self._load_index()
+                self._loaded = self._payload.load_index()
+                self._index = self._loaded.view
             else:
-                for kind, value in self._scan(with_data=False):
-                    if kind == "index":
-                        self._index = value
+                for event in self._scan(with_data=False):
+                    if isinstance(event, IndexSeen):
+                        self._index = event.index
         assert self._index is not None
         return self._index
 
@@ -341,20 +311,17 @@ class ArchiveReader:
         )
         stream = PlainStream(segments)
         reader = FrameReader(stream, chunk_size=h.chunk_size, slots=len(h.codecs))
-        return _windowed(reader.next, decoder, 2 * self._jobs), stream
+        return windowed(reader.next, decoder, 2 * self._jobs), stream
 
-    def _scan(self, with_data: bool, *, digests: bool = True) -> Iterator[tuple[str, Any]]:
+    def _scan(self, with_data: bool, *, digests: bool = True) -> Iterator[Event]:
         frames, stream = self._sequential_frames(with_data)
         pool = self._get_hash_pool() if with_data and digests else None
         known = None
-        if self._index is not None and self._index_body is not None:
-            known = (self._index_body, self._index)
-        yield from _demux(
+        if self._index is not None and self._loaded is not None:
+            known = (self._loaded.body, self._index)
+        yield from validate_frames(
             frames, stream, self.header, with_data, pool, digests=digests, known_index=known
         )
-
-    #: :meth:`iter_members` accepts ``verify_digests`` (for :func:`nzarc.extract.extract_members`).
-    defers_digests = True
 
     def iter_members(
         self, names: Collection[str] | None = None, *, verify_digests: bool = True
@@ -364,7 +331,8 @@ class ArchiveReader:
         With ``verify_digests=False`` the members' SHA-256 digests are not computed here:
         the caller must hash every file member's bytes and compare the digest with
         ``member.sha256`` (final once ``chunks()`` has ended) before trusting them. The
-        AEAD, the frame structure and every member's size are verified either way.
+        AEAD, the frame structure and every member's size are verified either way
+        (:class:`nzarc.memberdigest.DigestDeferring`).
         """
         if names is not None and self._src.seekable:
             yield from self._iter_selected(set(names), verify_digests)
@@ -372,31 +340,31 @@ class ArchiveReader:
         events = self._scan(with_data=True, digests=verify_digests)
         wanted = None if names is None else set(names)
         current: MemberData | None = None
-        for kind, value in events:
-            if kind == "start":
+        for event in events:
+            if isinstance(event, MemberStart):
                 if current is not None:
                     current._drain()
                 box: dict[str, Member] = {}
-                gen = _member_events(events, box)
-                current = MemberData(value, gen, lambda b=box: b["member"])
-                if wanted is None or value.name in wanted:
+                gen = _member_bytes(events, box)
+                current = MemberData(event.member, gen, lambda b=box: b["member"])
+                if wanted is None or event.member.name in wanted:
                     yield current
                 current._drain()
-            elif kind == "index":
-                self._index = value
+            elif isinstance(event, IndexSeen):
+                self._index = event.index
 
     def test(self) -> TestReport:
         """Decrypt, decode and verify everything; raise on the first problem."""
         report = TestReport()
-        for kind, value in self._scan(with_data=True):
-            if kind == "end":
+        for event in self._scan(with_data=True):
+            if isinstance(event, MemberEnd):
                 report.members += 1
-                if value.type == "file":
+                if event.member.type == "file":
                     report.files += 1
-                    report.bytes += value.size
-            elif kind == "index":
-                self._index = value
-                report.chunks = len(value.chunk_offsets)
+                    report.bytes += event.member.size
+            elif isinstance(event, IndexSeen):
+                self._index = event.index
+                report.chunks = len(event.index.chunk_offsets)
         report.ok = True
         return report
 
@@ -417,91 +385,18 @@ class ArchiveReader:
         return extract_members(
             self, Path(dest_dir), names, force=force, sync=sync, same_permissions=same_permissions
         )
-
-    # -- seekable access ------------------------------------------------------------------
-
-    def _layout(self) -> tuple[int, int]:
-        """(segment count, plaintext length) from the file size."""
-        seg = self.header.segment_size
-        payload_len = self._src.size - self._src.base - self._payload_start
-        n = segment_count(payload_len, seg)
-        plain = payload_len - n * TAG_LEN
-        return n, plain
-
-    def _stream_at(self, offset: int, n_segments: int) -> PlainStream:
-        seg = self.header.segment_size
-        seg_no = offset // seg
-        if seg_no >= n_segments:
-            raise FormatError("an index offset points beyond the payload")
-        at = [self._payload_start + seg_no * (seg + TAG_LEN)]
-
-        def read(n: int) -> bytes:  # positioned reads: several streams may be open at once
-            self._src.seek(at[0])
-            data = self._src.read(n)
-            at[0] += len(data)
-            return data
-
-        segments = iter_segments(read, self._unlock(), seg, first=seg_no, total=n_segments)
-        return PlainStream(segments, pos=seg_no * seg, skip=offset - seg_no * seg)
-
-    def _frames_at(self, offset: int, n_segments: int) -> FrameReader:
-        h = self.header
-        return FrameReader(
-            self._stream_at(offset, n_segments), chunk_size=h.chunk_size, slots=len(h.codecs)
-        )
-
-    def _load_index(self) -> IndexView:
-        h = self.header
-        # Unwrap the file key and verify the header MAC before any other header field (the
-        # segment size below) is acted upon: a wrong key must say so, whatever the file size.
-        self._unlock()
-        n, plain = self._layout()
-        # Authenticate the last segment (its last flag) before parsing anything: a truncated or
-        # extended file must fail as such, not as garbage frames.
-        self._stream_at((n - 1) * h.segment_size, n).at_end()
-        if plain < TRAILER_LEN:
-            raise FormatError("payload too short to hold a trailer")
-        trailer_at = plain - TRAILER_LEN
-        trailer = self._frames_at(trailer_at, n).next()
-        if not isinstance(trailer, TrailerFrame) or trailer.own_offset != trailer_at:
-            raise FormatError("no valid trailer at the end of the payload")
-        if trailer.index_offset >= trailer_at:
-            raise FormatError("trailer points past itself")
-        frames = self._frames_at(trailer.index_offset, n)
-        frame = frames.next()
-        if not isinstance(frame, IndexFrame):
-            raise FormatError("trailer does not point at the index")
-        index = decode_index_view(frame.body, chunk_size=h.chunk_size, slots=len(h.codecs))
-        self._index_body = frame.body
-        self._index_pos = frame.pos
-        _check_tail(h, frames.next(), frames.next, frame.pos, trailer_at)
-        if index.chunk_offsets and index.chunk_offsets[-1] >= trailer.index_offset:
-            raise FormatError("the index lists a chunk offset at or beyond the index itself")
-        return index
-
     def _iter_selected(self, names: set[str], digests: bool = True) -> Iterator[MemberData]:
-        """The members named, in archive order, each one's entry frame checked against its
-        index row (:class:`EntryLocator`) before it is yielded."""
+        """The members named, in archive order, read through the index without decrypting
+        the others (:func:`nzarc.read.seekable.iter_selected`)."""
         index = self._get_index()
+        assert self._loaded is not None
         used = {s for s, c in enumerate(index.counts) if c}
         decoder = self._decoder(used)
-        n_segments, _ = self._layout()
-        cursor = _ChunkCursor(self, index, decoder, n_segments)
-        locator = EntryLocator(
-            index,
-            self.header.chunk_size,
-            self._index_pos,
-            lambda offset: self._stream_at(offset, n_segments),
-            lambda offset: self._frames_at(offset, n_segments),
+        selected = iter_selected(
+            self._payload, self._loaded, decoder, names, window=2 * self._jobs, digests=digests
         )
-        for entry in index.entries:
-            locator.see(entry)
-            if entry.member.name not in names:
-                continue
-            locator.check(entry)
-            yield MemberData(
-                entry.member, cursor.member_bytes(entry, digests), lambda m=entry.member: m
-            )
+        for entry, data in selected:
+            yield MemberData(entry.member, data, lambda m=entry.member: m)
 
 
 def _identity(value: str | bytes) -> bytes:
@@ -514,379 +409,14 @@ def _identity(value: str | bytes) -> bytes:
     return raw
 
 
-def _check_tail(
-    h: Header, after: Frame, next_frame: Callable[[], Frame], index_pos: int, trailer_at: int | None
-) -> None:
-    """After the index: a padding frame iff ``pad`` (of the exact Padmé length), then the trailer
-    (at ``trailer_at`` when the caller knows where it must be)."""
-    pad: PadFrame | None = None
-    if isinstance(after, PadFrame):
-        if not h.pad:
-            raise FormatError("padding frame in an archive without the pad flag")
-        pad, after = after, next_frame()
-    elif h.pad:
-        raise FormatError("padded archive lacks its padding frame")
-    if not isinstance(after, TrailerFrame):
-        raise FormatError("index is not followed by the trailer")
-    if trailer_at is not None and after.pos != trailer_at:
-        raise FormatError("the trailer is not at the end of the payload")
-    if after.index_offset != index_pos or after.own_offset != after.pos:
-        raise FormatError("trailer offsets do not match")
-    if pad is not None:
-        unpadded = after.pos - pad.length - 5 + TRAILER_LEN
-        if padme(unpadded + 5) != after.pos + TRAILER_LEN:
-            raise FormatError("padding length is not the Padmé length")
-
-
-def _windowed(
-    next_frame: Callable[[], Frame], decoder: ChunkDecoder | None, window: int
-) -> Iterator[Frame]:
-    """Frames in order; chunk frames carry decoded bytes (or are passed as-is without a decoder).
-
-    Up to ``window`` chunk frames (or 256 frames) are gathered and decoded together as a
-    group. When the decoder's codecs allow it and ``window`` > 2 (more than one job), the
-    next group is gathered and decoded while the previous one is consumed. A failure while
-    a group is gathered drops that group; groups gathered before it are delivered first.
-    """
-    depth = 1 if decoder is not None and decoder.overlaps and window > 2 else 0
-    pending: deque[tuple[list[Frame], Callable[[], list[bytes]] | None]] = deque()
-    numbered = 0  # chunk frames handed to the decoder so far (the next one's number)
-    while True:
-        frames: list[Frame] = []
-        chunks = 0
-        stop = False
-        try:
-            while chunks < window and len(frames) < 256:
-                frame = next_frame()
-                frames.append(frame)
-                if isinstance(frame, ChunkFrame):
-                    chunks += 1
-                if isinstance(frame, TrailerFrame):
-                    stop = True
-                    break
-        except Exception:
-            while pending:  # completed groups before the failure still reach the caller
-                yield from _decoded(*pending.popleft())
-            raise
-        finish = None
-        if decoder is not None and chunks:
-            finish = decoder.start_group(
-                [(f.slot, f.data, f.raw_len) for f in frames if isinstance(f, ChunkFrame)],
-                numbered,
-            )
-            numbered += chunks
-        pending.append((frames, finish))
-        while len(pending) > (0 if stop else depth):
-            yield from _decoded(*pending.popleft())
-        if stop:
-            return
-
-
-def _decoded(frames: list[Frame], finish: Callable[[], list[bytes]] | None) -> Iterator[Frame]:
-    if finish is None:
-        yield from frames
-        return
-    decoded = iter(finish())
-    for f in frames:
-        yield (
-            ChunkFrame(f.slot, f.raw_len, next(decoded), f.pos) if isinstance(f, ChunkFrame) else f
-        )
-
-
-class _Pending:
-    """The member being delivered: the oldest pending one, or the one just finished."""
-
-    __slots__ = ("entry", "size", "digest", "hasher", "started")
-
-    def __init__(self, entry: Entry, hash_pool: HashPool | None = None) -> None:
-        self.entry = entry
-        self.size: int | None = None
-        self.digest: bytes | None = None
-        self.hasher = OrderedHasher(hash_pool)
-        self.started = False
-
-
-def _demux(
-    frames: Iterator[Frame],
-    stream: PlainStream,
-    h: Header,
-    with_data: bool,
-    hash_pool: HashPool | None = None,
-    *,
-    digests: bool = True,
-    known_index: tuple[bytes, IndexView] | None = None,
-) -> Iterator[tuple[str, Any]]:
-    """Validate the frame sequence (§6 ordering rules) and turn it into member events.
-
-    ``hash_pool`` (one thread) takes the hashing of large pieces off the
-    calling thread; every digest is still checked before the member's "end" event.
-    With ``digests`` false no digest is computed or checked (the caller does it).
-
-    ``known_index`` (body, index) is the index already read through the trailer (a seekable
-    source): each entry frame is checked against the index row it claims to be before its
-    member's "start" event, each finish frame against that row's size and SHA-256 before
-    the "end" event, each chunk frame against its indexed offset, and the index frame must
-    have exactly that body. Without it (a pipe) the stream is the only view until the index
-    arrives last; it is then compared with running digests of what was read.
-
-    Memory: the members declared and not finished yet cost 4 bytes plus their index row each
-    (:class:`PendingQueue`, capped at ``MAX_INDEX_BYTES``), names cost a :class:`NameSet`
-    (a pipe only), and at most about one chunk of data is buffered; nothing else grows with
-    the number of members or chunks.
-
-    Events: ("start", Member), ("data", bytes), ("end", Member with size/sha256),
-    ("index", IndexView) once the index, padding and trailer have been checked.
-    """
-    cs = h.chunk_size
-    check = IndexCheck(known_index[1]) if known_index is not None else None
-    tally = StreamTally()
-    names = NameSet() if check is None else None  # a known index has unique names already
-    pending = PendingQueue()  # declared, not finished
-    cur: _Pending | None = None  # being delivered: pending.first(), or the one just finished
-    last: Entry | None = None  # the last member declared ...
-    last_size: int | None = None  # ... and its size once it is finished
-    declared = 0
-    buf: deque[bytes] = deque()
-    dpos = received = 0
-    next_start: int | None = 0  # required offset of the next entry when known
-    short = False
-    n_chunks = 0
-    counts = [0] * len(h.codecs)
-    pool = hash_pool if with_data and digests else None
-
-    def deliver() -> Iterator[tuple[str, Any]]:
-        nonlocal dpos, cur
-        while True:
-            if cur is None:
-                if not pending:
-                    return
-                cur = _Pending(pending.first(), pool)
-            front = cur
-            if not front.started:
-                front.started = True
-                yield "start", front.entry.member
-            if front.size is not None:
-                end: int | None = front.entry.offset + front.size
-            else:
-                end = pending.second_offset()  # front is the first pending member
-            limit = received if end is None else min(end, received)
-            if not with_data:
-                dpos = max(dpos, limit)
-            while dpos < limit:
-                piece = buf[0]
-                take = min(len(piece), limit - dpos)
-                if take < len(piece):
-                    buf[0] = piece[take:]
-                    piece = piece[:take]
-                else:
-                    buf.popleft()
-                dpos += take
-                if with_data:
-                    if digests:
-                        front.hasher.update(piece)
-                    yield "data", piece
-            if front.size is None or dpos < end:  # type: ignore[operator]
-                return
-            if (
-                with_data
-                and digests
-                and front.entry.member.type == "file"
-                and front.hasher.digest() != front.digest
-            ):
-                raise IntegrityError(f"member {front.entry.member.name!r} fails its SHA-256 check")
-            cur = None
-            yield "end", _final(front)
-
-    for frame in frames:
-        if isinstance(frame, EntryFrame):
-            entry = frame.entry
-            m = entry.member
-            if declared >= limits.MAX_ENTRIES:
-                raise LimitExceeded(f"more than {limits.MAX_ENTRIES} members")
-            if names is not None:
-                names.add(m.name, m.type)
-            if entry.offset < received or (last is not None and entry.offset < last.offset):
-                raise FormatError(f"entry {m.name!r} starts inside data already assigned")
-            if next_start is not None and entry.offset != next_start:
-                raise FormatError(
-                    f"entry {m.name!r} does not start where the previous member ended"
-                )
-            if (
-                last is not None
-                and last.member.type != "file"
-                and pending
-                and entry.offset != last.offset
-            ):
-                raise FormatError("a directory or symlink owns data")
-            if n_chunks != entry.offset // cs:
-                raise FormatError(
-                    f"entry {m.name!r} must come right after chunk frame {entry.offset // cs - 1}"
-                    if entry.offset // cs
-                    else f"entry {m.name!r} must come before the first chunk frame"
-                )
-            if check is not None:
-                check.entry(entry)
-            pending.push(entry)
-            declared += 1
-            last, last_size = entry, None
-            next_start = None
-        elif isinstance(frame, ChunkFrame):
-            if last is None:
-                raise FormatError("chunk before the first entry")
-            second = pending.second_offset()
-            if second is not None and second <= received:
-                name = pending.first().member.name
-                raise FormatError(f"member {name!r} is complete but its finish frame is missing")
-            if n_chunks >= limits.MAX_CHUNKS:
-                raise LimitExceeded(f"more than {limits.MAX_CHUNKS} chunks")
-            if short:
-                raise FormatError("only the last chunk may be shorter than the chunk size")
-            short = frame.raw_len < cs
-            end_of_chunk = received + frame.raw_len
-            if end_of_chunk > last.offset and (
-                last.member.type != "file"
-                or (last_size is not None and end_of_chunk > last.offset + last_size)
-            ):
-                raise FormatError("chunk data belongs to no member")
-            if check is not None:
-                check.chunk(frame.pos)
-            else:
-                tally.chunk(frame.pos)
-            received = end_of_chunk
-            n_chunks += 1
-            counts[frame.slot] += 1
-            if with_data:
-                buf.append(frame.data)
-        elif isinstance(frame, FinishFrame):
-            if not pending:
-                raise FormatError("finish frame without an open member")
-            entry = pending.pop()
-            m = entry.member
-            final = finished(m, frame.size, frame.sha256)
-            end = entry.offset + frame.size
-            if end > received:
-                raise FormatError(f"member {m.name!r} finishes before its data arrived")
-            if pending:
-                if pending.first().offset != end:
-                    raise FormatError(
-                        f"member {m.name!r} size does not match the next member's start"
-                    )
-            else:  # it is the last member declared
-                if end != received:
-                    raise FormatError(f"member {m.name!r} is followed by data of no member")
-                next_start = end
-                last_size = frame.size
-            if check is not None:
-                check.finish(final)
-            else:
-                tally.finished(final, entry.offset)
-            # deliver() made the oldest pending member the one being delivered
-            assert cur is not None and cur.entry is entry
-            cur.size, cur.digest = frame.size, frame.sha256
-        elif isinstance(frame, IndexFrame):
-            if pending:
-                raise FormatError("index before every member was finished")
-            if known_index is not None:
-                if frame.body != known_index[0]:
-                    raise FormatError("the index frame is not the one the trailer points at")
-                index = known_index[1]
-                same = check is not None and check.complete()
-            else:
-                index = decode_index_view(frame.body, chunk_size=cs, slots=len(h.codecs))
-                same = tally.matches(index)
-            if not same or list(index.counts) != counts or index.total != received:
-                raise FormatError("the index does not match the archive's content")
-            yield from deliver()
-            if cur is not None:
-                raise FormatError("member data missing before the index")
-            _check_tail(h, _next_frame(frames), lambda: _next_frame(frames), frame.pos, None)
-            if not stream.at_end():
-                raise FormatError("data after the trailer")
-            yield "index", index
-            return
-        else:
-            raise FormatError("padding or trailer frame before the index")
-        yield from deliver()
-    raise FormatError("the archive ends without an index")
-
-
-def _next_frame(frames: Iterator[Frame]) -> Frame:
-    frame = next(frames, None)
-    if frame is None:
-        raise FormatError("the archive ends without a trailer")
-    return frame
-
-
-def _final(p: _Pending) -> Member:
-    return finished(p.entry.member, p.size or 0, p.digest or bytes(SHA256_LEN))
-
-
-def _member_events(events: Iterator[tuple[str, Any]], box: dict[str, Member]) -> Iterator[bytes]:
-    for kind, value in events:
-        if kind == "data":
-            yield value
-        elif kind == "end":
-            box["member"] = value
+def _member_bytes(events: Iterator[Event], box: dict[str, Member]) -> Iterator[bytes]:
+    """The data of the member whose :class:`MemberStart` was just taken from ``events``; its
+    final member (verified size and SHA-256) is put in ``box["member"]`` at its end."""
+    for event in events:
+        if isinstance(event, MemberBytes):
+            yield event.data
+        elif isinstance(event, MemberEnd):
+            box["member"] = event.member
             return
         else:
             raise FormatError("member events out of order")
-
-
-class _ChunkCursor:
-    """Seekable access to decoded chunks by number, decrypting only the chunks asked for."""
-
-    def __init__(
-        self, reader: ArchiveReader, index: IndexView, decoder: ChunkDecoder, n_segments: int
-    ) -> None:
-        self._r = reader
-        self._index = index
-        self._decoder = decoder
-        self._n = n_segments
-        self._frames: FrameReader | None = None
-        self._next_k = -1
-        self._cache: dict[int, bytes] = {}
-        self._window = 2 * reader._jobs
-
-    def _expected_raw(self, k: int) -> int:
-        cs = self._r.header.chunk_size
-        return min(cs, self._index.total - k * cs)
-
-    def _fill(self, k: int, limit: int) -> None:
-        if self._frames is None or self._next_k != k:
-            self._frames = self._r._frames_at(self._index.chunk_offsets[k], self._n)
-            self._next_k = k
-        items: list[tuple[int, bytes, int]] = []
-        ks: list[int] = []
-        while self._next_k <= limit and len(items) < self._window:
-            frame = self._frames.next()
-            if isinstance(frame, (EntryFrame, FinishFrame)):
-                continue
-            j = self._next_k
-            if not isinstance(frame, ChunkFrame) or frame.pos != self._index.chunk_offsets[j]:
-                raise FormatError("the index does not point at a chunk frame")
-            if frame.raw_len != self._expected_raw(j):
-                raise FormatError(f"chunk {j} has the wrong raw length")
-            items.append((frame.slot, frame.data, frame.raw_len))
-            ks.append(j)
-            self._next_k += 1
-        self._cache = dict(zip(ks, self._decoder.decode_group(items, k), strict=True))
-
-    def member_bytes(self, entry: Entry, digests: bool = True) -> Iterator[bytes]:
-        m = entry.member
-        cs = self._r.header.chunk_size
-        size = m.size or 0
-        hasher = hashlib.sha256()
-        if size:
-            first, last = entry.offset // cs, (entry.offset + size - 1) // cs
-            for k in range(first, last + 1):
-                if k not in self._cache:
-                    self._fill(k, last)
-                data = self._cache[k]
-                lo = max(entry.offset, k * cs) - k * cs
-                hi = min(entry.offset + size, k * cs + len(data)) - k * cs
-                piece = data[lo:hi]
-                if digests:
-                    hasher.update(piece)
-                yield piece
-        if digests and m.type == "file" and hasher.digest() != m.sha256:
-            raise IntegrityError(f"member {m.name!r} fails its SHA-256 check")
