@@ -103,11 +103,13 @@ def _rne(num: int, den: int) -> int:
     return q + 1 if 2 * r > den or (2 * r == den and q % 2 == 1) else q
 
 
+@settings(deadline=None)  # the first example pays for the kernel's compilation
 @given(ints62, st.integers(0, 70))
 def test_rne_shift(p: int, s: int) -> None:
     assert K._rne_shift(p, s) == _rne(p, 1 << s)
 
 
+@settings(deadline=None)
 @given(st.integers(0, (1 << 62) - 1))
 def test_isqrt_and_bitlen(n: int) -> None:
     r = K._isqrt(n)
