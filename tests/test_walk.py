@@ -156,3 +156,81 @@ def test_members_come_in_sorted_order(tmp_path: Path) -> None:
     with nzarc.open(buf) as r:
         names = [m.name for m in r.members()]
     assert names == ["t", *(f"t/{n}" for n in sorted(["b", "a", "C", "ä", "a0"]))]
+
+
+class _GrowsWhileRead(io.RawIOBase):
+    """A source file that another writer appends to after the first read, as a live log."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed with this object
+        self._path = path
+        self._grown = False
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fh.fileno()
+
+    def readinto(self, b: Any) -> int:
+        n = self._fh.readinto(b)
+        if not self._grown:
+            self._grown = True
+            with open(self._path, "ab") as other:
+                other.write(b"appended while read\n")
+        return n or 0
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+def _grows(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    real = walk_mod._open_source
+
+    def open_source(path: Path) -> Any:
+        return _GrowsWhileRead(path) if path.name == name else real(path)
+
+    monkeypatch.setattr(walk_mod, "_open_source", open_source)
+
+
+def test_a_file_that_changes_while_read_is_archived_as_read_with_a_warning_and_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    top = _tree(tmp_path)
+    _grows(monkeypatch, "a.txt")
+    archive = tmp_path / "a.nzarc"
+    rc = cli.main(["create", "-q", "--no-encrypt", "-o", str(archive), str(top)])
+    err = capsys.readouterr().err
+    assert rc == 3, err
+    assert err.splitlines() == [
+        f"nzarc: warning: {str(top / 'a.txt')!r} changed while it was read; its member holds "
+        "what was read"
+    ]
+    with nzarc.open(archive) as r:
+        assert r.test().ok
+        assert [m.name for m in r.members()] == [
+            "top", "top/a.txt", "top/gone.txt", "top/secret.txt", "top/sub", "top/sub/b.txt"
+        ]
+
+
+def test_strict_makes_a_changed_file_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    top = _tree(tmp_path)
+    _grows(monkeypatch, "a.txt")
+    out = tmp_path / "out"
+    out.mkdir()
+    rc = cli.main(["create", "-q", "--strict", "--no-encrypt", "-o", str(out / "a.nzarc"), str(top)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.startswith("nzarc: error: ") and "changed while it was being archived" in err
+    assert list(out.iterdir()) == []
+
+
+def test_an_unchanged_tree_reports_nothing(tmp_path: Path) -> None:
+    top = _tree(tmp_path)
+    options = WalkOptions(strict=False)
+    with nzarc.ArchiveWriter(io.BytesIO(), encrypt=False) as w:
+        w.add_path(top, walk=options)
+    assert options.changed == [] and options.skipped == []

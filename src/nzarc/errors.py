@@ -119,3 +119,8 @@ class PluginError(NzarcError):
 class ResourceError(NzarcError):
     """The process cannot get the memory (or address space) the work needs: a limit such as
     ``ulimit -v`` is below what the neural runtime documents, or an allocation failed."""
+
+
+class SourceChanged(NzarcError):
+    """An input file changed (size, mtime or ctime) while it was being archived, so its
+    member may hold a mixture of old and new bytes; raised only by a strict walk."""

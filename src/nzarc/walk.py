@@ -25,6 +25,12 @@ create`` both use it). Contract:
   the walk goes on; for a directory that cannot be listed, the directory member itself is
   kept and its contents are skipped. A read error *inside* a file after its member was
   begun always raises: the member's entry is already in the archive.
+* **Files that change while read.** After a file's content has been archived, its size,
+  mtime and ctime are compared with the ``lstat`` taken before it was opened, and its size
+  with the bytes archived. A difference means the member may hold a mixture of old and new
+  bytes (it holds exactly what was read, and its digest is that of those bytes): a strict
+  walk raises :class:`~nzarc.errors.SourceChanged`, any other records the path in
+  ``changed`` and goes on (GNU tar's "file changed as we read it").
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from nzarc.errors import SourceChanged
 from nzarc.hostnames import check_host_encoding
 
 __all__ = ["Skipped", "WalkOptions", "add_path", "name_excluded"]
@@ -70,6 +77,7 @@ class WalkOptions:
     on_special: Callable[[str], None] | None = None
     on_excluded: Callable[[str], None] | None = None
     skipped: list[Skipped] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
 
 
 def name_excluded(name: str, patterns: Sequence[str]) -> bool:
@@ -90,6 +98,20 @@ def name_excluded(name: str, patterns: Sequence[str]) -> bool:
 def _open_source(path: Path) -> IO[bytes]:
     """Open a regular file for reading (a seam the tests use to inject failures)."""
     return open(path, "rb")  # noqa: SIM115 - closed by the caller
+
+
+def _changed(fh: IO[bytes], before: os.stat_result, archived: int | None) -> bool:
+    """True when the open file ``fh`` no longer matches ``before`` or the ``archived`` size."""
+    try:
+        after = os.fstat(fh.fileno())
+    except (OSError, AttributeError, ValueError):
+        return False  # not a real file (a test double): nothing to compare
+    return (
+        (archived is not None and archived != before.st_size)
+        or after.st_size != before.st_size
+        or after.st_mtime_ns != before.st_mtime_ns
+        or after.st_ctime_ns != before.st_ctime_ns
+    )
 
 
 def _reason(exc: OSError) -> str:
@@ -128,7 +150,13 @@ def add_path(writer: _Writer, path: Path, arcname: str, options: WalkOptions) ->
             _skip(path, exc, options)
             return
         with fh:  # from here an OSError is the member's own failure: never skipped
-            writer.add_file(arcname, fh, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns)
+            member = writer.add_file(
+                arcname, fh, mode=stat.S_IMODE(st.st_mode), mtime_ns=st.st_mtime_ns
+            )
+            if _changed(fh, st, getattr(member, "size", None)):
+                if options.strict:
+                    raise SourceChanged(f"{str(path)!r} changed while it was being archived")
+                options.changed.append(str(path))
     elif stat.S_ISDIR(st.st_mode):
         _add_dir(writer, path, arcname, st, options)
     elif options.on_special is not None:

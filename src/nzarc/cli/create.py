@@ -233,8 +233,11 @@ def cmd_create(args: argparse.Namespace) -> int:
         _summary_create(stats)
     for gone in walk.skipped:
         warn(f"skipped {gone.path!r}: {gone.reason}")
+    for path in walk.changed:
+        warn(f"{path!r} changed while it was read; its member holds what was read")
     if walk.skipped:
         warn(f"{len(walk.skipped)} input(s) skipped; the archive holds everything else")
+    if walk.skipped or walk.changed:
         return EXIT_SKIPPED
     return EXIT_OK
 
