@@ -60,6 +60,7 @@ from nzarc.format.layout import (
 from nzarc.format.member import Entry, Member, NameSet
 from nzarc.format.paths import validate_link_target, validate_member_name
 from nzarc.format.stream import SegmentWriter
+from nzarc.codecs.context import CodecContext
 from nzarc.pipeline import (
     ChunkEncoder,
     EncodedGroup,
@@ -149,6 +150,7 @@ class ArchiveWriter:
         verify: bool = False,
         segment_size: int = DEFAULT_SEGMENT,
         argon2: Argon2Params = DEFAULT_ARGON2,
+        codec_context: CodecContext | None = None,
     ) -> None:
         if suite not in SUITES or suite == SUITE_NONE:
             raise ValueError(f"suite must be chacha20-poly1305 or aes-256-gcm, not {suite!r}")
@@ -174,7 +176,7 @@ class ArchiveWriter:
         self.chunk_size = chunk_size
         self._jobs = default_jobs(jobs)
         self._batch = 2 * self._jobs
-        self._plan = plan_codecs(codec, level, window)
+        self._plan = plan_codecs(codec, level, window, codec_context)
         self._executor = make_executor(self._jobs)
         self._hash_pool = HashPool(2 * self._jobs + 2)  # member digests, off this thread
         self._encoder = ChunkEncoder(self._plan, self._executor, self._jobs, verify=verify)
