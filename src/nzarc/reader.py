@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
+from nzarc.codecs.context import CodecContext
 from nzarc.codecs.contract import Codec
 from nzarc.crypto import keys as keymod
 from nzarc.crypto.recipients import parse_identity, unwrap_file_key
@@ -33,7 +34,6 @@ from nzarc.format.layout import MAC_LEN, PRELUDE_LEN, SUITE_NONE
 from nzarc.format.member import Member
 from nzarc.format.stream import PlainStream, iter_segments
 from nzarc.memberdigest import DigestDeferring
-from nzarc.codecs.context import CodecContext
 from nzarc.pipeline import ChunkDecoder, build_decoders, default_jobs, make_executor
 from nzarc.policy import DEFAULT_POLICY, DecodePolicy
 from nzarc.read.seekable import LoadedIndex, SeekablePayload, Source, iter_selected

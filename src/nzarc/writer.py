@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from nzarc.codecs.context import CodecContext
 from nzarc.crypto import keys as keymod
 from nzarc.crypto.recipients import (
     DEFAULT_ARGON2,
@@ -60,7 +61,6 @@ from nzarc.format.layout import (
 from nzarc.format.member import Entry, Member, NameSet
 from nzarc.format.paths import validate_link_target, validate_member_name
 from nzarc.format.stream import SegmentWriter
-from nzarc.codecs.context import CodecContext
 from nzarc.pipeline import (
     ChunkEncoder,
     EncodedGroup,
