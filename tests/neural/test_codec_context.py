@@ -18,7 +18,7 @@ from nzarc.neural.modelwork import window_intervals
 from nzarc.neural.runtime import RuntimeOptions, load_model
 from nzarc.neural.tiny import build_tiny_model
 from nzarc.pipeline import build_decoders, plan_codecs
-from nzarc.signals import CancelToken, Cancelled
+from nzarc.signals import Cancelled, CancelToken
 
 TEXT = b"An explicit context names the device; the bytes never depend on it.\n" * 30
 SLOW = CodecContext(kernels="torch", matmul="fp32", decode_memory=1)
