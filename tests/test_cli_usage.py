@@ -171,25 +171,24 @@ def test_bench_is_wired_to_the_harness(home: Path, tmp_path: Path) -> None:
     assert b"--quick" in r.stdout
 
 
-def test_device_cuda_without_cuda_runs_on_the_cpu(home: Path, tmp_path: Path) -> None:
-    """``--device`` only chooses where the codec runs: ``cuda`` on a machine without CUDA is
-    accepted today (exit 0) and gives the same members and bytes as ``--device cpu``."""
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
+def test_device_cuda_without_cuda_is_a_usage_error(home: Path, tmp_path: Path) -> None:
+    """``--device cuda`` where torch sees no CUDA device (none is visible to the process)
+    exits 2 with one error line and a hint, before anything is written or asked."""
     src = tmp_path / "in"
     src.mkdir()
     (src / "t.txt").write_bytes(b"device flag " * 500)
-    listings = {}
-    for device in ("cpu", "cuda"):
-        arc = tmp_path / f"{device}.nzarc"
-        run_nzarc("create", "--no-encrypt", "-q", "--device", device, "-o", arc, src, home=home).assert_ok()
-        out = tmp_path / f"out-{device}"
-        run_nzarc("extract", "-q", "--device", device, "-C", out, arc, home=home).assert_ok()
-        assert (out / "in" / "t.txt").read_bytes() == b"device flag " * 500
-        listings[device] = run_nzarc("list", arc, home=home).assert_ok().stdout
-    assert listings["cpu"] == listings["cuda"] and b"t.txt" in listings["cpu"]
+    arc = tmp_path / "cuda.nzarc"
+    env = {"CUDA_VISIBLE_DEVICES": ""}
+    r = run_nzarc("create", "--device", "cuda", "-o", arc, src, home=home, env=env)
+    r.assert_clean_error(2)
+    assert r.stderr.startswith("nzarc: error: --device cuda: no CUDA device is available")
+    assert not arc.exists() and "hint: " in r.stderr
+    run_nzarc("create", "--no-encrypt", "-q", "--device", "cpu", "-o", arc, src, home=home).assert_ok()
+    for command in (["extract", "-C", tmp_path / "out"], ["test"]):
+        r = run_nzarc(*command, "--device", "cuda", arc, home=home, env=env)
+        r.assert_clean_error(2)
+        assert r.stderr.startswith("nzarc: error: --device cuda")
+    assert not (tmp_path / "out").exists()
 
 
 def test_replay_stream_reads_prefix_twice() -> None:

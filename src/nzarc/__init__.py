@@ -42,6 +42,7 @@ _LAZY = {
     "Member": ("nzarc.format.member", "Member"),
     "ProgressEvent": ("nzarc.pipeline", "ProgressEvent"),
     "DecodePolicy": ("nzarc.policy", "DecodePolicy"),
+    "CodecContext": ("nzarc.codecs.context", "CodecContext"),
 }
 
 
@@ -59,6 +60,7 @@ __all__ = [
     "ArchiveInfo",
     "ArchiveReader",
     "ArchiveWriter",
+    "CodecContext",
     "DecodePolicy",
     "Member",
     "MemberData",

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any, BinaryIO
 
+from nzarc.codecs.context import CodecContext
 from nzarc.options import DEFAULT_CHUNK_SIZE, DEFAULT_SUITE
 from nzarc.pipeline import ProgressEvent
 from nzarc.policy import DecodePolicy
@@ -32,11 +33,15 @@ def create(
     rng: Callable[[int], bytes] | None = None,
     progress: Callable[[ProgressEvent], None] | None = None,
     verify: bool = False,
+    codec_context: CodecContext | None = None,
     **extra: Any,
 ) -> WriteStats:
     """Write an archive of ``paths`` (files, symlinks, directory trees) to ``output``.
 
     ``output`` is a path or a binary file object (a pipe is fine: nothing is seeked).
+    ``codec_context`` (:class:`nzarc.codecs.context.CodecContext`) names the device and
+    routes of the codecs that take one (the neural codec); default: the CPU. It never
+    changes the archive's bytes.
     """
     options = dict(
         passphrase=passphrase,
@@ -52,6 +57,7 @@ def create(
         rng=rng,
         progress=progress,
         verify=verify,
+        codec_context=codec_context,
         **extra,
     )
     if isinstance(output, (str, os.PathLike)):
@@ -74,15 +80,22 @@ def open_archive(
     identities: Sequence[str | bytes] = (),
     jobs: int | None = None,
     policy: DecodePolicy | None = None,
+    codec_context: CodecContext | None = None,
 ) -> ArchiveReader:
     """Open an archive for reading (path or binary file object; pipes work sequentially).
 
     ``policy`` (:class:`nzarc.policy.DecodePolicy`) restricts what is decoded: which codecs,
     and how far a chunk may expand; the default allows every installed codec within each
-    codec's own expansion limit.
+    codec's own expansion limit. ``jobs``: decoding threads (default: one per CPU).
+    ``codec_context``: the device and routes of the codecs that take one (default: the CPU).
     """
     return ArchiveReader(
-        source, passphrase=passphrase, identities=identities, jobs=jobs, policy=policy
+        source,
+        passphrase=passphrase,
+        identities=identities,
+        jobs=jobs,
+        policy=policy,
+        codec_context=codec_context,
     )
 
 

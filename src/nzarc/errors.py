@@ -118,7 +118,8 @@ class PluginError(NzarcError):
 
 class ResourceError(NzarcError):
     """The process cannot get the memory (or address space) the work needs: a limit such as
-    ``ulimit -v`` is below what the neural runtime documents, or an allocation failed."""
+    ``ulimit -v`` is below what the neural runtime documents, or an allocation failed; or
+    the device the work was asked to run on (CUDA) is not available."""
 
 
 class SourceChanged(NzarcError):

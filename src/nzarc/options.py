@@ -2,11 +2,13 @@
 them as choices (the command line): AEAD suites, the chunk size's default and bounds, devices.
 
 Each value is the format's or the runtime's own (:mod:`nzarc.format.layout`,
-:mod:`nzarc.format.limits`), re-exported here so that a caller depends on this module only.
+:mod:`nzarc.format.limits`, :mod:`nzarc.codecs.context`), re-exported here so that a caller
+depends on this module only.
 """
 
 from __future__ import annotations
 
+from nzarc.codecs.context import DEVICES
 from nzarc.format.layout import DEFAULT_CHUNK, SUITE_AESGCM, SUITE_CHACHA
 from nzarc.format.limits import MAX_CHUNK, MIN_CHUNK
 
@@ -26,5 +28,3 @@ DEFAULT_SUITE = SUITE_CHACHA
 DEFAULT_CHUNK_SIZE = DEFAULT_CHUNK
 MIN_CHUNK_SIZE = MIN_CHUNK
 MAX_CHUNK_SIZE = MAX_CHUNK
-#: Where the neural codec can be asked to run; the output is the same on every device.
-DEVICES: tuple[str, ...] = ("cpu", "cuda")

@@ -16,6 +16,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from nzarc.codecs.context import CodecContext
 from nzarc.codecs.contract import Codec
 from nzarc.codecs.names import ALIASES as _ALIASES
 from nzarc.codecs.names import NEURAL_ID, STORE_ID, XZ_ID, ZSTD_ID
@@ -196,22 +197,37 @@ def check_level(codec: str, level: int | None) -> None:
         level_codec(registry_for([codec_id]), codec_id, level)
 
 
-def _build(registry: Registry, codec_id: str, level: int | None, window: int | None = None) -> Codec:
+def _build(
+    registry: Registry,
+    codec_id: str,
+    level: int | None,
+    window: int | None = None,
+    context: CodecContext | None = None,
+) -> Codec:
     if level is not None:
         return level_codec(registry, codec_id, level)
     cls = registry.latest(codec_id)
+    kwargs: dict[str, Any] = {}
     if codec_id == NEURAL_ID and window is not None:
-        return cls(window=window)
-    return cls()  # the codec's defaults (params read from a header go through from_params)
+        kwargs["window"] = window
+    if context is not None and cls.takes_context:
+        kwargs["context"] = context
+    return cls(**kwargs)  # the codec's defaults (params read from a header go through from_params)
 
 
-def plan_codecs(codec: str = "auto", level: int | None = None, window: int | None = None) -> CodecPlan:
+def plan_codecs(
+    codec: str = "auto",
+    level: int | None = None,
+    window: int | None = None,
+    context: CodecContext | None = None,
+) -> CodecPlan:
     """Resolve a codec choice (``store``, ``zstd``, ``neural``, ``auto`` or a codec id).
 
     Slot 0 is always ``nzarc.store``. ``auto`` offers zstd (level ``level`` or 19), xz (``-9e``)
     and the neural codec when it is installed with its model; each chunk takes the smallest
     output. Any other choice offers that codec.
-    ``window`` sets the neural codec's window (tokens); ``None`` keeps its default. A
+    ``window`` sets the neural codec's window (tokens); ``None`` keeps its default.
+    ``context`` goes to the codecs that take one (``takes_context``; None: their default). A
     ``level`` that does not suit the choice raises :class:`~nzarc.levels.CodecOptionError` (see
     :func:`check_level`).
     """
@@ -230,7 +246,7 @@ def plan_codecs(codec: str = "auto", level: int | None = None, window: int | Non
             continue
         try:  # under auto the level is the zstd candidate's
             built = _build(registry, codec_id, level if codec_id == ZSTD_ID or not auto else None,
-                           window)
+                           window, context)
         except (UnsupportedCodec, ModelMismatch, CodecError):
             if required:
                 raise
@@ -292,9 +308,13 @@ def smallest_table(
 
 
 def build_decoders(
-    entries: Sequence[CodecEntry], slots: Sequence[int], policy: DecodePolicy | None = None
+    entries: Sequence[CodecEntry],
+    slots: Sequence[int],
+    policy: DecodePolicy | None = None,
+    context: CodecContext | None = None,
 ) -> dict[int, Codec]:
-    """Build the codecs of ``slots`` from header entries; check model pins.
+    """Build the codecs of ``slots`` from header entries; check model pins. ``context``
+    goes to the codecs that take one (``takes_context``; None: their default).
 
     Raises CodecRefused when ``policy`` does not allow one of them (before any is built),
     UnsupportedCodec (id, version, install hint) or ModelMismatch before any chunk
@@ -306,7 +326,7 @@ def build_decoders(
     for slot in slots:
         entry = entries[slot]
         cls = registry.codec_class(entry.codec_id, entry.version, distribution=entry.dist)
-        codec = _guard_build(cls, entry)
+        codec = _guard_build(cls, entry, context)
         have = [p.to_wire() for p in _guard(codec, codec.required_models)]
         want = [p.to_wire() for p in entry.models]
         if have != want:
@@ -320,9 +340,12 @@ def build_decoders(
     return out
 
 
-def _guard_build(cls: type[Codec], entry: CodecEntry) -> Codec:
-    """``cls.from_params`` on header params; anything but an NzarcError becomes CodecError."""
+def _guard_build(cls: type[Codec], entry: CodecEntry, context: CodecContext | None = None) -> Codec:
+    """``cls.from_params`` on header params (with ``context`` for codecs that take one);
+    anything but an NzarcError becomes CodecError."""
     try:
+        if context is not None and cls.takes_context:
+            return cls.from_params(entry.params, context=context)  # type: ignore[call-arg]
         return cls.from_params(entry.params)
     except NzarcError:
         raise

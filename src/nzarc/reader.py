@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
+from nzarc.codecs.context import CodecContext
 from nzarc.codecs.contract import Codec
 from nzarc.crypto import keys as keymod
 from nzarc.crypto.recipients import parse_identity, unwrap_file_key
@@ -129,9 +130,12 @@ class ArchiveReader(DigestDeferring):
         identities: Sequence[str | bytes] = (),
         jobs: int | None = None,
         policy: DecodePolicy | None = None,
+        codec_context: CodecContext | None = None,
     ) -> None:
         """``policy``: which codecs may be decoded and how far a chunk may expand
-        (:mod:`nzarc.policy`; default: every installed codec, each codec's own limit)."""
+        (:mod:`nzarc.policy`; default: every installed codec, each codec's own limit).
+        ``jobs``: decoding threads. ``codec_context``: the device and routes of the codecs
+        that take one (:mod:`nzarc.codecs.context`; default: the CPU); never the bytes."""
         # Keys and options are checked before the source is opened, so a bad one leaks nothing.
         if policy is not None and not isinstance(policy, DecodePolicy):
             raise TypeError("policy must be a nzarc.policy.DecodePolicy")
@@ -139,6 +143,7 @@ class ArchiveReader(DigestDeferring):
         self._passphrase = passphrase
         self._identities = [_identity(i) for i in identities]
         self._jobs = default_jobs(jobs)
+        self._codec_context = codec_context
         self._owned: IO[bytes] | None = None
         self._executor: Any = None
         self._hash_pool: HashPool | None = None
@@ -207,7 +212,9 @@ class ArchiveReader(DigestDeferring):
 
     def _decoder(self, slots: Collection[int]) -> ChunkDecoder:
         missing = [s for s in sorted(slots) if s not in self._decoders]
-        self._decoders.update(build_decoders(self.header.codecs, missing, self._policy))
+        self._decoders.update(build_decoders(
+            self.header.codecs, missing, self._policy, self._codec_context
+        ))
         return ChunkDecoder(self._decoders, self._get_executor(), self._jobs, self._policy)
 
     @property

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from nzarc.codecs.context import CodecContext
 from nzarc.crypto import keys as keymod
 from nzarc.crypto.recipients import (
     DEFAULT_ARGON2,
@@ -149,6 +150,7 @@ class ArchiveWriter:
         verify: bool = False,
         segment_size: int = DEFAULT_SEGMENT,
         argon2: Argon2Params = DEFAULT_ARGON2,
+        codec_context: CodecContext | None = None,
     ) -> None:
         if suite not in SUITES or suite == SUITE_NONE:
             raise ValueError(f"suite must be chacha20-poly1305 or aes-256-gcm, not {suite!r}")
@@ -174,7 +176,7 @@ class ArchiveWriter:
         self.chunk_size = chunk_size
         self._jobs = default_jobs(jobs)
         self._batch = 2 * self._jobs
-        self._plan = plan_codecs(codec, level, window)
+        self._plan = plan_codecs(codec, level, window, codec_context)
         self._executor = make_executor(self._jobs)
         self._hash_pool = HashPool(2 * self._jobs + 2)  # member digests, off this thread
         self._encoder = ChunkEncoder(self._plan, self._executor, self._jobs, verify=verify)

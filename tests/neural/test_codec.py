@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from nzarc.codecs.context import CodecContext
 from nzarc.errors import CodecError, ModelMismatch
 from nzarc.neural.codec import DEFAULT_MODEL_SHA256, NeuralCodec, register_model, set_progress_hook
 from nzarc.neural.coder import RangeDecoder
@@ -119,10 +120,13 @@ def test_decode_many_equals_one_by_one(codec: NeuralCodec, monkeypatch: pytest.M
     assert codec.decode_many(items) == chunks
     assert [codec.decode(e, n) for e, n in items] == chunks
     # A memory budget that allows a single window per batch gives the same result. The
-    # budget is read when a codec is made.
+    # budget comes with the codec's context; the environment is not read.
     monkeypatch.setenv("NZARC_NEURAL_MEMORY", "1")
-    assert codec.max_decode_memory(0) > (1 << 30)
-    tight = NeuralCodec(model=codec.model_sha, window=codec.window, act_levels=codec.act_levels)
+    assert NeuralCodec(model=codec.model_sha, window=codec.window).max_decode_memory(0) > (1 << 30)
+    tight = NeuralCodec(
+        model=codec.model_sha, window=codec.window, act_levels=codec.act_levels,
+        context=CodecContext(decode_memory=1),
+    )  # fmt: skip
     assert tight.max_decode_memory(0) == 1 + (64 << 20)
     small = [ALICE[:120], b"", ALICE[300:400]]
     assert tight.decode_many([(codec.encode(c), len(c)) for c in small]) == small

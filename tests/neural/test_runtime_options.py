@@ -21,11 +21,30 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(
     "bad",
-    [{"device": "cuda"}, {"threads": 0}, {"threads": True}, {"kernels": "numba"}, {"matmul": "int8"}],
+    [{"device": "tpu"}, {"threads": 0}, {"threads": True}, {"kernels": "numba"}, {"matmul": "int8"}],
 )
 def test_bad_options_raise_value_error(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         RuntimeOptions(**bad)  # type: ignore[arg-type]
+
+
+def test_cuda_takes_the_torch_path_only() -> None:
+    """The fused kernels are CPU code: on CUDA ``auto`` means torch and ``fused`` is refused."""
+    from nzarc.neural.runtime import kernels_name
+
+    assert kernels_name(RuntimeOptions(device="cuda")) == "torch"
+    assert kernels_name(RuntimeOptions(device="cuda", kernels="torch")) == "torch"
+    with pytest.raises(ValueError, match="CPU only"):
+        RuntimeOptions(device="cuda", kernels="fused")
+
+
+def test_loading_on_cuda_without_cuda_is_a_resource_error(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nzarc.errors import ResourceError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ResourceError, match="CUDA") as info:
+        load_model(tiny.path, RuntimeOptions(device="cuda", matmul="fp64"))
+    assert info.value.hint and "--device cpu" in info.value.hint
 
 
 def test_options_from_the_environment() -> None:

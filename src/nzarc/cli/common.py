@@ -6,11 +6,14 @@ import argparse
 import os
 import sys
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nzarc.display import one_line
 from nzarc.errors import NzarcError
 from nzarc.progress import DEFAULT_PERIOD, Progress
+
+if TYPE_CHECKING:
+    from nzarc.codecs.context import CodecContext
 
 __all__ = [
     "EXIT_OK",
@@ -26,7 +29,8 @@ __all__ = [
     "warn",
     "write_line",
     "make_progress",
-    "apply_device",
+    "codec_context",
+    "cuda_available",
     "jsonable",
     "print_json",
 ]
@@ -92,10 +96,33 @@ def make_progress(args: argparse.Namespace) -> Progress:
     return prog
 
 
-def apply_device(args: argparse.Namespace) -> None:
-    device = getattr(args, "device", None)
-    if device:
-        os.environ["NZARC_DEVICE"] = device
+def cuda_available() -> bool:
+    """Whether torch is installed and sees a CUDA device (imports torch: call only when
+    CUDA was asked for)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def codec_context(args: argparse.Namespace) -> CodecContext:
+    """The codec context of a command: ``--device`` from ``args`` and the routes and budget
+    from the environment (``NZARC_KERNELS``, ``NZARC_MATMUL``, ``NZARC_NEURAL_MEMORY``), read
+    here, at the edge. A device that is not there is a :class:`UsageError`, raised before
+    any work or prompt."""
+    from nzarc.codecs.context import CodecContext
+
+    device = getattr(args, "device", None) or "cpu"
+    if device == "cuda" and not cuda_available():
+        raise UsageError(
+            "--device cuda: no CUDA device is available (torch.cuda.is_available() is false)",
+            hint="leave out --device (the CPU computes the same bytes), or run on a machine with a CUDA GPU",
+        )
+    try:
+        return CodecContext.from_env(os.environ, device=device)
+    except ValueError as exc:  # e.g. NZARC_KERNELS=fused with --device cuda
+        raise UsageError(str(exc), hint="unset NZARC_KERNELS, or use --device cpu") from None
 
 
 def jsonable(obj: Any) -> Any:

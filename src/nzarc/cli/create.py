@@ -19,7 +19,7 @@ from nzarc.cli.common import (
     CreateFailed,
     NotADirectory,
     UsageError,
-    apply_device,
+    codec_context,
     make_progress,
     warn,
 )
@@ -167,9 +167,9 @@ def cmd_create(args: argparse.Namespace) -> int:
             hint="redirect stdout, use -o FILE, or pass --force-tty",
         )
     _check_create_options(args, to_stdout)
+    context = codec_context(args)  # a missing device fails before any work or prompt
     patterns = _exclude_patterns(args)  # an unreadable FILE fails before a passphrase is asked
     keys = create_keys(args)
-    apply_device(args)
     prog = make_progress(args)
     options: dict[str, Any] = dict(
         codec=args.codec,
@@ -181,6 +181,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         suite=args.suite,
         progress=_create_progress(prog),
         verify=args.verify,
+        codec_context=context,
         **keys,
     )
     if prog.show_bar:

@@ -106,8 +106,14 @@ def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device",
         choices=DEVICES,
-        help="where the neural codec runs (sets NZARC_DEVICE; output is identical on every device)",
+        help="where the neural codec runs: cpu (default) or cuda (needs a CUDA GPU; GPU runs are "
+        "untested until bench/gpu_check.sh has passed on one)",
     )
+
+
+def _add_decode_jobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-j", "--jobs", type=_positive_int, metavar="JOBS",
+                   help="decoding threads (default: one per CPU); the output never depends on it")
 
 
 def _add_read_keys(p: argparse.ArgumentParser) -> None:
@@ -258,6 +264,7 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
         help="fsync every extracted file and directory before finishing (default: like tar, "
         "leave writeback to the OS; files still appear only once verified)",
     )
+    _add_decode_jobs(p)
     _add_device(p)
     _add_verbosity(p)
     _add_progress(p)
@@ -282,6 +289,7 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_read_keys(p)
     _add_decode_policy(p)
+    _add_decode_jobs(p)
     _add_device(p)
     _add_verbosity(p)
 

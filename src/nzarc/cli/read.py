@@ -14,7 +14,7 @@ from nzarc.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
     UsageError,
-    apply_device,
+    codec_context,
     err,
     make_progress,
     print_json,
@@ -32,7 +32,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     tune_process_allocator()
 
-    apply_device(args)
+    context = codec_context(args)  # a missing device fails before any work or prompt
     prog = make_progress(args)
 
     def on_progress(member: Any, nbytes: int) -> None:
@@ -43,14 +43,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     wanted = [_normalize_member_arg(m) for m in args.members] or None
     if args.to_stdout:
-        return _extract_to_stdout(args, wanted, on_progress, prog)
+        return _extract_to_stdout(args, wanted, on_progress, prog, context)
     if args.directory is None:
         args.directory = "."
     if os.path.lexists(args.directory) and not os.path.isdir(args.directory):
         err(f"-C {printable(args.directory)} is not a directory",
              hint="give a directory to extract into (it is created if it does not exist)")
         return EXIT_FAILURE
-    with open_reader(args) as reader:
+    with open_reader(args, context) as reader:
         if prog.show_bar and args.archive != "-" and wanted is None:
             prog.set_total(reader.info().raw_size)  # seekable: reads only the index
         try:
@@ -73,6 +73,7 @@ def _extract_to_stdout(
     wanted: list[str] | None,
     on_progress: Callable[[Any, int], None],
     prog: Progress,
+    context: Any,
 ) -> int:
     """extract -O: the selected files' contents on stdout; nothing on the file system."""
     from nzarc.tostream import copy_members
@@ -83,7 +84,7 @@ def _extract_to_stdout(
         raise UsageError(f"-O writes to stdout: {', '.join(given)} "
                          f"{'does' if len(given) == 1 else 'do'} not apply",
                          hint="drop them, or extract to a directory without -O")
-    with open_reader(args) as reader:
+    with open_reader(args, context) as reader:
         if prog.show_bar and args.archive != "-" and wanted is None:
             prog.set_total(reader.info().raw_size)  # seekable: reads only the index
         try:
@@ -176,8 +177,8 @@ def _print_listing(args: argparse.Namespace, members: Any) -> None:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    apply_device(args)
-    with open_reader(args) as reader:
+    context = codec_context(args)  # a missing device fails before any work or prompt
+    with open_reader(args, context) as reader:
         report = reader.test()
     if args.json:
         print_json(report)

@@ -90,11 +90,19 @@ def _wants_passphrase(reader: Any) -> bool:
 
 
 def _open(
-    src: Any, passphrase: str | None, identities: list[str], jobs: int | None, policy: Any = None
+    src: Any,
+    passphrase: str | None,
+    identities: list[str],
+    jobs: int | None,
+    policy: Any = None,
+    context: Any = None,
 ) -> Any:
     from nzarc.api import open_archive
 
-    return open_archive(src, passphrase=passphrase, identities=identities, jobs=jobs, policy=policy)
+    return open_archive(
+        src, passphrase=passphrase, identities=identities, jobs=jobs, policy=policy,
+        codec_context=context,
+    )  # fmt: skip
 
 
 def decode_policy(args: argparse.Namespace) -> Any:
@@ -108,9 +116,11 @@ def decode_policy(args: argparse.Namespace) -> Any:
 
 
 @contextlib.contextmanager
-def open_reader(args: argparse.Namespace) -> Iterator[Any]:
+def open_reader(args: argparse.Namespace, context: Any = None) -> Iterator[Any]:
     """Open ARCHIVE with the keys from -i/--passphrase-file/NZARC_PASSPHRASE; with
-    none of those, prompt on the terminal when the archive wants a passphrase."""
+    none of those, prompt on the terminal when the archive wants a passphrase. ``jobs``
+    (decoding threads) come from ``args.jobs``; ``context`` (a
+    :class:`~nzarc.codecs.context.CodecContext`) goes to the reader's codecs."""
     passphrase, identities = read_keys(args)
     jobs = getattr(args, "jobs", None)
     with _input_archive(args.archive) as raw:
@@ -130,7 +140,7 @@ def open_reader(args: argparse.Namespace) -> Iterator[Any]:
             else:
                 src.rewind()
         args.have_key = passphrase is not None or bool(identities)
-        reader = _open(src, passphrase, identities, jobs, decode_policy(args))
+        reader = _open(src, passphrase, identities, jobs, decode_policy(args), context)
         with reader:
             _check_authenticated(args, reader)
             yield reader

@@ -89,6 +89,11 @@ Concurrency
     chunks to one ``encode_many``/``decode_many`` call, undivided: the codec
     batches across chunks itself and uses every core for one call (the neural
     codec runs all windows of all chunks through the model as one batch).
+
+Context (optional)
+    ``takes_context = True`` tells the pipeline that ``__init__`` and ``from_params``
+    accept a keyword ``context``, a :class:`nzarc.codecs.context.CodecContext` naming the
+    device and routes the caller chose. A context never changes a codec's bytes.
 """
 
 from __future__ import annotations
@@ -201,6 +206,11 @@ class Codec(ABC):
     #: :class:`nzarc.signals.CancelToken`) and call its ``check()`` between steps, so an
     #: interrupted run stops within one step rather than at the end of the chunks.
     cancellable: ClassVar[bool] = False
+    #: True when ``__init__`` and ``from_params`` take a keyword ``context`` (a
+    #: :class:`nzarc.codecs.context.CodecContext`: the device and routes to compute with,
+    #: never anything that changes the bytes); the pipeline passes the caller's context
+    #: to such codecs only, and builds every other codec without one.
+    takes_context: ClassVar[bool] = False
     #: Names of the models (``ModelDescriptor.name``) the codec can use; informational,
     #: shown by ``nzarc codecs``. What an archive pins comes from ``required_models()``.
     uses_models: ClassVar[tuple[str, ...]] = ()

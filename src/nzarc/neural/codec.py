@@ -17,8 +17,8 @@ Params (all recorded in the archive header)
     ``"act_levels"`` means 1, the precision of archives written before the
     param existed. Writers use ``DEFAULT_ACT_LEVELS`` (2: about 1% fewer bits
     than 1, for about 25% more creation and 8% more extraction time). Where the model runs
-    (the CPU; the range coder runs on the device of the tables it is given),
-    the routes it takes and how many threads it uses do not affect the bytes,
+    (the context's device, below; the range coder runs on the device of the tables it
+    is given), the routes it takes and how many threads it uses do not affect the bytes,
     so they are not params.
 
 Bitstream (version 1) of a chunk of ``raw_len`` bytes
@@ -48,24 +48,25 @@ Resources
     The default window is ``DEFAULT_WINDOW`` tokens: longer windows give
     the model more context (fewer bits) but cost more per token and more
     KV-cache memory per window when decoding. A decoding batch holds as many
-    windows as fit ``NZARC_NEURAL_MEMORY`` bytes (default 2 GiB) of KV cache
+    windows as fit the context's ``decode_memory`` bytes (default 2 GiB) of KV cache
     and tables; a larger budget means larger batches and faster decoding.
 
-Environment
-    Read once, when a codec is constructed (never during its work):
-    ``NZARC_NEURAL_MEMORY`` (above), and the runtime's routes
-    (:meth:`RuntimeOptions.from_env <nzarc.neural.runtime.options.RuntimeOptions.from_env>`:
-    ``NZARC_KERNELS``, ``NZARC_MATMUL``), which never change the bytes.
+Context
+    The codec takes a :class:`~nzarc.codecs.context.CodecContext` (``takes_context``):
+    its ``device``, ``kernels`` and ``matmul`` become the runtime's
+    :class:`~nzarc.neural.runtime.options.RuntimeOptions`, and its ``decode_memory`` the
+    decoding batch budget (above). None of these changes the bytes. Without a context the
+    codec runs on the CPU with the default routes and budget; it reads no environment.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from nzarc.codecs.context import DEFAULT_CONTEXT, CodecContext
 from nzarc.codecs.contract import Codec, ModelPin
 from nzarc.errors import CodecError, ModelMismatch, NzarcError
 from nzarc.neural.modelwork import (
@@ -127,13 +128,9 @@ def register_model(model: Any) -> str:
     return sha
 
 
-def _decode_memory(environ: Mapping[str, str]) -> int:
-    """The decoding batch budget ``NZARC_NEURAL_MEMORY`` in ``environ`` names (bytes > 0),
-    else :data:`DEFAULT_DECODE_MEMORY`."""
-    raw = environ.get("NZARC_NEURAL_MEMORY", "").strip()
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    return DEFAULT_DECODE_MEMORY
+def runtime_options(context: CodecContext) -> RuntimeOptions:
+    """The runtime options a codec context selects (device and routes; never the bytes)."""
+    return RuntimeOptions(device=context.device, kernels=context.kernels, matmul=context.matmul)
 
 
 def _store() -> Any:
@@ -228,11 +225,17 @@ class NeuralCodec(Codec):
     releases_gil: ClassVar[bool] = True
     batches_internally: ClassVar[bool] = True
     cancellable: ClassVar[bool] = True
+    takes_context: ClassVar[bool] = True
     uses_models: ClassVar[tuple[str, ...]] = (DEFAULT_MODEL_NAME,)
     max_ratio: ClassVar[float | None] = MAX_RATIO
 
     def __init__(
-        self, model: str | None = None, window: int = DEFAULT_WINDOW, act_levels: int = DEFAULT_ACT_LEVELS
+        self,
+        model: str | None = None,
+        window: int = DEFAULT_WINDOW,
+        act_levels: int = DEFAULT_ACT_LEVELS,
+        *,
+        context: CodecContext | None = None,
     ) -> None:
         if model is None:
             model = _default_model_sha()
@@ -255,13 +258,19 @@ class NeuralCodec(Codec):
         self.model_sha = model
         self.window = window
         self.act_levels = act_levels
-        self._runtime_options = RuntimeOptions.from_env(os.environ)
-        self._decode_memory = _decode_memory(os.environ)
+        context = context or DEFAULT_CONTEXT
+        if not isinstance(context, CodecContext):
+            raise TypeError("context must be a nzarc.codecs.context.CodecContext")
+        self.context = context
+        self._runtime_options = runtime_options(context)
+        self._decode_memory = context.decode_memory or DEFAULT_DECODE_MEMORY
         self._model_obj: Any = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> NeuralCodec:
+    def from_params(
+        cls, params: Mapping[str, Any], *, context: CodecContext | None = None
+    ) -> NeuralCodec:
         if not isinstance(params, Mapping):
             raise CodecError(f"{_ID}: params must be a map")
         unknown = set(params) - {"model", "window", "act_levels"}
@@ -277,6 +286,7 @@ class NeuralCodec(Codec):
             model=params.get("model", DEFAULT_MODEL_SHA256),
             window=params["window"],
             act_levels=params.get("act_levels", 1),
+            context=context,
         )
 
     def get_params(self) -> dict[str, Any]:

@@ -54,7 +54,9 @@ def window_intervals(
     model: Any, windows: list[list[int]], cancel: CancelToken | None = None
 ) -> Iterator[tuple[int, list[int], list[int]]]:
     """Yield ``(window index, cums, freqs)`` of every token of every window (prefill);
-    ``cancel`` is checked before every model call."""
+    ``cancel`` is checked before every model call, and inside each (between the model's
+    layers and query blocks, through ``prefill_freqs(check=...)``), so that a long prefill
+    stops within one layer's work."""
     import torch
 
     if not windows:
@@ -78,15 +80,16 @@ def window_intervals(
         slab = max(1, PREFILL_ROWS // len(group))
         cums = torch.empty_like(targets)
         freqs = torch.empty_like(targets)
-        for t0, table in model.prefill_freqs(inputs, slab=slab):
+        check = cancel.check if cancel is not None else None
+        for t0, table in model.prefill_freqs(inputs, slab=slab, check=check):
             if cancel is not None:
                 cancel.check()
             span = table.shape[1]
-            tgt = targets[:, t0 : t0 + span].unsqueeze(2)
+            tgt = targets[:, t0 : t0 + span].unsqueeze(2).to(table.device)
             # int32 is exact: a table sums to 2**freq_bits <= 2**30 (and int32 is 3x faster).
             cdf = torch.cumsum(table, dim=2, dtype=torch.int32)
-            hi = cdf.gather(2, tgt).squeeze(2).to(torch.int64)
-            f = table.gather(2, tgt).squeeze(2).to(torch.int64)
+            hi = cdf.gather(2, tgt).squeeze(2).to(torch.int64).cpu()
+            f = table.gather(2, tgt).squeeze(2).to(torch.int64).cpu()
             cums[:, t0 : t0 + span] = hi - f
             freqs[:, t0 : t0 + span] = f
         for row, wi in enumerate(group):

@@ -1,4 +1,4 @@
-"""The nzarc-int-v1 language-model runtime: exact integer inference on CPU tensors.
+"""The nzarc-int-v1 language-model runtime: exact integer inference on the CPU (or CUDA).
 
 Semantics are defined in spec/NEURAL.md (and executable, slowly, in
 :mod:`nzarc.neural.reference`). This package computes the *same integers* with fast
@@ -44,7 +44,8 @@ Public API (shapes are exact)::
         with activation precision P in (1, 2) (spec/NEURAL.md section 3.4; P = 2 costs two
         int8 GEMM rows per token in every linear layer). Everything below follows it.
 
-    m.prefill_freqs(tokens, slab=256) -> Iterator[tuple[int, IntTensor]]
+    m.prefill_freqs(tokens, slab=256, check=None) -> Iterator[tuple[int, IntTensor]]
+        check: called between layers and query blocks (a cancel token's check; it raises to stop).
         tokens: LongTensor[B, T] (1 <= T <= max_len; ids in [0, V)); rows may be
         right-padded with any valid id (causal: padding never changes earlier rows).
         Yields (t0, F) with F: torch.int32 [B, n, V], n <= slab, covering
@@ -61,7 +62,9 @@ Public API (shapes are exact)::
     s.reset(rows: LongTensor | None = None)  # empty those windows (all when None)
     s.positions -> LongTensor[B]              # tokens held per window
 
-Tensors are CPU tensors; inputs are validated (shape, dtype, id range, length)
+Inputs are CPU tensors; tables are returned on ``m.device`` (``options.device``: ``cpu``, or
+``cuda`` through the torch path, whose docstring says why each operation is exact there);
+inputs are validated (shape, dtype, id range, length)
 and bad ones raise ValueError (programming errors, not input data). A model file
 whose tensors do not match its config raises FormatError at load time.
 

@@ -11,7 +11,7 @@ give identical results, so the choice is a matter of speed and of what is instal
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Protocol
 
@@ -38,8 +38,11 @@ class Backend(Protocol):
         """Bytes of :meth:`new_cache` per window position (all layers)."""
         ...
 
-    def prefill(self, tokens: torch.Tensor, slab: int, levels: int) -> Iterator[tuple[int, torch.Tensor]]:
-        """tokens int64 [B, T] -> ``(t0, F int32 [B, n, V])`` slabs in order, n <= slab."""
+    def prefill(
+        self, tokens: torch.Tensor, slab: int, levels: int, check: Callable[[], None] | None = None
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """tokens int64 [B, T] -> ``(t0, F int32 [B, n, V])`` slabs in order, n <= slab;
+        ``check()`` is called after every layer and every query block (it raises to stop)."""
         ...
 
     def new_cache(self, batch: int, max_len: int) -> KVCache:
@@ -60,12 +63,13 @@ def fused_kernels(options: RuntimeOptions | None = None) -> tuple[ModuleType, Mo
     """The fused kernel modules (:mod:`nzarc.neural.cpu_kernels`, :mod:`nzarc.neural.cpu_attention`)
     ``options`` select, or None for the torch path.
 
-    ``kernels="torch"`` gives None; ``"auto"`` gives None when numba is missing; ``"fused"``
+    ``kernels="torch"`` and any device but the CPU give None; ``"auto"`` gives None when numba is missing; ``"fused"``
     raises ImportError then. A kernel library that cannot be mapped (a memory limit) raises
     ResourceError.
     """
-    kernels = (options or RuntimeOptions()).kernels
-    if kernels == "torch":
+    options = options or RuntimeOptions()
+    kernels = options.kernels
+    if kernels == "torch" or options.device != "cpu":  # the numba kernels are CPU code
         return None
     try:
         from nzarc.neural import cpu_attention, cpu_kernels
@@ -91,7 +95,7 @@ def select_backend(weights: Weights, options: RuntimeOptions) -> Backend:
     if modules is None:
         from nzarc.neural.runtime.torch_backend import TorchBackend
 
-        return TorchBackend(weights)
+        return TorchBackend(weights, device=options.device)
     from nzarc.neural.runtime.fused_backend import FusedBackend
 
     return FusedBackend(weights, *modules, threads=options.threads)

@@ -10,7 +10,7 @@ caches are integers (:class:`~nzarc.neural.runtime.session.IntKV`). The kernels 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import cast
 
@@ -134,7 +134,9 @@ class FusedBackend:
         gain = self.attn_gain[li + 1] if li + 1 < dm.n_layer else self.out_gain
         K.rms_quant(h, gain, d_eps, q, xm, xe)
 
-    def _hidden(self, tokens: torch.Tensor, levels: int, qblock: int = 128) -> Rows:
+    def _hidden(
+        self, tokens: torch.Tensor, levels: int, check: Callable[[], None] | None, qblock: int = 128
+    ) -> Rows:
         """Prefill through all layers -> RQ(h_final, out_gain) as (q int8 [M, d], xm, xe)."""
         self._sync_threads()
         dm = self.dims
@@ -154,6 +156,8 @@ class FusedBackend:
             v_t = np.ascontiguousarray(v.reshape(B, T, KV, hd).transpose(0, 2, 1, 3))
             vrow = np.arange(B, dtype=np.int64)
             for t0 in range(0, T, qblock):
+                if check is not None:
+                    check()
                 t1 = min(T, t0 + qblock)
                 n = t1 - t0
                 qb = qop_t[:, :, :, t0:t1].reshape(B, KV, G * n, hd)
@@ -162,6 +166,8 @@ class FusedBackend:
                 o[:, :, :, t0:t1] = ob.reshape(B, KV, G, n, hd)
             o_tok = np.ascontiguousarray(o.transpose(0, 3, 1, 2, 4).reshape(M, dm.n_head * hd))
             self._mlp(li, h, o_tok, q, xm, xe, levels)
+            if check is not None:
+                check()
         return q, xm, xe
 
     def _freqs(self, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, out: torch.Tensor, levels: int) -> None:
@@ -178,10 +184,12 @@ class FusedBackend:
                 _F.L_MAX, _F.FREQ_BITS, _F.FREQ_SHIFT, o[i:j],
             )  # fmt: skip
 
-    def prefill(self, tokens: torch.Tensor, slab: int, levels: int) -> Iterator[tuple[int, torch.Tensor]]:
+    def prefill(
+        self, tokens: torch.Tensor, slab: int, levels: int, check: Callable[[], None] | None = None
+    ) -> Iterator[tuple[int, torch.Tensor]]:
         B, T = tokens.shape
         d, V = self.dims.d, self.dims.vocab_size
-        q, xm, xe = self._hidden(tokens, levels)
+        q, xm, xe = self._hidden(tokens, levels, check)
         q3 = q.reshape(B, T, levels, d)
         xm2, xe2 = xm.reshape(B, T, levels), xe.reshape(B, T, levels)
         for t0 in range(0, T, slab):

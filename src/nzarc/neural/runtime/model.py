@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from nzarc.errors import FormatError, UnsupportedVersion
+from nzarc.errors import FormatError, ResourceError, UnsupportedVersion
 from nzarc.neural.intops import ACT_LEVELS, RUNTIME_ID, FixedPoint
 from nzarc.neural.modelfile import ModelFile
 from nzarc.neural.runtime.backend import Backend, select_backend
@@ -44,6 +44,11 @@ class IntModel:
     ) -> None:
         self.path = Path(path)
         self.options = options or RuntimeOptions()
+        if self.options.device == "cuda" and not torch.cuda.is_available():
+            raise ResourceError(
+                "the neural runtime was asked to run on CUDA, and no CUDA device is available",
+                hint="run on the CPU (--device cpu), or on a machine with a CUDA GPU",
+            )
         mf = ModelFile(self.path)
         cfg = mf.config
         if cfg.get("runtime_id") != RUNTIME_ID:
@@ -54,7 +59,7 @@ class IntModel:
         self.name: str = cfg["name"]
         self.weights_sha256 = weights_sha256 or file_sha256(self.path)
         self.matmul = matmul_backend(self.options)
-        self.weights: Weights = load_weights(mf, self.path, self.matmul)
+        self.weights: Weights = load_weights(mf, self.path, self.matmul, self.options.device)
         dm = self.weights.dims
         self.n_layer, self.d, self.n_head, self.n_kv = dm.n_layer, dm.d, dm.n_head, dm.n_kv
         self.hd, self.group, self.d_ffn = dm.hd, dm.group, dm.d_ffn
@@ -81,7 +86,7 @@ class IntModel:
 
     @property
     def device(self) -> str:
-        """Where the tables are computed (``options.device``: the CPU)."""
+        """Where the tables are computed and live (``options.device``)."""
         return self.options.device
 
     @property
@@ -116,12 +121,16 @@ class IntModel:
             raise ValueError("token id out of range")
         return tokens
 
-    def prefill_freqs(self, tokens: torch.Tensor, slab: int = 256) -> Iterator[tuple[int, torch.Tensor]]:
-        """Yield ``(t0, F[B, n, V])`` slabs of frequency tables (see the package docstring)."""
+    def prefill_freqs(
+        self, tokens: torch.Tensor, slab: int = 256, check: Callable[[], None] | None = None
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """Yield ``(t0, F[B, n, V])`` slabs of frequency tables (see the package docstring),
+        on the model's device. ``check`` (a cancel token's ``check``) is called between
+        layers and between query blocks of the prefill: what it raises stops the call."""
         tokens = self._check_tokens(tokens, self.max_len)
         if slab < 1:
             raise ValueError("slab must be >= 1")
-        yield from self.backend.prefill(tokens, slab, self.act_levels)
+        yield from self.backend.prefill(tokens, slab, self.act_levels, check)
 
     def prefill_all(self, tokens: torch.Tensor) -> torch.Tensor:
         """All tables at once: int32 [B, T, V] (memory: 4*B*T*V bytes)."""

@@ -20,15 +20,17 @@ KERNELS = ("auto", "fused", "torch")
 #: Exact int8 GEMM routes: ``auto`` takes ``torch._int_mm`` when its self-test passes, else
 #: ``fp32``; ``intmm`` is refused the same way (it falls back to ``fp32``, never inexact).
 MATMULS = ("auto", "intmm", "fp32", "fp64")
-#: Devices the runtime computes on. Only the CPU is implemented.
-DEVICES = ("cpu",)
+#: Devices the runtime computes on. ``cuda`` takes the torch element-wise path (the fused
+#: kernels are CPU code) and needs ``torch.cuda.is_available()`` when a model is loaded.
+DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
 class RuntimeOptions:
     """Routes and resources of one loaded model.
 
-    ``device``: where tensors live; ``"cpu"`` only (the one value of :data:`DEVICES`).
+    ``device``: where the model's tensors live and its work runs, one of :data:`DEVICES`;
+    ``"cuda"`` allows ``kernels`` ``auto`` or ``torch`` only (both mean the torch path).
     ``threads``: threads of the fused element-wise kernels; None follows
     ``torch.get_num_threads()`` at each call. Either way at most numba's
     ``NUMBA_NUM_THREADS``. The GEMMs run on torch's own thread setting.
@@ -51,6 +53,8 @@ class RuntimeOptions:
             raise ValueError(f"threads must be None or an integer >= 1, got {self.threads!r}")
         if self.kernels not in KERNELS:
             raise ValueError(f"kernels must be one of {KERNELS}, got {self.kernels!r}")
+        if self.device != "cpu" and self.kernels == "fused":
+            raise ValueError(f"the fused kernels run on the CPU only, not on {self.device!r}")
         if self.matmul not in MATMULS:
             raise ValueError(f"matmul must be one of {MATMULS}, got {self.matmul!r}")
 

@@ -39,10 +39,12 @@ class TorchKV:
     v: torch.Tensor
 
     @classmethod
-    def zeros(cls, n_layer: int, batch: int, n_kv: int, max_len: int, hd: int) -> TorchKV:
+    def zeros(
+        cls, n_layer: int, batch: int, n_kv: int, max_len: int, hd: int, device: torch.device | str = "cpu"
+    ) -> TorchKV:
         return cls(
-            k=torch.zeros(n_layer, batch, n_kv, max_len, hd, dtype=torch.float32),
-            v=torch.zeros(n_layer, batch, n_kv, max_len, hd + 1, dtype=torch.float64),
+            k=torch.zeros(n_layer, batch, n_kv, max_len, hd, dtype=torch.float32, device=device),
+            v=torch.zeros(n_layer, batch, n_kv, max_len, hd + 1, dtype=torch.float64, device=device),
         )
 
     @property
@@ -94,7 +96,8 @@ class Session:
 
     def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Append ``tokens[i]`` to window ``rows[i]`` (all windows when ``rows`` is None;
-        rows distinct) -> int32 [b, V], the next token's table for each of those windows."""
+        rows distinct) -> int32 [b, V] on the model's device, the next token's table for each
+        of those windows. ``tokens`` and ``rows`` are CPU tensors."""
         mdl = self.model
         all_rows = rows is None or (
             rows.numel() == self.batch and bool((rows == torch.arange(self.batch)).all())
@@ -104,7 +107,7 @@ class Session:
         if tokens.dim() != 1 or tokens.dtype != torch.int64 or rows.shape != tokens.shape:
             raise ValueError("tokens and rows must be LongTensors [b] of equal length")
         if tokens.numel() == 0:
-            return torch.empty(0, mdl.vocab_size, dtype=torch.int32)
+            return torch.empty(0, mdl.vocab_size, dtype=torch.int32, device=mdl.device)
         if int(tokens.min()) < 0 or int(tokens.max()) >= mdl.vocab_size:
             raise ValueError("token id out of range")
         if (

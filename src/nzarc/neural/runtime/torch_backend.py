@@ -5,12 +5,22 @@ with the same integers as the fused path and the reference. Values travel as flo
 tensors holding integers (or dyadic scales), every intermediate below 2**53; attention
 scores are float32 GEMMs of 10-bit operands times powers of two whose partial sums stay
 within 2**24 (exact in any order). It needs nothing but torch and numpy, so it is the route
-where numba is missing.
+where numba is missing, and the route on a GPU.
+
+Devices: tensors live on ``device`` (the CPU, or CUDA). Every operation is exact there too:
+int8 GEMMs accumulate in int32 (``torch._int_mm``, self-tested) or are float32 GEMMs of
+integers whose partial sums stay below 2**24, float64 GEMMs sum integers below 2**53, so
+any summation order (split-K, tensor cores) gives the same integers; float32 GEMMs are held
+to IEEE float32 (never TF32). Element-wise steps are integer operations, table look-ups
+(``index_select``), comparisons, IEEE float64 division and round-half-even, and products
+by powers of two built from their bits (:func:`~.torch_quant.pow2`), all correctly rounded
+on either device. The per-row scale arithmetic runs in numpy on the CPU. Tied maxima are
+resolved to the lowest index explicitly, not by a reduction's order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import cast
 
 import numpy as np
@@ -18,7 +28,7 @@ import torch
 
 from nzarc.neural.intops import FixedPoint
 from nzarc.neural.runtime.session import KVCache, TorchKV
-from nzarc.neural.runtime.torch_quant import bitlen_small, isqrt_np, quant_levels
+from nzarc.neural.runtime.torch_quant import bitlen_small, isqrt_np, pow2, quant_levels
 from nzarc.neural.runtime.weights import Layer, Weights
 
 __all__ = ["TorchBackend"]
@@ -26,31 +36,43 @@ __all__ = ["TorchBackend"]
 _F = FixedPoint
 
 
-def _f64(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(a.astype(np.float64))
+def _ieee_fp32(device: torch.device) -> None:
+    """Hold float32 GEMMs on ``device`` to IEEE float32 (CUDA may otherwise use TF32, whose
+    10-bit mantissa would round the attention scores)."""
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("highest")
 
 
 class TorchBackend:
-    """The torch path over ``w`` (tables converted once, at model load)."""
+    """The torch path over ``w`` on ``device`` (tables converted and placed once, at load)."""
 
     name = "torch"
 
-    def __init__(self, w: Weights) -> None:
+    def __init__(self, w: Weights, device: str = "cpu") -> None:
         self.w = w
         self.dims = dm = w.dims
-        self.attn_gain = [_f64(layer.attn_gain) for layer in w.layers]
-        self.ffn_gain = [_f64(layer.ffn_gain) for layer in w.layers]
-        self.out_gain = _f64(w.out_gain)
+        self.device = dev = torch.device(device)
+        _ieee_fp32(dev)
+
+        def f64(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(a.astype(np.float64)).to(dev)
+
+        self.embed = w.embed.to(dev)  # the file's mmap itself on the CPU
+        self.attn_gain = [f64(layer.attn_gain) for layer in w.layers]
+        self.ffn_gain = [f64(layer.ffn_gain) for layer in w.layers]
+        self.out_gain = f64(w.out_gain)
         rc = w.rope_cos.astype(np.float64)
         rs = w.rope_sin.astype(np.float64)
-        self.rope_cos2 = torch.from_numpy(np.repeat(rc, 2, axis=1))
-        self.rope_sin2 = torch.from_numpy(np.stack([-rs, rs], axis=2).reshape(rs.shape[0], -1))
-        self.exp_attn = _f64(w.exp_attn)
-        self.exp_logit_i32 = torch.from_numpy(w.exp_logit.astype(np.int32))
+        self.rope_cos2 = f64(np.repeat(rc, 2, axis=1))
+        self.rope_sin2 = f64(np.stack([-rs, rs], axis=2).reshape(rs.shape[0], -1))
+        self.exp_attn = f64(w.exp_attn)
+        self.exp_logit_i32 = torch.from_numpy(w.exp_logit.astype(np.int32)).to(dev)
         self.exp_logit_i64 = self.exp_logit_i32.to(torch.int64)
-        self.silu = _f64(w.silu)
+        self.silu = f64(w.silu)
         nq, nkv = dm.n_head * dm.hd, dm.n_kv * dm.hd
-        self.qkv_lo = torch.tensor([-_F.QK_MAX] * (nq + nkv) + [-_F.V_MAX] * nkv, dtype=torch.float64)
+        self.qkv_lo = torch.tensor(
+            [-_F.QK_MAX] * (nq + nkv) + [-_F.V_MAX] * nkv, dtype=torch.float64, device=dev
+        )
         self.qkv_hi = -self.qkv_lo
 
     @property
@@ -64,15 +86,15 @@ class TorchBackend:
         """RMSNorm + int8 quantisation of residual rows h [M, d] -> (q int8 [levels·M, d],
         xd float64 [levels·M]) as :func:`quant_levels`."""
         hl = h.to(torch.int64)
-        ss = (hl * hl).sum(dim=-1).numpy()
+        ss = (hl * hl).sum(dim=-1).cpu().numpy()
         r = isqrt_np(ss + self.dims.d * self.dims.eps_int)
         return quant_levels(h * gain, levels, r)  # exact: |h| < 2**26, G < 2**16
 
     def _qk_operand(self, y: torch.Tensor, bias: int) -> torch.Tensor:
         """Power-of-two scaled 10-bit operand: rne(y 2**-e) * 2**(e - bias), float32 (exact)."""
         m = torch.maximum(y.amax(dim=-1, keepdim=True), y.amin(dim=-1, keepdim=True).neg_())
-        e = (bitlen_small(m) - _F.QK_BITS).clamp_min(0).double()
-        return torch.ldexp(torch.ldexp(y, -e).round_(), e - bias).float()
+        e = (bitlen_small(m) - _F.QK_BITS).clamp_min(0)
+        return y.mul(pow2(-e)).round_().mul_(pow2(e - bias)).float()
 
     def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """x [M, H, hd] float64 integers, pos [M] -> rotated (units * 2**ROPE_BITS)."""
@@ -154,16 +176,21 @@ class TorchBackend:
         JL = self.exp_logit_i32.shape[0]
         total = 1 << _F.FREQ_BITS
         n, lv = h.shape[0], levels
+        dev = h.device
         if out is None:
-            out = torch.empty(n, V, dtype=torch.int32)
+            out = torch.empty(n, V, dtype=torch.int32, device=dev)
+        vocab = torch.arange(V, dtype=torch.int32, device=dev)
         # a few rows at a time, so that the float64 intermediates stay in cache
         for r0 in range(0, n, 16):
             r1 = min(n, r0 + 16)
             z = lm.scale(acc[lv * r0 : lv * r1], xd[lv * r0 : lv * r1], lv)
             # |z| <= L_MAX < 2**20 after the clamp: exact in int32, and so is zmax - z <= 2**21
             z = z.clamp_(-_F.L_MAX, _F.L_MAX).to(torch.int32)
-            zmax, arg = z.max(dim=-1, keepdim=True)
-            j = z.neg_().add_(zmax).clamp_max_(JL - 1)  # in [0, JL)
+            zmax = z.amax(dim=-1, keepdim=True)
+            j = z.neg_().add_(zmax)  # >= 0, 0 at the maxima
+            # the remainder goes to the lowest index of a maximum (the least of their indices)
+            arg = torch.where(j == 0, vocab, V).amin(dim=-1, keepdim=True).to(torch.int64)
+            j.clamp_max_(JL - 1)  # in [0, JL)
             e = self.exp_logit_i32.index_select(0, j.view(-1)).view(j.shape)
             E = e.sum(dim=-1, dtype=torch.int64)  # exact: < 2**24 * V < 2**40
             M = torch.div((total - V) << _F.FREQ_SHIFT, E, rounding_mode="floor")
@@ -175,7 +202,7 @@ class TorchBackend:
                 .add_(1)
                 .to(torch.int32)
             )
-            j.add_(torch.arange(0, (r1 - r0) * JL, JL, dtype=torch.int32)[:, None])
+            j.add_(torch.arange(0, (r1 - r0) * JL, JL, dtype=torch.int32, device=dev)[:, None])
             f = ftab.view(-1).index_select(0, j.view(-1)).view(j.shape)
             rest = total - f.sum(dim=-1, dtype=torch.int64)
             f.scatter_add_(1, arg, rest.to(torch.int32)[:, None])
@@ -184,40 +211,49 @@ class TorchBackend:
 
     # ------------------------------------------------------------------- prefill
 
-    def _hidden(self, tokens: torch.Tensor, levels: int, qblock: int = 128) -> torch.Tensor:
+    def _hidden(
+        self, tokens: torch.Tensor, levels: int, check: Callable[[], None] | None, qblock: int = 128
+    ) -> torch.Tensor:
         B, T = tokens.shape
         M = B * T
         dm = self.dims
-        h = self.w.embed[tokens.reshape(-1)].to(torch.float64)
-        pos = torch.arange(T).repeat(B)
+        dev = self.device
+        h = self.embed[tokens.reshape(-1).to(dev)].to(torch.float64)
+        pos = torch.arange(T, device=dev).repeat(B)
         G, KV, hd = dm.group, dm.n_kv, dm.hd
         for li in range(dm.n_layer):
             qop, kop, v = self._qkv(li, h, pos, levels)
             qop = qop.reshape(B, T, KV, G, hd).permute(0, 2, 3, 1, 4)  # [B, KV, G, T, hd]
             kop = kop.reshape(B, T, KV, hd).permute(0, 2, 1, 3)  # [B, KV, T, hd]
-            vext = torch.cat([v, torch.ones(M, KV, 1, dtype=torch.float64)], dim=-1)
+            vext = torch.cat([v, torch.ones(M, KV, 1, dtype=torch.float64, device=dev)], dim=-1)
             vext = vext.reshape(B, T, KV, hd + 1).permute(0, 2, 1, 3)
-            o = torch.empty(B, KV, G, T, hd, dtype=torch.float64)
+            o = torch.empty(B, KV, G, T, hd, dtype=torch.float64, device=dev)
             for t0 in range(0, T, qblock):
+                if check is not None:
+                    check()
                 t1 = min(T, t0 + qblock)
                 qb = qop[:, :, :, t0:t1].reshape(B, KV, G * (t1 - t0), hd)
-                qi = torch.arange(t0, t1).repeat(G)
-                mask = torch.arange(t0, t1)[None, :] > qi[:, None]
+                qi = torch.arange(t0, t1, device=dev).repeat(G)
+                mask = torch.arange(t0, t1, device=dev)[None, :] > qi[:, None]
                 ob = self._attend(qb, kop[:, :, :t1], vext[:, :, :t1], mask, t0)
                 o[:, :, :, t0:t1] = ob.reshape(B, KV, G, t1 - t0, hd)
             o = o.permute(0, 3, 1, 2, 4).reshape(M, dm.n_head * hd)
             h = self._block_tail(li, h, o, levels)
+            if check is not None:
+                check()
         return h.reshape(B, T, dm.d)
 
-    def prefill(self, tokens: torch.Tensor, slab: int, levels: int) -> Iterator[tuple[int, torch.Tensor]]:
+    def prefill(
+        self, tokens: torch.Tensor, slab: int, levels: int, check: Callable[[], None] | None = None
+    ) -> Iterator[tuple[int, torch.Tensor]]:
         B, T = tokens.shape
         V = self.dims.vocab_size
-        h = self._hidden(tokens, levels)
+        h = self._hidden(tokens, levels, check)
         for t0 in range(0, T, slab):
             t1 = min(T, t0 + slab)
             rows = h[:, t0:t1].reshape(-1, self.dims.d)
             # at most 128 rows per output GEMM: its int32 accumulators are 4*V bytes per row
-            f = torch.empty(rows.shape[0], V, dtype=torch.int32)
+            f = torch.empty(rows.shape[0], V, dtype=torch.int32, device=self.device)
             for i in range(0, rows.shape[0], 128):
                 self._freqs(rows[i : i + 128], levels, out=f[i : i + 128])
             yield t0, f.reshape(B, t1 - t0, V)
@@ -226,7 +262,7 @@ class TorchBackend:
 
     def new_cache(self, batch: int, max_len: int) -> TorchKV:
         dm = self.dims
-        return TorchKV.zeros(dm.n_layer, batch, dm.n_kv, max_len, dm.hd)
+        return TorchKV.zeros(dm.n_layer, batch, dm.n_kv, max_len, dm.hd, device=self.device)
 
     def step(
         self, cache: KVCache, tokens: torch.Tensor, rows: torch.Tensor, pos: torch.Tensor,
@@ -234,11 +270,13 @@ class TorchBackend:
     ) -> torch.Tensor:  # fmt: skip
         kv = cast(TorchKV, cache)
         dm = self.dims
+        dev = self.device
         b = tokens.shape[0]
         G, KV, hd = dm.group, dm.n_kv, dm.hd
         lk = int(pos.max()) + 1
-        mask = (torch.arange(lk)[None, :] > pos[:, None])[:, None, None, :]  # [b, 1, 1, lk]
-        h = self.w.embed[tokens].to(torch.float64)
+        tokens, rows, pos = tokens.to(dev), rows.to(dev), pos.to(dev)
+        mask = (torch.arange(lk, device=dev)[None, :] > pos[:, None])[:, None, None, :]  # [b, 1, 1, lk]
+        h = self.embed[tokens].to(torch.float64)
         for li in range(dm.n_layer):
             qop, kop, v = self._qkv(li, h, pos, levels)
             kv.k[li, rows, :, pos] = kop

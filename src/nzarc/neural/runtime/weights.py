@@ -29,14 +29,34 @@ from nzarc.neural.intops import FixedPoint
 from nzarc.neural.modelfile import ModelFile
 from nzarc.neural.runtime.options import RuntimeOptions
 
-__all__ = ["Dims", "Layer", "Linear", "Weights", "int_mm_exact", "load_weights", "matmul_backend"]
+__all__ = [
+    "Dims", "Layer", "Linear", "Weights", "int_mm", "int_mm_exact", "load_weights", "matmul_backend",
+]  # fmt: skip
 
 _F = FixedPoint
 _SELF_TEST_LOCK = threading.Lock()
 
 
+#: ``torch._int_mm`` on CUDA needs more than this many rows; fewer are padded with zero rows.
+_CUDA_MIN_ROWS = 17
+
+
+def int_mm(x: torch.Tensor, wt: torch.Tensor) -> torch.Tensor:
+    """``torch._int_mm(x, wt)``: int8 [M, K] times int8 [K, N] into int32 [M, N].
+
+    On CUDA the kernel wants ``M >= 17`` rows: fewer are padded with zero rows and the
+    padding's (zero) results are dropped, which leaves every kept entry as it is. Exactness
+    is the caller's to establish (:func:`int_mm_exact`).
+    """
+    m = x.shape[0]
+    if x.is_cuda and m < _CUDA_MIN_ROWS:
+        pad = torch.zeros((_CUDA_MIN_ROWS - m, x.shape[1]), dtype=x.dtype, device=x.device)
+        return torch._int_mm(torch.cat([x, pad]), wt)[:m]
+    return torch._int_mm(x, wt)
+
+
 @functools.cache
-def _int_mm_self_test() -> bool:
+def _int_mm_self_test(device: str) -> bool:
     if not hasattr(torch, "_int_mm"):
         return False
     try:
@@ -52,8 +72,9 @@ def _int_mm_self_test() -> bool:
             alt = torch.tensor([127, -127], dtype=torch.int8).repeat(k_ // 2)
             cases.append((alt.repeat(m_, 1), torch.full((n_, k_), -127, dtype=torch.int8)))
         for a, b in cases:
-            got = torch._int_mm(a, b.t())
+            # the exact products (float64: below 2**53), on the CPU; the tested GEMM on ``device``
             want = (a.double() @ b.double().t()).to(torch.int64)
+            got = int_mm(a.to(device), b.to(device).t()).cpu()
             if got.dtype != torch.int32 or not torch.equal(got.to(torch.int64), want):
                 return False
         return True
@@ -61,43 +82,51 @@ def _int_mm_self_test() -> bool:
         return False
 
 
-def int_mm_exact() -> bool:
-    """Whether ``torch._int_mm`` is exact here, on worst-case and random operands (run once
-    per process)."""
+def int_mm_exact(device: str = "cpu") -> bool:
+    """Whether :func:`int_mm` is exact on ``device``, on worst-case and random operands
+    (run once per process and device). On CUDA the int8 tensor-core GEMM accumulates in
+    int32, whose range holds every sum of 127·127·K products for K < 2**17: when the
+    kernel works at all it is exact, and the test catches a kernel that does not."""
     with _SELF_TEST_LOCK:
-        return _int_mm_self_test()
+        return _int_mm_self_test(device)
 
 
 def matmul_backend(options: RuntimeOptions | None = None) -> str:
     """The exact int8 GEMM route ``options`` resolve to: ``intmm``, ``fp32`` or ``fp64``.
 
     ``fp32`` and ``fp64`` are taken as asked; ``auto`` and ``intmm`` give ``intmm`` when
-    :func:`int_mm_exact` holds, else ``fp32``.
+    :func:`int_mm_exact` holds on the options' device, else ``fp32``.
     """
-    asked = (options or RuntimeOptions()).matmul
-    if asked in ("fp32", "fp64"):
-        return asked
-    return "intmm" if int_mm_exact() else "fp32"
+    options = options or RuntimeOptions()
+    if options.matmul in ("fp32", "fp64"):
+        return options.matmul
+    return "intmm" if int_mm_exact(options.device) else "fp32"
 
 
 class Linear:
     """int8 weight [N, K] with per-row dyadic multipliers; exact accumulation on ``route``."""
 
-    def __init__(self, w: np.ndarray, m: np.ndarray, e: np.ndarray, route: str) -> None:
-        self.w = torch.from_numpy(w)  # int8 [N, K] (mmap, copy-on-write)
+    def __init__(
+        self, w: np.ndarray, m: np.ndarray, e: np.ndarray, route: str, device: str = "cpu"
+    ) -> None:
+        # int8 [N, K]: the file's mmap on the CPU (copy-on-write), else a copy on ``device``
+        self.w = torch.from_numpy(w).to(device)
         self.n, self.k = self.w.shape
-        self.route = route
+        # int8 GEMMs on CUDA need K and N multiples of 8; otherwise the (exact) fp32 route
+        odd = device != "cpu" and (self.k % 8 or self.n % 8)
+        self.route = "fp32" if route == "intmm" and odd else route
         # m * 2**-e as float64: exact (m < 2**17)
-        self.mult = torch.from_numpy(np.ldexp(m.astype(np.float64), -e.astype(np.int64)))
-        self.mult_np = self.mult.numpy()
+        mult = np.ldexp(m.astype(np.float64), -e.astype(np.int64))
+        self.mult_np = mult
+        self.mult = torch.from_numpy(mult).to(device)
         self._wf: torch.Tensor | None = None
 
     def acc(self, x: torch.Tensor) -> torch.Tensor:
         """Exact ``x @ w.T`` for int8 ``x`` [M, K]; int32 or float64 result holding integers."""
         if self.route == "intmm":
             if x.shape[0] == 0:
-                return torch.zeros((0, self.n), dtype=torch.int32)
-            return torch._int_mm(x, self.w.t())
+                return torch.zeros((0, self.n), dtype=torch.int32, device=x.device)
+            return int_mm(x, self.w.t())
         if self._wf is None:
             dt = torch.float32 if self.route == "fp32" else torch.float64
             self._wf = self.w.to(dt)
@@ -249,14 +278,15 @@ def _check_tensors(mf: ModelFile, dims: Dims, path: Path) -> None:
             raise FormatError(f"{path}: bad table {name}")
 
 
-def load_weights(mf: ModelFile, path: Path, route: str) -> Weights:
-    """The checked weights of ``mf`` (whose config the caller accepted), GEMMs on ``route``."""
+def load_weights(mf: ModelFile, path: Path, route: str, device: str = "cpu") -> Weights:
+    """The checked weights of ``mf`` (whose config the caller accepted), GEMMs on ``route``;
+    the linear maps' weights on ``device`` (the other tensors stay the file's, on the CPU)."""
     dims = Dims.from_config(mf.config, path)
     _check_tensors(mf, dims, path)
     t = mf.tensor
 
     def lin(p: str) -> Linear:
-        return Linear(t(p + ".w"), t(p + ".m"), t(p + ".e"), route)
+        return Linear(t(p + ".w"), t(p + ".m"), t(p + ".e"), route, device)
 
     layers = [
         Layer(

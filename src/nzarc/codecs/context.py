@@ -1,0 +1,77 @@
+"""What a caller tells codecs about the machine they run on: :class:`CodecContext`.
+
+Contract: a context is a frozen, hashable value chosen by the caller (the command line
+builds one from its options and its environment; a library caller passes one, or gets
+:data:`DEFAULT_CONTEXT`, the CPU). It selects *where and how* a codec computes, never what:
+a codec's output bytes are the same under every context, so nothing of it is recorded in an
+archive. A codec class opts in with ``takes_context = True``; the pipeline then builds it
+as ``cls(context=ctx)`` / ``cls.from_params(params, context=ctx)``, and builds every other
+codec exactly as it would without a context. Importing this module is cheap (no torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["CodecContext", "DEFAULT_CONTEXT", "DEVICES", "KERNELS", "MATMULS"]
+
+#: Devices a codec may be asked to compute on.
+DEVICES: tuple[str, ...] = ("cpu", "cuda")
+#: Element-wise routes of model-running codecs (``auto``: the codec's own choice).
+KERNELS: tuple[str, ...] = ("auto", "fused", "torch")
+#: Exact integer GEMM routes of model-running codecs (``auto``: the codec's own choice).
+MATMULS: tuple[str, ...] = ("auto", "intmm", "fp32", "fp64")
+
+
+@dataclass(frozen=True)
+class CodecContext:
+    """Resources and routes for the codecs of one archive (see the module docstring).
+
+    ``device``: one of :data:`DEVICES`; the availability of a device is the caller's to
+    check (a codec asked for a device it cannot reach raises its own error).
+    ``kernels`` / ``matmul``: route hints for codecs that run models (one of
+    :data:`KERNELS` / :data:`MATMULS`; ``fused`` is CPU code, refused with another
+    device). ``decode_memory``: bytes a codec may hold for one
+    decoding batch (None: the codec's default). Bad values raise ValueError.
+    """
+
+    device: str = "cpu"
+    kernels: str = "auto"
+    matmul: str = "auto"
+    decode_memory: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.kernels not in KERNELS:
+            raise ValueError(f"kernels must be one of {KERNELS}, got {self.kernels!r}")
+        if self.device != "cpu" and self.kernels == "fused":
+            raise ValueError(f"the fused kernels run on the CPU only, not on {self.device!r}")
+        if self.matmul not in MATMULS:
+            raise ValueError(f"matmul must be one of {MATMULS}, got {self.matmul!r}")
+        memory = self.decode_memory
+        if memory is not None and (not isinstance(memory, int) or isinstance(memory, bool) or memory < 1):
+            raise ValueError(f"decode_memory must be None or an integer >= 1, got {memory!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], device: str | None = None) -> CodecContext:
+        """A context from environment variables, for the edge of a program (the command line).
+
+        ``NZARC_KERNELS`` (``torch`` or ``fused``), ``NZARC_MATMUL`` (``intmm``, ``fp32`` or
+        ``fp64``) and ``NZARC_NEURAL_MEMORY`` (bytes > 0); other values, and absent variables,
+        mean the defaults. ``device`` is the caller's choice (None: the CPU).
+        """
+        kernels = environ.get("NZARC_KERNELS", "").strip().lower()
+        matmul = environ.get("NZARC_MATMUL", "").strip().lower()
+        memory = environ.get("NZARC_NEURAL_MEMORY", "").strip()
+        return cls(
+            device=device or "cpu",
+            kernels=kernels if kernels in ("fused", "torch") else "auto",
+            matmul=matmul if matmul in ("intmm", "fp32", "fp64") else "auto",
+            decode_memory=int(memory) if memory.isdigit() and int(memory) > 0 else None,
+        )
+
+
+#: The context of a caller that names none: the CPU, every route and budget the codec's default.
+DEFAULT_CONTEXT = CodecContext()
