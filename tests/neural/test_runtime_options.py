@@ -97,3 +97,14 @@ def test_importing_the_package_and_the_store_imports_no_torch() -> None:
                           env={"PYTHONPATH": str(REPO / "src")})
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[]", "True"]
+
+
+def test_pow2_is_the_exact_power_of_two() -> None:
+    """The torch path's powers of two, built from their bits (no library ``pow`` on any device)."""
+    from nzarc.neural.runtime.torch_quant import pow2
+
+    e = torch.arange(-1022, 1024, dtype=torch.int64)
+    want = torch.ldexp(torch.ones(e.shape, dtype=torch.float64), e.double())
+    got = pow2(e)
+    assert torch.equal(got, want) and got.dtype == torch.float64
+    assert torch.equal(e, torch.arange(-1022, 1024, dtype=torch.int64))  # the input is left as it was
