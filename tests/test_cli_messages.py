@@ -16,7 +16,7 @@ from cli_support import run_nzarc
 
 import nzarc.atomic as atomic_mod
 import nzarc.cli as cli
-import nzarc.extract as extract_mod
+import nzarc.extracttree as extracttree_mod
 from nzarc.display import printable
 from nzarc.writer import ArchiveWriter
 
@@ -173,7 +173,7 @@ def test_extract_disk_full_names_the_file(
     arc = tmp_path / "a.nzarc"
     _plain_archive(arc)
     dest = tmp_path / "out"
-    monkeypatch.setattr(extract_mod, "os", _os_with(write=_no_space))
+    monkeypatch.setattr(extracttree_mod, "os", _os_with(write=_no_space))
     assert cli.main(["extract", "-q", str(arc), "-C", str(dest)]) == 1
     err = capsys.readouterr().err
     assert err == f"nzarc: error: No space left on device: {dest / 'dir' / 'a.bin'}\n"

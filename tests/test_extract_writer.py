@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from nzarc import extract as extract_mod
+from nzarc import extracttree
 from nzarc.errors import IntegrityError
 from nzarc.extract import OverwriteRefused, extract_members
 
@@ -108,7 +109,7 @@ def test_reader_runs_ahead_of_a_slow_writer_by_a_bounded_amount(
     written = [0]
     ahead: list[int] = []
     threads: set[str] = set()
-    real_write = extract_mod._Extractor.write_chunk
+    real_write = extracttree.ExtractTree.write_chunk
 
     def slow_write(self: object, chunk: bytes) -> None:
         time.sleep(0.002)
@@ -120,7 +121,7 @@ def test_reader_runs_ahead_of_a_slow_writer_by_a_bounded_amount(
         produced[0] += n
         ahead.append(produced[0] - written[0])
 
-    monkeypatch.setattr(extract_mod._Extractor, "write_chunk", slow_write)
+    monkeypatch.setattr(extracttree.ExtractTree, "write_chunk", slow_write)
     data = os.urandom(40_000)
     item = file("f", data, piece=piece)
     item.on_piece = on_piece

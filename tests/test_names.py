@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nzarc.extract as extract_mod
+import nzarc.extracttree as tree_mod
 from nzarc.display import non_utf8_hex, printable
 from nzarc.errors import FormatError, UnsafePath
 from nzarc.format.paths import (
@@ -96,13 +97,15 @@ def test_backslash_is_a_byte_on_posix_and_refused_where_it_separates(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert validate_member_name("a\\b") == "a\\b"
-    monkeypatch.setattr(extract_mod, "BACKSLASH_SEPARATES", False)
+    for module in (extract_mod, tree_mod):
+        monkeypatch.setattr(module, "BACKSLASH_SEPARATES", False)
     assert extract_mod.split_member_name("d/a\\b") == ["d", "a\\b"]
-    assert extract_mod._link_target_inside(["d"], "x\\..\\..")
-    monkeypatch.setattr(extract_mod, "BACKSLASH_SEPARATES", True)
+    assert tree_mod.link_target_inside(["d"], "x\\..\\..")
+    for module in (extract_mod, tree_mod):
+        monkeypatch.setattr(module, "BACKSLASH_SEPARATES", True)
     with pytest.raises(UnsafePath, match="backslash separates paths"):
         extract_mod.split_member_name("d/a\\b")
-    assert not extract_mod._link_target_inside(["d"], "x\\..\\..")
+    assert not tree_mod.link_target_inside(["d"], "x\\..\\..")
 
 
 def test_host_encoding_check() -> None:

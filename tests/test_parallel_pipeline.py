@@ -263,7 +263,7 @@ def test_extract_sync_fsyncs_files_and_directories(
         synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
         real_fsync(fd)
 
-    monkeypatch.setattr("nzarc.extract.os.fsync", spy)
+    monkeypatch.setattr("nzarc.extracttree.os.fsync", spy)
     dest = tmp_path / "out"
     with ArchiveReader(_archive_file(tmp_path)) as r:
         done = extract_members(r, dest, sync=sync)
