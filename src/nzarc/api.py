@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any, BinaryIO
 
 from nzarc.codecs.context import CodecContext
-from nzarc.options import DEFAULT_CHUNK_SIZE, DEFAULT_SUITE
+from nzarc.options import WriterOptions
 from nzarc.pipeline import ProgressEvent
 from nzarc.policy import DecodePolicy
 from nzarc.reader import ArchiveReader
@@ -20,54 +20,44 @@ def create(
     output: BinaryIO | IO[bytes] | str | os.PathLike[str],
     paths: Iterable[str | os.PathLike[str]],
     *,
+    options: WriterOptions | None = None,
     passphrase: str | bytes | None = None,
     recipients: Sequence[str] = (),
     encrypt: bool = True,
-    codec: str = "auto",
-    level: int | None = None,
-    window: int | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    jobs: int | None = None,
-    pad: bool = False,
-    suite: str = DEFAULT_SUITE,
     rng: Callable[[int], bytes] | None = None,
     progress: Callable[[ProgressEvent], None] | None = None,
-    verify: bool = False,
-    codec_context: CodecContext | None = None,
     **extra: Any,
 ) -> WriteStats:
     """Write an archive of ``paths`` (files, symlinks, directory trees) to ``output``.
 
     ``output`` is a path or a binary file object (a pipe is fine: nothing is seeked).
-    ``codec_context`` (:class:`nzarc.codecs.context.CodecContext`) names the device and
-    routes of the codecs that take one (the neural codec); default: the CPU. It never
-    changes the archive's bytes.
+    ``options`` (:class:`nzarc.options.WriterOptions`: codec, level, chunk size, suite, jobs,
+    ...) says how it is written; a field given as a keyword (``codec="zstd"``) replaces that
+    field of ``options``. A bad value raises as :class:`~nzarc.options.WriterOptions` says.
+    The archive is encrypted to ``passphrase`` or to the public keys ``recipients`` unless
+    ``encrypt`` is false; ``rng`` replaces the random source (``os.urandom``), ``progress``
+    receives a :class:`~nzarc.pipeline.ProgressEvent` as members and chunks are written.
+    Any other keyword goes to :class:`~nzarc.writer.ArchiveWriter`.
     """
-    options = dict(
+    writer_args: dict[str, Any] = dict(
+        options=options,
         passphrase=passphrase,
         recipients=recipients,
         encrypt=encrypt,
-        codec=codec,
-        level=level,
-        window=window,
-        chunk_size=chunk_size,
-        jobs=jobs,
-        pad=pad,
-        suite=suite,
         rng=rng,
         progress=progress,
-        verify=verify,
-        codec_context=codec_context,
         **extra,
     )
     if isinstance(output, (str, os.PathLike)):
         with open(output, "wb") as fh:
-            return _write(fh, paths, options)
-    return _write(output, paths, options)
+            return _write(fh, paths, writer_args)
+    return _write(output, paths, writer_args)
 
 
-def _write(fh: Any, paths: Iterable[str | os.PathLike[str]], options: dict[str, Any]) -> WriteStats:
-    with ArchiveWriter(fh, **options) as writer:
+def _write(
+    fh: Any, paths: Iterable[str | os.PathLike[str]], writer_args: dict[str, Any]
+) -> WriteStats:
+    with ArchiveWriter(fh, **writer_args) as writer:
         for path in paths:
             writer.add_path(path)
     return writer.stats

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from nzarc.codecs.context import CodecContext
 from nzarc.crypto import keys as keymod
 from nzarc.crypto.recipients import (
     DEFAULT_ARGON2,
@@ -47,20 +46,17 @@ from nzarc.format.frames import (
 from nzarc.format.header import Header, encode_header, pack_prelude
 from nzarc.format.index import Index, encode_index, padme
 from nzarc.format.layout import (
-    DEFAULT_CHUNK,
-    DEFAULT_SEGMENT,
     KEY_LEN,
     MODE_MASK,
     SALT_LEN,
     SHA256_LEN,
-    SUITE_CHACHA,
     SUITE_NONE,
-    SUITES,
     TRAILER_LEN,
 )
 from nzarc.format.member import Entry, Member, NameSet
 from nzarc.format.paths import validate_link_target, validate_member_name
 from nzarc.format.stream import SegmentWriter
+from nzarc.options import WriterOptions
 from nzarc.pipeline import (
     ChunkEncoder,
     EncodedGroup,
@@ -126,38 +122,29 @@ class _Open:
 class ArchiveWriter:
     """Writes one archive to a binary file object (a pipe is fine). Use as a context manager.
 
-    Keyword options are those of :func:`nzarc.create` (plus ``segment_size`` and
-    ``argon2`` for tests and vectors). An exception inside ``with`` aborts the archive:
-    nothing further is written, and a reader reports it as truncated.
+    ``options`` (:class:`nzarc.options.WriterOptions`) says how the archive is written; each
+    of its fields may also be given as a keyword (``codec="zstd"``), which replaces that field
+    of ``options`` (default: every field's default). The other parameters
+    are those of :func:`nzarc.create`, plus ``argon2`` (the passphrase's key-derivation cost,
+    for tests and vectors). An exception inside ``with`` aborts the archive: nothing further
+    is written, and a reader reports it as truncated.
     """
 
     def __init__(
         self,
         fileobj: BinaryIO | IO[bytes],
         *,
+        options: WriterOptions | None = None,
         passphrase: str | bytes | None = None,
         recipients: Sequence[str] = (),
         encrypt: bool = True,
-        codec: str = "auto",
-        level: int | None = None,
-        window: int | None = None,
-        chunk_size: int = DEFAULT_CHUNK,
-        jobs: int | None = None,
-        pad: bool = False,
-        suite: str = SUITE_CHACHA,
         rng: Callable[[int], bytes] | None = None,
         progress: Callable[[ProgressEvent], None] | None = None,
-        verify: bool = False,
-        segment_size: int = DEFAULT_SEGMENT,
         argon2: Argon2Params = DEFAULT_ARGON2,
-        codec_context: CodecContext | None = None,
+        **option_fields: Any,
     ) -> None:
-        if suite not in SUITES or suite == SUITE_NONE:
-            raise ValueError(f"suite must be chacha20-poly1305 or aes-256-gcm, not {suite!r}")
-        limits.check("chunk size", chunk_size, limits.MAX_CHUNK, low=limits.MIN_CHUNK)
-        limits.check("segment size", segment_size, limits.MAX_SEGMENT, low=limits.MIN_SEGMENT)
-        if segment_size & (segment_size - 1):
-            raise ValueError("segment_size must be a power of two")
+        opts = WriterOptions.build(options, **option_fields)
+        self.options = opts
         recipient_keys = [parse_recipient(r) for r in recipients]
         if encrypt and passphrase is None and not recipient_keys:
             raise ValueError(
@@ -173,13 +160,13 @@ class ArchiveWriter:
         # value, the payload salt, is all zeros, so its bytes are a function of its input.
         self._rng = _checked_rng(rng) if rng is not None else os.urandom if encrypt else _zeros
         self._progress = progress
-        self.chunk_size = chunk_size
-        self._jobs = default_jobs(jobs)
+        self.chunk_size = opts.chunk_size
+        self._jobs = default_jobs(opts.jobs)
         self._batch = 2 * self._jobs
-        self._plan = plan_codecs(codec, level, window, codec_context)
+        self._plan = plan_codecs(opts.codec, opts.level, opts.window, opts.codec_context)
         self._executor = make_executor(self._jobs)
         self._hash_pool = HashPool(2 * self._jobs + 2)  # member digests, off this thread
-        self._encoder = ChunkEncoder(self._plan, self._executor, self._jobs, verify=verify)
+        self._encoder = ChunkEncoder(self._plan, self._executor, self._jobs, verify=opts.verify)
 
         if encrypt:
             file_key = self._rng(KEY_LEN)
@@ -188,19 +175,19 @@ class ArchiveWriter:
             else:
                 stanzas = tuple(wrap_x25519(r, file_key, self._rng) for r in recipient_keys)
         else:
-            file_key, stanzas, suite = keymod.ZERO_KEY, (), SUITE_NONE
+            file_key, stanzas = keymod.ZERO_KEY, ()
         salt = self._rng(SALT_LEN)
         self._file_key = file_key
         self._header = Header(
-            suite=suite,
+            suite=opts.suite if encrypt else SUITE_NONE,
             stanzas=stanzas,
             codecs=tuple(self._plan.entries),
-            chunk_size=chunk_size,
-            segment_size=segment_size,
+            chunk_size=opts.chunk_size,
+            segment_size=opts.segment_size,
             salt=salt,
-            pad=pad,
+            pad=opts.pad,
         )
-        self._pad = pad
+        self._pad = opts.pad
         self._segments: SegmentWriter | _HeldFrames = _HeldFrames()
         self._slot_of: dict[int, int] = {}  # plan slot -> slot in the written codec table
         self._table: list[int] = []  # plan slots, in table order
