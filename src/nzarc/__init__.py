@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from nzarc.errors import (
     CodecError,
+    CodecParamsError,
     CodecRefused,
     DecryptionError,
+    EncodeDeclined,
     FormatError,
     IntegrityError,
     LimitExceeded,
@@ -25,6 +27,7 @@ from nzarc.errors import (
     UnsafePath,
     UnsupportedCodec,
     UnsupportedVersion,
+    UsageError,
 )
 
 __version__ = "0.1.0"
@@ -70,8 +73,10 @@ __all__ = [
     "create",
     "open",
     "CodecError",
+    "CodecParamsError",
     "CodecRefused",
     "DecryptionError",
+    "EncodeDeclined",
     "FormatError",
     "IntegrityError",
     "LimitExceeded",
@@ -82,5 +87,6 @@ __all__ = [
     "UnsafePath",
     "UnsupportedCodec",
     "UnsupportedVersion",
+    "UsageError",
     "__version__",
 ]

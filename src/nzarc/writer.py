@@ -34,7 +34,7 @@ from nzarc.crypto.recipients import (
     wrap_x25519,
 )
 from nzarc.crypto.suites import make_aead
-from nzarc.errors import LimitExceeded
+from nzarc.errors import LimitExceeded, UsageError
 from nzarc.format import limits
 from nzarc.format.frames import (
     encode_chunk_head,
@@ -153,20 +153,20 @@ class ArchiveWriter:
         codec_context: CodecContext | None = None,
     ) -> None:
         if suite not in SUITES or suite == SUITE_NONE:
-            raise ValueError(f"suite must be chacha20-poly1305 or aes-256-gcm, not {suite!r}")
+            raise UsageError(f"suite must be chacha20-poly1305 or aes-256-gcm, not {suite!r}")
         limits.check("chunk size", chunk_size, limits.MAX_CHUNK, low=limits.MIN_CHUNK)
         limits.check("segment size", segment_size, limits.MAX_SEGMENT, low=limits.MIN_SEGMENT)
         if segment_size & (segment_size - 1):
-            raise ValueError("segment_size must be a power of two")
+            raise UsageError("segment_size must be a power of two")
         recipient_keys = [parse_recipient(r) for r in recipients]
         if encrypt and passphrase is None and not recipient_keys:
-            raise ValueError(
+            raise UsageError(
                 "encryption needs a passphrase or at least one recipient (or encrypt=False)"
             )
         if passphrase is not None and recipient_keys:
-            raise ValueError("a passphrase cannot be combined with public-key recipients")
+            raise UsageError("a passphrase cannot be combined with public-key recipients")
         if not encrypt and (passphrase is not None or recipient_keys):
-            raise ValueError("encrypt=False cannot take a passphrase or recipients")
+            raise UsageError("encrypt=False cannot take a passphrase or recipients")
         limits.check("recipient count", len(recipient_keys), limits.MAX_STANZAS)
         self._out = fileobj
         # An unencrypted archive needs no secret: without an injected source its one random
@@ -239,7 +239,7 @@ class ArchiveWriter:
 
     def _start(self) -> None:
         if self._closed or self._failed:
-            raise ValueError("the archive writer is closed")
+            raise UsageError("the archive writer is closed")
         self._started = True
 
     def _seal(self, table: list[int]) -> None:
@@ -508,7 +508,7 @@ class ArchiveWriter:
         if self._closed:
             return self.stats
         if self._failed:
-            raise ValueError("the archive writer failed earlier; the archive is incomplete")
+            raise UsageError("the archive writer failed earlier; the archive is incomplete")
 
         def run() -> WriteStats:
             self._start()
