@@ -119,3 +119,15 @@ def test_the_writer_falls_back_on_a_declined_chunk(codec: Codec) -> None:
     with ThreadPoolExecutor(1) as ex:
         out = ChunkEncoder(plan, ex, 1).encode_group(chunks)
     assert out == [(1, bytes(32)), (0, chunks[1])]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"window": 0, "model": "0" * 64}, {"window": "8", "model": "0" * 64}, {"model": "0" * 64},
+     {"window": 64, "model": "NOT-HEX"}, {"window": 64, "bogus": 1}],
+)
+def test_neural_bad_params_are_codec_params_errors(params: dict[str, Any]) -> None:
+    from nzarc.neural.codec import NeuralCodec
+
+    with pytest.raises(CodecParamsError):
+        NeuralCodec.from_params(params)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+from typing import Any
 
 import pytest
 
@@ -106,3 +107,25 @@ def test_an_nzarc_error_still_exits_1(monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert _run_with(monkeypatch, errors.IntegrityError("chunk 3 fails")) == EXIT_FAILURE
     assert capsys.readouterr().err == "nzarc: error: chunk 3 fails\n"
+
+
+def test_reading_a_pipe_twice_is_a_usage_error() -> None:
+    class Pipe(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._b = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buf: Any) -> int:
+            chunk = self._b.read(len(buf))
+            buf[: len(chunk)] = chunk
+            return len(chunk)
+
+    out = io.BytesIO()
+    with nzarc.ArchiveWriter(out, encrypt=False) as w:
+        w.add_bytes("a", b"abc")
+    with nzarc.open(Pipe(out.getvalue())) as r:
+        list(r.iter_members())
+        with pytest.raises(errors.UsageError, match="read only once"):
+            list(r.iter_members())
