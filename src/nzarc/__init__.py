@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from nzarc.errors import (
     CodecError,
+    CodecParamsError,
     CodecRefused,
     DecryptionError,
+    EncodeDeclined,
     FormatError,
     IntegrityError,
     LimitExceeded,
@@ -25,6 +27,7 @@ from nzarc.errors import (
     UnsafePath,
     UnsupportedCodec,
     UnsupportedVersion,
+    UsageError,
 )
 
 __version__ = "0.1.0"
@@ -72,8 +75,10 @@ __all__ = [
     "create",
     "open",
     "CodecError",
+    "CodecParamsError",
     "CodecRefused",
     "DecryptionError",
+    "EncodeDeclined",
     "FormatError",
     "IntegrityError",
     "LimitExceeded",
@@ -84,5 +89,6 @@ __all__ = [
     "UnsafePath",
     "UnsupportedCodec",
     "UnsupportedVersion",
+    "UsageError",
     "__version__",
 ]

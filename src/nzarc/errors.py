@@ -4,8 +4,11 @@ Every failure caused by input (an archive, a key, a codec stream, a model file)
 raises a subclass of :class:`NzarcError`. Each carries a message a user can act
 on, and optionally a ``hint`` (one line, shown by the CLI as ``hint: ...``).
 
-Programming errors (calling an API with wrong argument types) raise the usual
-``TypeError``/``ValueError``; they are never caused by archive bytes.
+A caller that asks for something impossible (an option out of range, two options that
+exclude each other, no passphrase to be had) gets a :class:`UsageError`; the command line
+reports it with exit status 2. It is also a ``ValueError``, so code that catches argument
+errors the usual way still does. Programming errors (calling an API with wrong argument
+types) raise the usual ``TypeError``; they are never caused by archive bytes.
 
 Hierarchy::
 
@@ -16,6 +19,8 @@ Hierarchy::
     ├── IntegrityError         authenticated data does not verify: MAC/AEAD failure,
     │   │                      truncation, reordering, trailing bytes, SHA-256 mismatch
     │   └── CodecError         a codec stream that does not decode to exactly raw_len bytes
+    │       ├── CodecParamsError  codec params (from a header, or given) that the codec refuses
+    │       └── EncodeDeclined    a codec declines to encode a chunk (the writer falls back)
     ├── DecryptionError        no recipient stanza opens with the given key(s) or passphrase
     ├── KeyFileError           a passphrase, recipients or identity file that cannot be read
     │                          or does not hold what it should (an ssh key, a malformed line)
@@ -24,7 +29,11 @@ Hierarchy::
     ├── ModelMismatch          a pinned model that is missing or differs from the installed one
     ├── LimitExceeded          a length, count or cost above a documented cap
     ├── PluginError            a codec plugin that fails to load (strict mode) or conflicts
-    └── ResourceError          the machine lacks what the work needs (memory, address space)
+    ├── ResourceError          the machine lacks what the work needs (memory, address space)
+    ├── SourceChanged          an input file changed while it was read (strict walk only)
+    └── UsageError             the caller asked for something impossible (also a ValueError)
+        ├── CodecOptionError   a codec option (a level) that does not suit the codec
+        └── PassphraseInputError  no passphrase could be had as asked (empty, differing, none)
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ __all__ = [
     "UnsafePath",
     "IntegrityError",
     "CodecError",
+    "CodecParamsError",
+    "EncodeDeclined",
     "DecryptionError",
     "KeyFileError",
     "UnsupportedCodec",
@@ -44,6 +55,10 @@ __all__ = [
     "LimitExceeded",
     "PluginError",
     "ResourceError",
+    "SourceChanged",
+    "UsageError",
+    "CodecOptionError",
+    "PassphraseInputError",
 ]
 
 
@@ -83,7 +98,18 @@ class IntegrityError(NzarcError):
 
 
 class CodecError(IntegrityError):
-    """A codec stream did not decode to exactly the authenticated raw length."""
+    """A codec stream did not decode to exactly the authenticated raw length (a corrupt
+    stream). Its subclasses tell the other codec failures apart."""
+
+
+class CodecParamsError(CodecError):
+    """Codec params that the codec refuses: not a map, an unknown key, a wrong type or a
+    value out of range, or params that do not suit the model they name."""
+
+
+class EncodeDeclined(CodecError):
+    """A codec declines to encode one chunk (data it does not suit, an output it cannot
+    vouch for); the writer then tries the next candidate or stores the chunk."""
 
 
 class DecryptionError(NzarcError):
@@ -125,3 +151,20 @@ class ResourceError(NzarcError):
 class SourceChanged(NzarcError):
     """An input file changed (size, mtime or ctime) while it was being archived, so its
     member may hold a mixture of old and new bytes; raised only by a strict walk."""
+
+
+class UsageError(NzarcError, ValueError):
+    """The caller asked for something impossible: an argument out of range, two options that
+    cannot be combined, a request that the input cannot serve. The command line maps it to
+    exit status 2. It is a ``ValueError`` too, for callers that catch argument errors so."""
+
+
+class CodecOptionError(UsageError):
+    """A codec option the caller gave does not suit the codec: a level for a codec that has
+    none, or a level outside the codec's range. ``hint`` names the codec and its levels."""
+
+
+class PassphraseInputError(UsageError):
+    """A passphrase could not be obtained as the user asked: an empty ``NZARC_PASSPHRASE``,
+    an empty passphrase typed, two prompts that differ, no input. A file that fails is a
+    :class:`KeyFileError` instead."""

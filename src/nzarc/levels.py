@@ -4,25 +4,16 @@ A codec has levels when its class declares ``MIN_LEVEL`` and ``MAX_LEVEL`` and t
 ``level`` param (zstd and xz do). A level is checked by building the codec through its own
 params validation (:meth:`~nzarc.codecs.contract.Codec.from_params`), so the range is the
 codec's, never a copy; a refusal is a :class:`CodecOptionError`, told apart from the
-:class:`~nzarc.errors.CodecError` that the same validation raises for a header's params.
+:class:`~nzarc.errors.CodecParamsError` that the same validation raises for a header's params.
 """
 
 from __future__ import annotations
 
 from nzarc.codecs.contract import Codec
 from nzarc.codecs.registry import Registry
-from nzarc.errors import CodecError
+from nzarc.errors import CodecError, CodecOptionError
 
 __all__ = ["CodecOptionError", "level_codec", "has_levels"]
-
-
-class CodecOptionError(ValueError):
-    """A codec option the caller gave does not suit the codec: a level for a codec that has
-    none, or a level outside the codec's range. ``hint`` names the codec and its levels."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 def has_levels(cls: type[Codec]) -> bool:
@@ -40,12 +31,12 @@ def level_codec(registry: Registry, codec_id: str, level: int) -> Codec:
     if not has_levels(cls):
         raise CodecOptionError(
             f"{codec_id} takes no level",
-            "a level applies to zstd and xz (under auto, to its zstd candidate)",
+            hint="a level applies to zstd and xz (under auto, to its zstd candidate)",
         )
     try:
         return cls.from_params({"level": level})
     except CodecError:
         lo, hi = cls.MIN_LEVEL, cls.MAX_LEVEL  # type: ignore[attr-defined]
         raise CodecOptionError(
-            f"not a level of {codec_id}", f"{short} takes levels {lo}..{hi}"
+            f"not a level of {codec_id}", hint=f"{short} takes levels {lo}..{hi}"
         ) from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nzarc.codecs.context import DEVICES, CodecContext
+from nzarc.errors import UsageError
 from nzarc.format import limits
 from nzarc.format.layout import DEFAULT_CHUNK, DEFAULT_SEGMENT, SUITE_AESGCM, SUITE_CHACHA
 from nzarc.format.limits import MAX_CHUNK, MIN_CHUNK
@@ -43,8 +44,9 @@ class WriterOptions:
 
     Secrets and sources (passphrase, recipients, random bytes) and observers (progress) are
     not options: they are the writer's own parameters. Construction validates every value:
-    a bad ``suite``, ``segment_size`` or ``jobs`` raises ``ValueError``, a chunk or segment
-    size out of bounds :class:`~nzarc.errors.LimitExceeded`. Whether ``codec`` and ``level``
+    a bad ``suite``, ``segment_size`` or ``jobs`` raises :class:`~nzarc.errors.UsageError`
+    (a ``ValueError``), a chunk or segment size out of bounds
+    :class:`~nzarc.errors.LimitExceeded`. Whether ``codec`` and ``level``
     name an installed codec and a level it takes is checked when the codecs are built
     (:func:`nzarc.pipeline.plan_codecs`).
 
@@ -71,7 +73,7 @@ class WriterOptions:
 
     def __post_init__(self) -> None:
         if self.suite not in ENCRYPTION_SUITES:
-            raise ValueError(
+            raise UsageError(
                 f"suite must be chacha20-poly1305 or aes-256-gcm, not {self.suite!r}"
             )
         limits.check("chunk size", self.chunk_size, limits.MAX_CHUNK, low=limits.MIN_CHUNK)
@@ -79,9 +81,9 @@ class WriterOptions:
             "segment size", self.segment_size, limits.MAX_SEGMENT, low=limits.MIN_SEGMENT
         )
         if self.segment_size & (self.segment_size - 1):
-            raise ValueError("segment_size must be a power of two")
+            raise UsageError("segment_size must be a power of two")
         if self.jobs is not None and self.jobs < 1:
-            raise ValueError("jobs must be at least 1")
+            raise UsageError("jobs must be at least 1")
 
     @classmethod
     def build(cls, options: WriterOptions | None = None, **overrides: Any) -> WriterOptions:

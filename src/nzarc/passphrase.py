@@ -28,7 +28,7 @@ import getpass
 import os
 from collections.abc import Callable, Mapping
 
-from nzarc.errors import FormatError, KeyFileError
+from nzarc.errors import FormatError, KeyFileError, PassphraseInputError
 
 __all__ = [
     "ENV_VAR",
@@ -51,21 +51,6 @@ MAX_KEY_FILE_BYTES = 1 << 20
 
 #: A prompt function: ``prompt(text) -> str``; raises EOFError/OSError when no input.
 PromptFn = Callable[[str], str]
-
-
-class PassphraseInputError(Exception):
-    """A passphrase could not be obtained as the user asked.
-
-    This is a usage problem (exit status 2 at the command line): an empty
-    ``NZARC_PASSPHRASE``, an empty passphrase typed, two prompts that differ, no
-    input. A file that fails is a :class:`~nzarc.errors.KeyFileError` instead.
-    ``hint`` is an optional one-line suggestion.
-    """
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 def _read_small_text(path: str | os.PathLike[str], what: str) -> str:

@@ -21,7 +21,15 @@ from nzarc.codecs.contract import Codec
 from nzarc.codecs.names import ALIASES as _ALIASES
 from nzarc.codecs.names import NEURAL_ID, STORE_ID, XZ_ID, ZSTD_ID
 from nzarc.codecs.registry import Registry, registry_for
-from nzarc.errors import CodecError, FormatError, ModelMismatch, NzarcError, UnsupportedCodec
+from nzarc.errors import (
+    CodecError,
+    CodecParamsError,
+    FormatError,
+    ModelMismatch,
+    NzarcError,
+    UnsupportedCodec,
+    UsageError,
+)
 from nzarc.format.header import CodecEntry
 from nzarc.levels import level_codec
 from nzarc.policy import DEFAULT_POLICY, DecodePolicy
@@ -86,7 +94,7 @@ def default_jobs(jobs: int | None) -> int:
     if jobs is None:
         return max(1, os.cpu_count() or 1)
     if jobs < 1:
-        raise ValueError("jobs must be at least 1")
+        raise UsageError("jobs must be at least 1")
     return jobs
 
 
@@ -342,7 +350,7 @@ def build_decoders(
 
 def _guard_build(cls: type[Codec], entry: CodecEntry, context: CodecContext | None = None) -> Codec:
     """``cls.from_params`` on header params (with ``context`` for codecs that take one);
-    anything but an NzarcError becomes CodecError."""
+    anything but an NzarcError becomes CodecParamsError."""
     try:
         if context is not None and cls.takes_context:
             return cls.from_params(entry.params, context=context)  # type: ignore[call-arg]
@@ -350,7 +358,7 @@ def _guard_build(cls: type[Codec], entry: CodecEntry, context: CodecContext | No
     except NzarcError:
         raise
     except Exception as exc:  # hostile params must not surface as a plugin's traceback
-        raise CodecError(
+        raise CodecParamsError(
             f"{entry.codec_id} v{entry.version}: bad params in the header "
             f"({type(exc).__name__}: {' '.join(str(exc).split())})"
         ) from None
@@ -464,7 +472,9 @@ class ChunkEncoder:
     def _collect(
         codec: Codec, futures: list[tuple[list[bytes], Future[Any]]], cancel: CancelToken
     ) -> list[bytes | None]:
-        """Outputs in order; None where the codec declined (CodecError) that chunk."""
+        """Outputs in order; None where the codec declined that chunk: an
+        :class:`~nzarc.errors.EncodeDeclined`, or any other CodecError (a third-party codec
+        may decline with the plain class)."""
         results: list[bytes | None] = []
         for part, fut in futures:
             try:
@@ -474,7 +484,7 @@ class ChunkEncoder:
                         f"{codec.codec_id}: encode_many returned the wrong number of chunks"
                     )
                 results.extend(values)
-            except CodecError:  # isolate the chunk(s) the codec declines
+            except CodecError:  # EncodeDeclined or plain: isolate the chunk(s) declined
                 for chunk in part:
                     try:
                         results.append(_guard(codec, lambda c=chunk: codec.encode(c)))

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from nzarc.errors import CodecRefused, LimitExceeded
+from nzarc.errors import CodecRefused, LimitExceeded, UsageError
 
 __all__ = ["DecodePolicy", "DEFAULT_POLICY", "parse_codec_list", "ALWAYS_ALLOWED"]
 
@@ -36,7 +36,7 @@ ALWAYS_ALLOWED = "nzarc.store"
 
 def parse_codec_list(text: str) -> frozenset[str]:
     """``"zstd,store"`` -> ``{"nzarc.zstd", "nzarc.store"}``: comma-separated aliases
-    (``store``, ``zstd``, ``neural``) or codec ids; ValueError on an empty list or a name
+    (``store``, ``zstd``, ``neural``) or codec ids; :class:`~nzarc.errors.UsageError` on an empty list or a name
     that is neither."""
     from nzarc.codecs.contract import CODEC_ID_RE
     from nzarc.codecs.names import ALIASES as _ALIASES
@@ -48,10 +48,12 @@ def parse_codec_list(text: str) -> frozenset[str]:
             continue
         codec_id = _ALIASES.get(name, name)
         if not CODEC_ID_RE.fullmatch(codec_id):
-            raise ValueError(f"{raw.strip()!r} is not a codec (use store, zstd, xz, neural or a codec id)")
+            raise UsageError(
+                f"{raw.strip()!r} is not a codec (use store, zstd, xz, neural or a codec id)"
+            )
         out.add(codec_id)
     if not out:
-        raise ValueError("the codec list is empty")
+        raise UsageError("the codec list is empty")
     return frozenset(out)
 
 
@@ -72,7 +74,7 @@ class DecodePolicy:
             object.__setattr__(self, "codecs", frozenset(self.codecs))
         r = self.max_ratio
         if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float)) or not r > 0):
-            raise ValueError(f"max_ratio must be a positive number or None, not {r!r}")
+            raise UsageError(f"max_ratio must be a positive number or None, not {r!r}")
 
     def allows(self, codec_id: str) -> bool:
         return self.codecs is None or codec_id == ALWAYS_ALLOWED or codec_id in self.codecs

@@ -26,7 +26,7 @@ from nzarc.crypto import keys as keymod
 from nzarc.crypto.recipients import parse_identity, unwrap_file_key
 from nzarc.crypto.suites import SegmentAead, make_aead
 from nzarc.decodewindow import windowed
-from nzarc.errors import FormatError
+from nzarc.errors import FormatError, UsageError
 from nzarc.format.frames import Frame, FrameReader
 from nzarc.format.header import Header, decode_header, read_prelude
 from nzarc.format.index import IndexView, MemberListing
@@ -298,7 +298,7 @@ class ArchiveReader(DigestDeferring):
         if self._src.seekable:
             self._src.seek(self._payload_start)
         elif self._consumed:
-            raise ValueError("a non-seekable archive can be read only once")
+            raise UsageError("a non-seekable archive can be read only once")
         self._consumed = True
         h = self.header
         decoder = None
@@ -412,7 +412,7 @@ def _identity(value: str | bytes) -> bytes:
         return parse_identity(value)
     raw = bytes(value)
     if len(raw) != 32:
-        raise ValueError("a raw identity must be 32 bytes")
+        raise UsageError("a raw identity must be 32 bytes")
     return raw
 
 

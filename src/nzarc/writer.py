@@ -33,7 +33,7 @@ from nzarc.crypto.recipients import (
     wrap_x25519,
 )
 from nzarc.crypto.suites import make_aead
-from nzarc.errors import LimitExceeded
+from nzarc.errors import LimitExceeded, UsageError
 from nzarc.format import limits
 from nzarc.format.frames import (
     encode_chunk_head,
@@ -147,13 +147,13 @@ class ArchiveWriter:
         self.options = opts
         recipient_keys = [parse_recipient(r) for r in recipients]
         if encrypt and passphrase is None and not recipient_keys:
-            raise ValueError(
+            raise UsageError(
                 "encryption needs a passphrase or at least one recipient (or encrypt=False)"
             )
         if passphrase is not None and recipient_keys:
-            raise ValueError("a passphrase cannot be combined with public-key recipients")
+            raise UsageError("a passphrase cannot be combined with public-key recipients")
         if not encrypt and (passphrase is not None or recipient_keys):
-            raise ValueError("encrypt=False cannot take a passphrase or recipients")
+            raise UsageError("encrypt=False cannot take a passphrase or recipients")
         limits.check("recipient count", len(recipient_keys), limits.MAX_STANZAS)
         self._out = fileobj
         # An unencrypted archive needs no secret: without an injected source its one random
@@ -226,7 +226,7 @@ class ArchiveWriter:
 
     def _start(self) -> None:
         if self._closed or self._failed:
-            raise ValueError("the archive writer is closed")
+            raise UsageError("the archive writer is closed")
         self._started = True
 
     def _seal(self, table: list[int]) -> None:
@@ -495,7 +495,7 @@ class ArchiveWriter:
         if self._closed:
             return self.stats
         if self._failed:
-            raise ValueError("the archive writer failed earlier; the archive is incomplete")
+            raise UsageError("the archive writer failed earlier; the archive is incomplete")
 
         def run() -> WriteStats:
             self._start()

@@ -477,7 +477,7 @@ def _vectors(bases: dict[str, Base]) -> list[Vector]:
                                                "runtime": "nzarc-int-v1", "extra": {}}])),
         "ModelMismatch", resealed=True)
     add("codec-bad-params", "zstd slot with level 99", codec_edit(lambda c: c.update(params={"level": 99})),
-        "CodecError", resealed=True)
+        "CodecParamsError", resealed=True)
 
     # STREAM segments
     add("truncated-at-segment-boundary", "last segment dropped", lambda: _with_segments(x, segs[:-1]),

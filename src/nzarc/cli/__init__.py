@@ -9,9 +9,11 @@ errors into one-line messages and exit statuses:
   filesystem (any :class:`~nzarc.errors.NzarcError`, or an ``OSError``):
   a wrong key, or a key file (passphrase, recipients or identity file) that
   is unreadable, malformed or holds an ssh key, a ``-C`` that is not a
-  directory, a disk full (the message names the file);
+  directory, a disk full (the message names the file); also an internal
+  error (any other exception: a bug), ``nzarc: error: internal error: <Type>:
+  <message>``, whose traceback ``NZARC_DEBUG=1`` shows;
 * 2: usage error (bad arguments, no passphrase available, binary output to
-  a terminal);
+  a terminal; any :class:`~nzarc.errors.UsageError`);
 * 3: ``create`` wrote the archive, but inputs that vanished or could not be read were
   skipped (each named in a warning); ``--strict`` makes that a failure (1, no archive);
 * 128 + N: stopped by signal N, the partial output removed: 130 for Ctrl-C (SIGINT),

@@ -9,7 +9,7 @@ from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from nzarc.display import one_line
-from nzarc.errors import NzarcError
+from nzarc.errors import NzarcError, UsageError
 from nzarc.progress import DEFAULT_PERIOD, Progress
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "PROG",
     "UsageError",
-    "CreateFailed",
     "NotADirectory",
     "err",
     "warn",
@@ -44,21 +43,8 @@ EXIT_INTERRUPTED = 130
 PROG = "nzarc"
 
 
-class CreateFailed(NzarcError):
-    """The writer refused the input (a duplicate name, a limit) with a plain ValueError."""
-
-
 class NotADirectory(NzarcError):
     """A ``-C DIR`` that is not a directory (exit status 1, as for extract)."""
-
-
-class UsageError(Exception):
-    """The command line is wrong or incomplete (exit status 2)."""
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
 
 
 def err(message: str, hint: str | None = None) -> None:

@@ -16,7 +16,6 @@ from nzarc.atomic import OutputIsDirectory, check_target
 from nzarc.cli.common import (
     EXIT_OK,
     EXIT_SKIPPED,
-    CreateFailed,
     NotADirectory,
     UsageError,
     codec_context,
@@ -220,10 +219,6 @@ def cmd_create(args: argparse.Namespace) -> int:
             out.commit()
         else:
             sys.stdout.buffer.flush()
-    except ValueError as e:  # the writer reports over-limit input this way
-        if out is not None:
-            out.discard()
-        raise CreateFailed(str(e)) from None
     except BaseException:
         if out is not None:
             out.discard()

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,10 +20,9 @@ from nzarc.cli.read import cmd_extract, cmd_list, cmd_test
 from nzarc.cli.tools import cmd_bench, cmd_codecs, cmd_model
 from nzarc.display import os_error_message
 from nzarc.errors import DecryptionError, NzarcError
-from nzarc.passphrase import PassphraseInputError
 from nzarc.signals import Terminated, exit_status, terminate_as_interrupt
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "DEBUG_VAR", "main"]
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "create": cmd_create,
@@ -90,10 +90,7 @@ def _main(args_list: list[str]) -> int:
         parser = build_parser(with_model=word == "model")
         args = parse(parser, args_list)
         return COMMANDS[args.command](args)
-    except UsageError as e:
-        err(e.message, e.hint)
-        return EXIT_USAGE
-    except PassphraseInputError as e:
+    except UsageError as e:  # before NzarcError: a usage error is one, with its own status
         err(e.message, e.hint)
         return EXIT_USAGE
     except NzarcError as e:
@@ -115,3 +112,21 @@ def _main(args_list: list[str]) -> int:
     except MemoryError:
         err("out of memory", hint=_MEMORY_HINTS.get(_command_word(args_list) or "", _MEMORY_HINT))
         return EXIT_FAILURE
+    except Exception as e:  # not an NzarcError: a bug, never the user's input
+        return _internal_error(e)
+
+
+#: Set to a non-empty value to see the traceback of an internal error.
+DEBUG_VAR = "NZARC_DEBUG"
+
+
+def _internal_error(e: Exception) -> int:
+    """Report an exception nzarc did not raise on purpose as one line (its traceback with
+    ``NZARC_DEBUG=1``); the exit status is that of any failure."""
+    if os.environ.get(DEBUG_VAR):
+        traceback.print_exception(e)
+    err(
+        f"internal error: {type(e).__name__}: {e}",
+        hint=f"please report it, with the output of the same command under {DEBUG_VAR}=1",
+    )
+    return EXIT_FAILURE

@@ -24,7 +24,8 @@ exit status:
   0  success
   1  data, integrity, key or filesystem problem (corrupt or forged archive,
      wrong passphrase or identity, unreadable or malformed key file, missing
-     codec or model, refused overwrite, -C not a directory, disk full)
+     codec or model, refused overwrite, -C not a directory, disk full);
+     also an internal error (a bug: NZARC_DEBUG=1 shows its traceback)
   2  usage error (bad arguments, no passphrase available, binary to a terminal)
   3  create: archive written, but inputs that vanished or could not be read were
      skipped (each named in a warning); with --strict this is a failure (1)

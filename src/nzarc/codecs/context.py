@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from nzarc.errors import UsageError
+
 __all__ = ["CodecContext", "DEFAULT_CONTEXT", "DEVICES", "KERNELS", "MATMULS"]
 
 #: Devices a codec may be asked to compute on.
@@ -33,7 +35,8 @@ class CodecContext:
     ``kernels`` / ``matmul``: route hints for codecs that run models (one of
     :data:`KERNELS` / :data:`MATMULS`; ``fused`` is CPU code, refused with another
     device). ``decode_memory``: bytes a codec may hold for one
-    decoding batch (None: the codec's default). Bad values raise ValueError.
+    decoding batch (None: the codec's default). Bad values raise
+    :class:`~nzarc.errors.UsageError` (a ``ValueError``).
     """
 
     device: str = "cpu"
@@ -43,16 +46,16 @@ class CodecContext:
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+            raise UsageError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.kernels not in KERNELS:
-            raise ValueError(f"kernels must be one of {KERNELS}, got {self.kernels!r}")
+            raise UsageError(f"kernels must be one of {KERNELS}, got {self.kernels!r}")
         if self.device != "cpu" and self.kernels == "fused":
-            raise ValueError(f"the fused kernels run on the CPU only, not on {self.device!r}")
+            raise UsageError(f"the fused kernels run on the CPU only, not on {self.device!r}")
         if self.matmul not in MATMULS:
-            raise ValueError(f"matmul must be one of {MATMULS}, got {self.matmul!r}")
+            raise UsageError(f"matmul must be one of {MATMULS}, got {self.matmul!r}")
         memory = self.decode_memory
         if memory is not None and (not isinstance(memory, int) or isinstance(memory, bool) or memory < 1):
-            raise ValueError(f"decode_memory must be None or an integer >= 1, got {memory!r}")
+            raise UsageError(f"decode_memory must be None or an integer >= 1, got {memory!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], device: str | None = None) -> CodecContext:

@@ -24,8 +24,8 @@ Parameters
     ``nzarc create -c <id>`` writes with). Every parameter
     value is msgpack-serialisable (``None``, ``bool``, ``int``, ``str``,
     ``bytes``, lists and maps of these; no floats). ``from_params`` validates
-    a mapping read from an archive header and raises :class:`CodecError`
-    for unknown keys, wrong types or out-of-range values. ``get_params``
+    a mapping read from an archive header and raises :class:`CodecParamsError`
+    (a :class:`CodecError`) for unknown keys, wrong types or out-of-range values. ``get_params``
     returns a plain dict such that ``from_params(get_params())`` is an equal
     codec. Parameters that only affect encoding (a compression level) may be
     recorded; decoding must not depend on anything that is not recorded.
@@ -33,12 +33,15 @@ Parameters
 Encoding
     ``encode(chunk) -> bytes`` is a pure function of ``(params, chunk)``:
     the same input gives the same bytes on every machine, thread count and
-    run. ``encode`` may raise :class:`CodecError` to decline a chunk (the
-    writer then falls back to another codec).
+    run. ``encode`` may raise :class:`EncodeDeclined` to decline a chunk (the
+    writer then falls back to another codec). The writer treats any
+    :class:`CodecError` from ``encode`` as a decline, so a codec that raises
+    the plain class (or its own ``error_class``) there keeps working.
 
 Decoding
     ``decode(data, raw_len) -> bytes`` returns exactly ``raw_len`` bytes or
-    raises :class:`CodecError`. It is called only on data that was already
+    raises :class:`CodecError` (the class itself, or ``error_class``: a corrupt
+    stream). It is called only on data that was already
     authenticated, but must still treat it as hostile: it never allocates
     more than ``max_decode_memory(raw_len)`` bytes, never runs longer than
     a time linear in ``len(data) + raw_len``, and never raises anything but
@@ -104,7 +107,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from nzarc.errors import CodecError
+from nzarc.errors import CodecError, CodecParamsError
 
 __all__ = ["Codec", "ModelPin", "ModelDescriptor", "CODEC_ID_RE", "validate_codec_class"]
 
@@ -217,13 +220,13 @@ class Codec(ABC):
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Codec:
-        """Build a codec from header params, validating them; raise CodecError."""
+        """Build a codec from header params, validating them; raise CodecParamsError."""
         if not isinstance(params, Mapping):
-            raise CodecError(f"{cls.codec_id}: params must be a map")
+            raise CodecParamsError(f"{cls.codec_id}: params must be a map")
         try:
             return cls(**dict(params))
         except TypeError as exc:
-            raise CodecError(f"{cls.codec_id}: bad params: {exc}") from None
+            raise CodecParamsError(f"{cls.codec_id}: bad params: {exc}") from None
 
     @abstractmethod
     def get_params(self) -> dict[str, Any]:

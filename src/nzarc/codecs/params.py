@@ -1,7 +1,9 @@
 """Helpers that validate codec parameters read from an archive header.
 
-Header params are hostile input: every check raises the codec's error class
-with a one-line message naming the codec, the parameter and what is allowed.
+Header params are hostile input: every check raises ``error`` (default
+:class:`~nzarc.errors.CodecParamsError`; a codec with its own error class passes a
+subclass of it or of :class:`~nzarc.errors.CodecError`) with a one-line message naming
+the codec, the parameter and what is allowed.
 Booleans are never accepted where an integer is expected.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nzarc.errors import CodecError
+from nzarc.errors import CodecError, CodecParamsError
 
 __all__ = ["check_keys", "int_param", "choice_param"]
 
@@ -19,7 +21,7 @@ def check_keys(
     codec_id: str,
     params: Mapping[str, Any],
     allowed: Iterable[str],
-    error: type[CodecError] = CodecError,
+    error: type[CodecError] = CodecParamsError,
 ) -> None:
     """Raise ``error`` if ``params`` is not a map with string keys out of ``allowed``."""
     if not isinstance(params, Mapping):
@@ -39,7 +41,7 @@ def int_param(
     value: object,
     lo: int,
     hi: int,
-    error: type[CodecError] = CodecError,
+    error: type[CodecError] = CodecParamsError,
 ) -> int:
     """Return ``value`` if it is an int (not a bool) in ``lo..hi``; raise ``error`` otherwise."""
     if not isinstance(value, int) or isinstance(value, bool):
@@ -54,7 +56,7 @@ def choice_param(
     name: str,
     value: object,
     choices: Iterable[str],
-    error: type[CodecError] = CodecError,
+    error: type[CodecError] = CodecParamsError,
 ) -> str:
     """Return ``value`` if it is one of the strings ``choices``; raise ``error`` otherwise."""
     options = tuple(choices)

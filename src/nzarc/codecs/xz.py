@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from nzarc.codecs.contract import Codec
 from nzarc.codecs.params import check_keys, int_param
-from nzarc.errors import CodecError
+from nzarc.errors import CodecError, CodecParamsError
 
 __all__ = ["XzCodec", "dict_size"]
 
@@ -56,7 +56,7 @@ class XzCodec(Codec):
     def __init__(self, level: int = DEFAULT_LEVEL, extreme: bool = True) -> None:
         self.level = int_param(self.codec_id, "level", level, self.MIN_LEVEL, self.MAX_LEVEL)
         if not isinstance(extreme, bool):
-            raise CodecError(
+            raise CodecParamsError(
                 f"{self.codec_id}: param 'extreme' must be a boolean, not {type(extreme).__name__}"
             )
         self.extreme = extreme

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from nzarc.crypto import bech32
 from nzarc.crypto.keys import hkdf
-from nzarc.errors import DecryptionError, FormatError
+from nzarc.errors import DecryptionError, FormatError, PassphraseInputError
 from nzarc.format import limits
 from nzarc.format.header import Stanza
 from nzarc.format.layout import (
@@ -151,7 +151,7 @@ def wrap_argon2id(
     check_argon2_params(params)
     pw = _passphrase_bytes(passphrase)
     if not pw:
-        raise ValueError("empty passphrase")
+        raise PassphraseInputError("empty passphrase")
     salt = rng(ARGON2_SALT_LEN)
     key = _argon2_key(pw, salt, params)
     return Stanza(STANZA_ARGON2ID, (salt, params.t, params.m_kib, params.p), _wrap(key, file_key))

@@ -68,7 +68,7 @@ from typing import Any, ClassVar
 
 from nzarc.codecs.context import DEFAULT_CONTEXT, CodecContext
 from nzarc.codecs.contract import Codec, ModelPin
-from nzarc.errors import CodecError, ModelMismatch, NzarcError
+from nzarc.errors import CodecError, CodecParamsError, EncodeDeclined, ModelMismatch, NzarcError
 from nzarc.neural.modelwork import (
     decode_groups,
     decode_windows,
@@ -240,16 +240,16 @@ class NeuralCodec(Codec):
         if model is None:
             model = _default_model_sha()
         if not isinstance(model, str) or not _SHA_RE.match(model):
-            raise CodecError(f"{_ID}: param 'model' must be a lowercase hex SHA-256, got {model!r}")
+            raise CodecParamsError(f"{_ID}: param 'model' must be a lowercase hex SHA-256, got {model!r}")
         if not isinstance(window, int) or isinstance(window, bool):
-            raise CodecError(f"{_ID}: param 'window' must be an integer")
+            raise CodecParamsError(f"{_ID}: param 'window' must be an integer")
         if not MIN_WINDOW <= window <= MAX_WINDOW:
-            raise CodecError(f"{_ID}: param 'window' = {window} is outside {MIN_WINDOW}..{MAX_WINDOW}")
+            raise CodecParamsError(f"{_ID}: param 'window' = {window} is outside {MIN_WINDOW}..{MAX_WINDOW}")
         # (numpy: not imported until a neural codec is made)
         from nzarc.neural.intops import ACT_LEVELS
 
         if act_levels not in ACT_LEVELS or isinstance(act_levels, bool) or not isinstance(act_levels, int):
-            raise CodecError(f"{_ID}: param 'act_levels' must be one of {', '.join(map(str, ACT_LEVELS))}")
+            raise CodecParamsError(f"{_ID}: param 'act_levels' must be one of {', '.join(map(str, ACT_LEVELS))}")
         if not _model_installed(model):
             raise ModelMismatch(
                 f"{_ID}: model {model} is not installed",
@@ -272,16 +272,16 @@ class NeuralCodec(Codec):
         cls, params: Mapping[str, Any], *, context: CodecContext | None = None
     ) -> NeuralCodec:
         if not isinstance(params, Mapping):
-            raise CodecError(f"{_ID}: params must be a map")
+            raise CodecParamsError(f"{_ID}: params must be a map")
         unknown = set(params) - {"model", "window", "act_levels"}
         if unknown:
-            raise CodecError(
+            raise CodecParamsError(
                 f"{_ID}: unknown param(s) {sorted(map(str, unknown))} (allowed: model, window, act_levels)"
             )
         if "window" not in params:
-            raise CodecError(f"{_ID}: param 'window' is required")
+            raise CodecParamsError(f"{_ID}: param 'window' is required")
         if params.get("act_levels") == 1:
-            raise CodecError(f"{_ID}: param 'act_levels' = 1 must be left out (an absent value means 1)")
+            raise CodecParamsError(f"{_ID}: param 'act_levels' = 1 must be left out (an absent value means 1)")
         return cls(
             model=params.get("model", DEFAULT_MODEL_SHA256),
             window=params["window"],
@@ -307,7 +307,7 @@ class NeuralCodec(Codec):
             if self._model_obj is None:
                 model = _load(self.model_sha, self._runtime_options)
                 if self.window > int(model.max_len):
-                    raise CodecError(
+                    raise CodecParamsError(
                         f"{_ID}: window {self.window} exceeds the model's longest window {model.max_len}"
                     )
                 self._model_obj = model.with_act_levels(self.act_levels)
@@ -343,7 +343,7 @@ class NeuralCodec(Codec):
 
         model = self._model()
         if int(model.freq_bits) > 30:
-            raise CodecError(f"{_ID}: frequency tables of {model.freq_bits} bits are not supported")
+            raise EncodeDeclined(f"{_ID}: frequency tables of {model.freq_bits} bits are not supported")
         n = self.window
         token_lists = [model.tokenizer.encode(bytes(c)) for c in chunks]
         windows: list[list[int]] = []
