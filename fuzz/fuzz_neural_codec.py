@@ -20,7 +20,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Only the codec's own layer is instrumented: atheris's comparison tracing of torch tensors in
 # the range decoder and the runtime grows memory with every input (the range decoder has its
-# own target, neural_coder).
+# own target, neural_coder), and numba cannot compile instrumented kernels. atheris instruments
+# every module of an included top-level package that is imported inside the block, so the
+# runtime, its kernels and the range coder are imported before it.
+import nzarc.neural.coder  # noqa: E402,F401
+import nzarc.neural.cpu_attention  # noqa: E402,F401
+import nzarc.neural.cpu_kernels  # noqa: E402,F401
+import nzarc.neural.runtime.fused_backend  # noqa: E402,F401
+import nzarc.neural.runtime.model  # noqa: E402,F401
+import nzarc.neural.runtime.torch_backend  # noqa: E402,F401
+
 with atheris.instrument_imports(include=["nzarc.neural.codec", "nzarc.neural.tokenizer"]):
     import torch
 
