@@ -271,6 +271,7 @@ SEEDS = {
     "reader_nokey": seeds_reader,
     "codec_store": lambda: seeds_codec("nzarc.store"),
     "codec_zstd": lambda: seeds_codec("nzarc.zstd"),
+    "codec_xz": lambda: seeds_codec("nzarc.xz"),
     "neural_coder": seeds_neural,
     "neural_codec": seeds_neural_codec,
     "symlinks": lambda: symlink_shapes.seeds(),
