@@ -60,6 +60,8 @@ class FakeMemberData:
 class FakeReader:
     """Yields members like ArchiveReader.iter_members (pipe semantics)."""
 
+    seekable = False
+
     def __init__(self, entries: list[tuple[FakeMember, bytes]], corrupt: set[str] = frozenset()):
         self.entries = entries
         self.corrupt = corrupt

@@ -181,6 +181,8 @@ def test_member_after_link_is_not_written_through_it(tmp_path: Path, kind: str) 
         items += list(r.iter_members())
 
     class Reader:
+        seekable = False
+
         def iter_members(self, names: object = None) -> object:
             return iter(items)
 
@@ -220,6 +222,8 @@ def test_failed_extract_creates_no_links(tmp_path: Path) -> None:
                 raise IntegrityError("member 'f' fails its SHA-256 check")
 
     class Reader:
+        seekable = False
+
         def iter_members(self, names: object = None) -> object:
             return iter([Bad(m, d) for m, d in good])
 

@@ -49,6 +49,8 @@ class Data:
 
 
 class Reader:
+    seekable = False
+
     def __init__(self, items: list[Data]) -> None:
         self.items = items
 

@@ -11,6 +11,8 @@ Errors are subclasses of :class:`nzarc.NzarcError` (see :mod:`nzarc.errors`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nzarc.errors import (
     CodecError,
     CodecParamsError,
@@ -31,6 +33,17 @@ from nzarc.errors import (
 )
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from nzarc.api import create
+    from nzarc.api import open_archive as open
+    from nzarc.codecs.context import CodecContext
+    from nzarc.format.member import Member
+    from nzarc.options import WriterOptions
+    from nzarc.pipeline import ProgressEvent
+    from nzarc.policy import DecodePolicy
+    from nzarc.reader import ArchiveInfo, ArchiveReader, MemberData, TestReport
+    from nzarc.writer import ArchiveWriter, WriteStats
 
 # The archive API is imported on first use, so ``import nzarc`` stays cheap.
 _LAZY = {

@@ -65,12 +65,13 @@ filesystem operation is made through :class:`nzarc.extracttree.ExtractTree`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from nzarc.errors import UnsafePath
 from nzarc.extracttree import ExtractTree, OverwriteRefused
+from nzarc.format.member import Member
 from nzarc.format.paths import validate_member_name
 from nzarc.hostnames import BACKSLASH_SEPARATES, check_host_encoding
 from nzarc.memberdigest import DigestDeferring, MemberDigest
@@ -91,15 +92,33 @@ __all__ = [
 WRITE_AHEAD_BYTES = 4 << 20
 
 
-class _MemberDataLike(Protocol):
-    member: Any
+class MemberStream(Protocol):
+    """One member as it is read: its entry (with the verified size and digest once
+    ``chunks()`` has ended) and its bytes, which the source verifies as they pass."""
+
+    @property
+    def member(self) -> Member: ...
 
     def chunks(self) -> Iterator[bytes]: ...
 
 
+class MemberSource(Protocol):
+    """Where members are read from (an :class:`nzarc.ArchiveReader`): ``iter_members``
+    yields them in archive order, all of them or the ``names`` given exactly. A
+    ``seekable`` source also lists its entries up front (``members()``, from its index)
+    and skips the data of the members not named."""
+
+    @property
+    def seekable(self) -> bool: ...
+
+    def members(self) -> Iterable[Member]: ...
+
+    def iter_members(self, names: Collection[str] | None = None) -> Iterator[MemberStream]: ...
+
+
 #: ``progress(member, nbytes)``: called with ``nbytes=0`` when a member starts
 #: and with the size of each verified chunk handed to the writer thread.
-ExtractProgress = Callable[[Any, int], None]
+ExtractProgress = Callable[[Member, int], None]
 
 
 def split_member_name(name: str) -> list[str]:
@@ -135,7 +154,7 @@ def select_members(requested: Collection[str] | None, name: str) -> str | None:
 
 
 def extract_members(
-    reader: Any,
+    reader: MemberSource,
     dest: Path | str,
     names: Collection[str] | None = None,
     *,
@@ -143,12 +162,10 @@ def extract_members(
     progress: ExtractProgress | None = None,
     sync: bool = False,
     same_permissions: bool | None = None,
-) -> list[Any]:
+) -> list[Member]:
     """Extract the members of ``reader`` under ``dest`` and return them.
 
-    ``reader`` provides ``iter_members(names)`` yielding objects with a
-    ``member`` (``name``, ``type``, ``mode``, ``mtime_ns``, ``size``,
-    ``link_target``) and ``chunks()``, as :class:`nzarc.ArchiveReader` does.
+    ``reader`` is a :class:`MemberSource`, such as :class:`nzarc.ArchiveReader`.
     ``names`` selects members by exact name, by directory prefix (``a``
     selects ``a/b``) or by shell wildcard (:mod:`nzarc.selection`); ``None``
     extracts everything. ``dest`` is created if it
@@ -177,7 +194,7 @@ def extract_members(
     # symlinks, made here at the end); this thread only reads (decrypts, decodes,
     # verifies) and hands verified bytes over.
     fs = OrderedWorker(WRITE_AHEAD_BYTES, name="nzarc-extract")
-    done: list[Any] = []
+    done: list[Member] = []
     try:
         for md in _chain_first(first, members):
             member = md.member
@@ -222,36 +239,38 @@ def extract_members(
     return done
 
 
-def _iter_selected(reader: Any, requested: Selection, own_digests: bool) -> Iterator[Any]:
+def _iter_selected(
+    reader: MemberSource, requested: Selection, own_digests: bool
+) -> Iterator[MemberStream]:
     """Iterate the reader's members, letting it skip unselected data when it can.
 
     With a selection and a seekable source, the exact names are worked out
     from the index so the reader can skip the other members' chunks. With
-    ``own_digests`` the reader leaves the SHA-256 checks to the caller.
+    ``own_digests`` the reader (a :class:`DigestDeferring`) leaves the SHA-256 checks
+    to the caller.
     """
-    kw = {"verify_digests": False} if own_digests else {}
-    if requested.all or not getattr(reader, "seekable", False):
-        yield from reader.iter_members(None, **kw)
-        return
-    exact = [m.name for m in reader.members() if requested.select(m.name) is not None]
-    yield from reader.iter_members(exact, **kw)
+    exact: list[str] | None = None
+    if not requested.all and reader.seekable:
+        exact = [m.name for m in reader.members() if requested.select(m.name) is not None]
+    if own_digests:
+        assert isinstance(reader, DigestDeferring)
+        yield from reader.iter_members(exact, verify_digests=False)
+    else:
+        yield from reader.iter_members(exact)
 
 
-def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+def _chain_first(first: MemberStream | None, rest: Iterator[MemberStream]) -> Iterator[MemberStream]:
     if first is not None:
         yield first
         yield from rest
 
 
-def _drain(md: Any, *, check_digest: bool = False) -> None:
-    """Consume a member's data (if any) so a streaming reader stays in step
-    and still verifies it; ``check_digest`` checks a file's SHA-256 here (for a
-    reader that leaves that to its caller)."""
-    chunks = getattr(md, "chunks", None)
-    if chunks is None:
-        return
+def _drain(md: MemberStream, *, check_digest: bool = False) -> None:
+    """Consume a member's data so a streaming reader stays in step and still verifies it;
+    ``check_digest`` checks a file's SHA-256 here (for a reader that leaves that to its
+    caller)."""
     sha = MemberDigest() if check_digest and md.member.type == "file" else None
-    for piece in chunks():
+    for piece in md.chunks():
         if sha is not None:
             sha.update(piece)
     if sha is not None:

@@ -323,9 +323,10 @@ class ExtractTree:
         only make sense through the link, and nothing is ever written through a link."""
         node = self._link_trie
         for i, comp in enumerate(parts):
-            node = node.get(comp)
-            if node is None:
+            child = node.get(comp)
+            if child is None:
                 return
+            node = child
             if _LINK_END in node:
                 raise UnsafePath(
                     f"refusing to extract {'/'.join(parts)!r}: it is at or below the symlink "
@@ -405,9 +406,9 @@ class ExtractTree:
         dirs = set(self.touched)
         for d in self.pending_dirs:
             dirs.add(tuple(d.parts))
-        for d in list(dirs):
-            dirs.update(d[:i] for i in range(len(d)))
-        for d in sorted(dirs, key=len, reverse=True):
-            fd = self.open_parent(list(d), create=False)
+        for path in list(dirs):
+            dirs.update(path[:i] for i in range(len(path)))
+        for path in sorted(dirs, key=len, reverse=True):
+            fd = self.open_parent(list(path), create=False)
             os.fsync(fd)
         self._drop_cache()

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from nzarc.errors import IntegrityError
 from nzarc.workqueue import HashPool, OrderedHasher
+
+if TYPE_CHECKING:
+    from nzarc.extract import MemberStream
 
 __all__ = ["MemberDigest", "DigestDeferring"]
 
@@ -49,6 +52,6 @@ class DigestDeferring(ABC):
     @abstractmethod
     def iter_members(
         self, names: Collection[str] | None = None, *, verify_digests: bool = True
-    ) -> Iterator[Any]:
+    ) -> Iterator[MemberStream]:
         """Members in archive order, each with ``member`` and ``chunks()``; with
         ``verify_digests=False`` no SHA-256 is computed or checked here."""

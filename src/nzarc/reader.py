@@ -15,6 +15,7 @@ SHA-256 check over: ``iter_members(verify_digests=False)``, the
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -354,7 +355,7 @@ class ArchiveReader(DigestDeferring):
                     current._drain()
                 box: dict[str, Member] = {}
                 gen = _member_bytes(events, box)
-                current = MemberData(event.member, gen, lambda b=box: b["member"])
+                current = MemberData(event.member, gen, functools.partial(box.__getitem__, "member"))
                 if wanted is None or event.member.name in wanted:
                     yield current
                 current._drain()
@@ -368,8 +369,10 @@ class ArchiveReader(DigestDeferring):
             if isinstance(event, MemberEnd):
                 report.members += 1
                 if event.member.type == "file":
+                    size = event.member.size
+                    assert size is not None, "a member's end carries its verified size"
                     report.files += 1
-                    report.bytes += event.member.size
+                    report.bytes += size
             elif isinstance(event, IndexSeen):
                 self._index = event.index
                 report.chunks = len(event.index.chunk_offsets)
@@ -404,7 +407,12 @@ class ArchiveReader(DigestDeferring):
             self._payload, self._loaded, decoder, names, window=2 * self._jobs, digests=digests
         )
         for entry, data in selected:
-            yield MemberData(entry.member, data, lambda m=entry.member: m)
+            yield MemberData(entry.member, data, _fixed(entry.member))
+
+
+def _fixed(member: Member) -> Callable[[], Member]:
+    """The final-member callable of a member whose entry is already final."""
+    return lambda: member
 
 
 def _identity(value: str | bytes) -> bytes:

@@ -12,31 +12,35 @@ can only be checked at its end, so a member that fails them raises
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from nzarc.selection import Selection
+
+if TYPE_CHECKING:
+    from nzarc.extract import MemberSource, MemberStream
+    from nzarc.format.member import Member
 
 __all__ = ["copy_members"]
 
 
 def copy_members(
-    reader: Any,
+    reader: MemberSource,
     out: IO[bytes],
     names: Collection[str] | None = None,
     *,
-    progress: Callable[[Any, int], None] | None = None,
-) -> list[Any]:
+    progress: Callable[[Member, int], None] | None = None,
+) -> list[Member]:
     """Write the contents of the regular files among the members that ``names`` selects
     (:mod:`nzarc.selection`; ``None``: all) to ``out``, in archive order, and return every
     selected member (directories and symlinks too, which write nothing).
 
-    ``reader`` is an :class:`nzarc.ArchiveReader` (or provides ``iter_members``, ``members``
-    and ``seekable`` alike). The members not selected are still read and verified on a pipe;
+    ``reader`` is an :class:`nzarc.ArchiveReader` (any
+    :class:`~nzarc.extract.MemberSource`). The members not selected are still read and verified on a pipe;
     on a seekable source they are not read. ``progress(member, 0)`` is called as a selected
     member begins and ``progress(member, n)`` after each ``n`` bytes written.
     """
     selection = Selection(names)
-    done: list[Any] = []
+    done: list[Member] = []
     for md in _iter(reader, selection):
         member = md.member
         chosen = selection.select(member.name) is not None
@@ -53,8 +57,8 @@ def copy_members(
     return done
 
 
-def _iter(reader: Any, selection: Selection) -> Iterator[Any]:
-    if selection.all or not getattr(reader, "seekable", False):
+def _iter(reader: MemberSource, selection: Selection) -> Iterator[MemberStream]:
+    if selection.all or not reader.seekable:
         yield from reader.iter_members(None)
         return
     exact = [m.name for m in reader.members() if selection.select(m.name) is not None]

@@ -61,7 +61,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:
-        import bench  # type: ignore[import-not-found]
+        import bench
     except ImportError as e:
         raise UsageError(f"the benchmark harness cannot be loaded: {e}") from None
     entry = getattr(bench, "main", None)

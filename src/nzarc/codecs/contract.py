@@ -259,7 +259,7 @@ class Codec(ABC):
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and self.get_params() == other.get_params()  # type: ignore[attr-defined]
+            and self.get_params() == other.get_params()
         )
 
     def __hash__(self) -> int:

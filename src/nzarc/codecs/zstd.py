@@ -48,12 +48,6 @@ class ZstdCodec(Codec):
 
     def __init__(self, level: int = DEFAULT_LEVEL) -> None:
         self.level = int_param(self.codec_id, "level", level, self.MIN_LEVEL, self.MAX_LEVEL)
-        self._compressor_args = {
-            "level": self.level,
-            "write_content_size": True,
-            "write_checksum": False,
-            "write_dict_id": False,
-        }
         # zstd contexts are not thread-safe but are costly to create (for 1 MiB chunks at
         # level 3, creating one per chunk costs half as much CPU again as compressing): each
         # thread keeps its own. Every call fully resets the context, so the output is the
@@ -80,7 +74,12 @@ class ZstdCodec(Codec):
     def encode(self, chunk: bytes) -> bytes:
         compressor = getattr(self._local, "cctx", None)
         if compressor is None:
-            compressor = zstandard.ZstdCompressor(**self._compressor_args)
+            compressor = zstandard.ZstdCompressor(
+                level=self.level,
+                write_content_size=True,
+                write_checksum=False,
+                write_dict_id=False,
+            )
             self._local.cctx = compressor
         try:
             return compressor.compress(chunk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Literal
 
 __all__ = [
     "MAGIC",
@@ -47,6 +48,7 @@ __all__ = [
     "TYPE_DIR",
     "TYPE_SYMLINK",
     "WIRE_TYPES",
+    "MemberType",
     "MODE_MASK",
     "DEFAULT_SEGMENT",
     "DEFAULT_CHUNK",
@@ -98,7 +100,9 @@ TRAILER_LEN = 1 + TRAILER_BODY.size  # 17
 TYPE_FILE = "f"
 TYPE_DIR = "d"
 TYPE_SYMLINK = "l"
-WIRE_TYPES = {TYPE_FILE: "file", TYPE_DIR: "dir", TYPE_SYMLINK: "symlink"}
+#: The kinds of member an archive holds.
+MemberType = Literal["file", "dir", "symlink"]
+WIRE_TYPES: dict[str, MemberType] = {TYPE_FILE: "file", TYPE_DIR: "dir", TYPE_SYMLINK: "symlink"}
 MODE_MASK = 0o1777
 
 DEFAULT_SEGMENT = 1 << 16

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from nzarc.errors import FormatError
-from nzarc.format.layout import MODE_MASK, SHA256_LEN, TYPE_DIR, TYPE_FILE, TYPE_SYMLINK, WIRE_TYPES
+from nzarc.format.layout import (
+    MODE_MASK,
+    SHA256_LEN,
+    TYPE_DIR,
+    TYPE_FILE,
+    TYPE_SYMLINK,
+    WIRE_TYPES,
+    MemberType,
+)
 from nzarc.format.nameset import NameSet
 from nzarc.format.paths import (
     text_from_wire,
@@ -17,7 +25,6 @@ from nzarc.format.paths import (
 
 __all__ = ["Member", "Entry", "NameSet", "entry_to_wire", "entry_from_wire"]
 
-MemberType = Literal["file", "dir", "symlink"]
 _TO_WIRE = {v: k for k, v in WIRE_TYPES.items()}
 _MTIME_MIN, _MTIME_MAX = -(2**63), 2**63 - 1
 
@@ -108,7 +115,7 @@ def entry_from_wire(wire: Any) -> Entry:
     member = Member(
         name=name,
         type=WIRE_TYPES[kind],
-        mode=check_mode(wire["m"]),  # type: ignore[arg-type]
+        mode=check_mode(wire["m"]),
         mtime_ns=check_mtime(wire["mt"]),
         size=None if kind == TYPE_FILE else 0,
         sha256=None,

@@ -251,10 +251,10 @@ def _opened_ahead(
             inflight.append(executor.submit(_open_batch, aead, batch))
             batch = []
         while inflight and (done or len(inflight) >= window or inflight[0].done()):
-            plain, exc = inflight.popleft().result()
+            plain, err = inflight.popleft().result()
             yield from plain
-            if exc is not None:
-                raise exc
+            if err is not None:
+                raise err
         if done:
             if failure is not None:
                 raise failure

@@ -64,12 +64,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from nzarc.codecs.context import DEFAULT_CONTEXT, CodecContext
 from nzarc.codecs.contract import Codec, ModelPin
 from nzarc.errors import CodecError, CodecParamsError, EncodeDeclined, ModelMismatch, NzarcError
 from nzarc.neural.modelwork import (
+    CodecModel,
     decode_groups,
     decode_windows,
     report,
@@ -81,6 +82,9 @@ from nzarc.neural.store import SMOLLM2_MODEL_SHA256
 from nzarc.neural.textdetect import looks_like_text
 from nzarc.neural.varint import get_varint, put_varint
 from nzarc.signals import CancelToken
+
+if TYPE_CHECKING:
+    from nzarc.neural.store import ModelStore
 
 __all__ = [
     "NeuralCodec",
@@ -112,11 +116,11 @@ MAX_RATIO = 32
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _ID = "nzarc.neural"
 
-_REGISTERED: dict[str, Any] = {}
+_REGISTERED: dict[str, CodecModel] = {}
 _REGISTERED_LOCK = threading.Lock()
 
 
-def register_model(model: Any) -> str:
+def register_model(model: CodecModel) -> str:
     """Make an already loaded model usable by SHA-256 in this process (tests, tools).
 
     Returns the model's ``weights_sha256``. Registered models are looked up
@@ -133,7 +137,7 @@ def runtime_options(context: CodecContext) -> RuntimeOptions:
     return RuntimeOptions(device=context.device, kernels=context.kernels, matmul=context.matmul)
 
 
-def _store() -> Any:
+def _store() -> ModelStore:
     from nzarc.neural.store import ModelStore
 
     return ModelStore.default()
@@ -167,7 +171,7 @@ def _model_installed(sha: str) -> bool:
         return False
 
 
-def _load(sha: str, options: RuntimeOptions) -> Any:
+def _load(sha: str, options: RuntimeOptions) -> CodecModel:
     with _REGISTERED_LOCK:
         model = _REGISTERED.get(sha)
     if model is not None:
@@ -264,7 +268,7 @@ class NeuralCodec(Codec):
         self.context = context
         self._runtime_options = runtime_options(context)
         self._decode_memory = context.decode_memory or DEFAULT_DECODE_MEMORY
-        self._model_obj: Any = None
+        self._model_obj: CodecModel | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -302,7 +306,7 @@ class NeuralCodec(Codec):
 
     # ------------------------------------------------------------------ model access
 
-    def _model(self) -> Any:
+    def _model(self) -> CodecModel:
         with self._lock:
             if self._model_obj is None:
                 model = _load(self.model_sha, self._runtime_options)

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from nzarc.neural.cpu_kernels import NJIT_OPTIONS as _OPTS
+from nzarc.neural.cpu_kernels import Int64
 
 __all__ = ["attn_mix", "attn_step"]
 
@@ -26,8 +27,8 @@ def attn_mix(
     table: np.ndarray,
     v: np.ndarray,
     vrow: np.ndarray,
-    n_kv: int,
-    rows_per_head: int,
+    n_kv: Int64,
+    rows_per_head: Int64,
     o: np.ndarray,
 ) -> None:
     """Step 5 for query rows whose score sums come from a float32 GEMM (prefill).
@@ -56,7 +57,7 @@ def attn_mix(
 
 
 @njit(inline="always", **_OPTS)
-def _mix(z: np.ndarray, zmax: int, n: int, table: np.ndarray, last: int, v: np.ndarray, o: np.ndarray) -> None:
+def _mix(z: np.ndarray, zmax: Int64, n: Int64, table: np.ndarray, last: Int64, v: np.ndarray, o: np.ndarray) -> None:
     """o = floor(Σ_u w_u·v_u / Σ_u w_u) with w_u = table[min(zmax - z_u, last)], u < n."""
     D = o.shape[0]
     mix = np.zeros(D, np.int64)
@@ -109,7 +110,7 @@ def attn_step(
     vc: np.ndarray,
     rows: np.ndarray,
     nvalid: np.ndarray,
-    sigma: int,
+    sigma: Int64,
     table: np.ndarray,
     o: np.ndarray,
 ) -> None:

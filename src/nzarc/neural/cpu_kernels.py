@@ -28,17 +28,31 @@ model file and the tokens). Compilation is cached on disk by numba (``cache=True
 from __future__ import annotations
 
 import math
+from typing import Literal, TypedDict
 
 import numpy as np
 from numba import njit, prange
 
+
+class NjitOptions(TypedDict):
+    """Keyword options of ``numba.njit`` that every kernel is compiled with."""
+
+    cache: bool
+    nogil: bool
+    error_model: Literal["python", "numpy"]
+    fastmath: bool
+
+
+#: An integer scalar of a kernel: numba types a Python int and a numpy int64 alike (int64).
+Int64 = int | np.int64
+
 #: numba options of every kernel: cached compilation, no GIL, IEEE semantics (no fast-math).
-NJIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": False}
+NJIT_OPTIONS: NjitOptions = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": False}
 _OPTS = NJIT_OPTIONS
 
 
 @njit(inline="always", **_OPTS)
-def _bitlen(c: int) -> int:
+def _bitlen(c: Int64) -> Int64:
     n = 0
     while c >> n:
         n += 1
@@ -46,7 +60,7 @@ def _bitlen(c: int) -> int:
 
 
 @njit(inline="always", **_OPTS)
-def _isqrt(n: int) -> int:
+def _isqrt(n: Int64) -> Int64:
     r = np.int64(math.sqrt(np.float64(n)))
     while r * r > n:
         r -= 1
@@ -56,7 +70,7 @@ def _isqrt(n: int) -> int:
 
 
 @njit(inline="always", **_OPTS)
-def _rne_shift(p: int, s: int) -> int:
+def _rne_shift(p: Int64, s: Int64) -> Int64:
     """rne(p / 2**s) for s >= 0 and |p| <= 2**61."""
     if s == 0:
         return p
@@ -77,7 +91,7 @@ def _clamp(x: float, c: float) -> float:
 
 
 @njit(inline="always", **_OPTS)
-def _token_scale(c: int, offset: int) -> tuple[int, int]:
+def _token_scale(c: Int64, offset: Int64) -> tuple[Int64, Int64]:
     """N(c) = (xm, k); returns (xm, k - offset)."""
     k = _bitlen(c) - 12
     if k < 0:
@@ -86,7 +100,7 @@ def _token_scale(c: int, offset: int) -> tuple[int, int]:
 
 
 @njit(**_OPTS)
-def _quant_row(v: np.ndarray, m: int, q: np.ndarray) -> None:
+def _quant_row(v: np.ndarray, m: Int64, q: np.ndarray) -> None:
     """q = rne(127 v / m) (int8) for int64 v with |v| <= m < 2**45; q = 0 when m = 0."""
     n = v.shape[0]
     if m == 0:
@@ -100,7 +114,7 @@ def _quant_row(v: np.ndarray, m: int, q: np.ndarray) -> None:
 
 @njit(inline="always", **_OPTS)
 def _quant_levels(
-    v: np.ndarray, mx: int, r: int, levels: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, row: int
+    v: np.ndarray, mx: Int64, r: Int64, levels: Int64, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, row: Int64
 ) -> None:
     """Quantise one row v (int64, |v| <= mx < 2**45, < 2**42 for two levels; overwritten)
     into ``levels`` (1 or 2) int8 rows ``q[row]``, ``q[row + 1]`` with their token scales
@@ -134,7 +148,7 @@ def _quant_levels(
 
 @njit(parallel=True, **_OPTS)
 def rms_quant(
-    h: np.ndarray, gain: np.ndarray, d_eps: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray
+    h: np.ndarray, gain: np.ndarray, d_eps: Int64, q: np.ndarray, xm: np.ndarray, xe: np.ndarray
 ) -> None:
     """RQ(h, G) per row: h int64 [M, d], gain int64 [d] -> q int8 [levels·M, d], xm/xe int64
     [levels·M]; row i's levels are rows levels·i + k (k < levels = q.shape[0] // M)."""
@@ -173,14 +187,14 @@ def act_quant(v: np.ndarray, q: np.ndarray, xm: np.ndarray, xe: np.ndarray) -> N
 
 
 @njit(inline="always", **_OPTS)
-def _scales(xm: np.ndarray, xe: np.ndarray, row: int, levels: int, xd: np.ndarray) -> None:
+def _scales(xm: np.ndarray, xe: np.ndarray, row: Int64, levels: Int64, xd: np.ndarray) -> None:
     """xd[k] = xm·2^xe of rows row + k, k < levels (exact dyadics)."""
     for k in range(levels):
         xd[k] = math.ldexp(np.float64(xm[row + k]), xe[row + k])
 
 
 @njit(inline="always", **_OPTS)
-def _requant(acc: np.ndarray, row: int, levels: int, col: int, mult: np.ndarray, xd: np.ndarray) -> int:
+def _requant(acc: np.ndarray, row: Int64, levels: Int64, col: Int64, mult: np.ndarray, xd: np.ndarray) -> Int64:
     """Σ_k rne(acc[row + k, col] · m_col · xd_k): the Lin output of one level group.
 
     Each term is exact (spec section 4); |y| < 2**53 for a conforming model, and the clamp
@@ -193,9 +207,9 @@ def _requant(acc: np.ndarray, row: int, levels: int, col: int, mult: np.ndarray,
 
 @njit(inline="always", **_OPTS)
 def _rope_head(
-    acc: np.ndarray, row: int, levels: int, mult: np.ndarray, base: int, xd: np.ndarray,
-    qmax: int, cos: np.ndarray, sin: np.ndarray, p: int, y: np.ndarray, r: np.ndarray,
-) -> int:
+    acc: np.ndarray, row: Int64, levels: Int64, mult: np.ndarray, base: Int64, xd: np.ndarray,
+    qmax: Int64, cos: np.ndarray, sin: np.ndarray, p: Int64, y: np.ndarray, r: np.ndarray,
+) -> Int64:
     """Steps 1-3 for one q or k head of one row: requantise + clamp into y, rotate into r
     (units 2^-(FA+14)); returns the operand shift s = max(bitlen(max|r|) - 9, 0)."""
     D = y.shape[0]
@@ -231,10 +245,10 @@ def qkv_post(
     pos: np.ndarray,
     cos: np.ndarray,
     sin: np.ndarray,
-    n_head: int,
-    n_kv: int,
-    qk_max: int,
-    v_max: int,
+    n_head: Int64,
+    n_kv: Int64,
+    qk_max: Int64,
+    v_max: Int64,
     q10: np.ndarray,
     sq: np.ndarray,
     k10: np.ndarray,
@@ -276,7 +290,7 @@ def qkv_post(
 
 @njit(parallel=True, **_OPTS)
 def residual_add(
-    h: np.ndarray, acc: np.ndarray, mult: np.ndarray, xm: np.ndarray, xe: np.ndarray, h_max: int
+    h: np.ndarray, acc: np.ndarray, mult: np.ndarray, xm: np.ndarray, xe: np.ndarray, h_max: Int64
 ) -> None:
     """h = clamp(h + Lin, H_MAX) where Lin sums the requantised level rows acc[levels·i + k]
     (k < levels = acc.shape[0] / M; rows as in :func:`rms_quant`)."""
@@ -302,8 +316,8 @@ def ffn_mid(
     xm: np.ndarray,
     xe: np.ndarray,
     silu: np.ndarray,
-    silu_half: int,
-    gu_max: int,
+    silu_half: Int64,
+    gu_max: Int64,
     q: np.ndarray,
     xm2: np.ndarray,
     xe2: np.ndarray,
@@ -322,7 +336,7 @@ def ffn_mid(
         xd = np.empty(levels, np.float64)
         _scales(xm, xe, row, levels, xd)
         a = np.empty(F, np.int64)
-        m1 = np.int64(0)
+        m1: Int64 = np.int64(0)
         for j in range(F):
             g = _requant(acc, row, levels, j, mult, xd)
             g = gu_max if g > gu_max else (-gu_max if g < -gu_max else g)
@@ -348,9 +362,9 @@ def freqs(
     xm: np.ndarray,
     xe: np.ndarray,
     table: np.ndarray,
-    l_max: int,
-    freq_bits: int,
-    freq_shift: int,
+    l_max: Int64,
+    freq_bits: Int64,
+    freq_shift: Int64,
     out: np.ndarray,
 ) -> None:
     """Section 3.3 after the lm GEMM: acc [levels·M, V] with xm/xe [levels·M] (rows as in
@@ -364,7 +378,7 @@ def freqs(
         xd = np.empty(levels, np.float64)
         _scales(xm, xe, row, levels, xd)
         z = np.empty(V, np.int64)
-        zmax = np.int64(-(1 << 40))
+        zmax: Int64 = np.int64(-(1 << 40))
         arg = 0
         for v in range(V):
             t = _requant(acc, row, levels, v, mult, xd)

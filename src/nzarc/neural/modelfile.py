@@ -118,8 +118,8 @@ class ModelFile:
             raise LimitExceeded(f"{self.path}: model header length {hlen} out of range")
         try:
             header = json.loads(bytes(mm[12 : 12 + hlen]).decode("ascii"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise FormatError(f"{self.path}: model header is not valid JSON") from e
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise FormatError(f"{self.path}: model header is not valid JSON") from err
         if (
             not isinstance(header, dict)
             or header.get("format") != "nzarc-int-model"

@@ -6,18 +6,93 @@ the range coder codes it with (the window's model input is ``BOS, t_0, ..., t_{n
 :func:`decode_groups` splits windows into batches whose KV caches and tables fit a byte
 budget; :func:`decode_windows` decodes one batch in lockstep through a model session,
 checking its streams as it goes (CodecError from the range decoder). Every loop checks a
-:class:`~nzarc.signals.CancelToken` when given one. The model is duck-typed (the runtime's
-``IntModel``, or any object with its API), so this module imports no model code.
+:class:`~nzarc.signals.CancelToken` when given one. The model is any
+:class:`LanguageModel` (the runtime's ``IntModel``), so this module imports no model code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from nzarc.signals import CancelToken
 
-__all__ = ["decode_groups", "decode_windows", "report", "set_progress_hook", "window_intervals"]
+__all__ = [
+    "CodecModel",
+    "LanguageModel",
+    "ModelSession",
+    "decode_groups",
+    "decode_windows",
+    "report",
+    "set_progress_hook",
+    "window_intervals",
+]
+
+if TYPE_CHECKING:
+    import torch
+
+    from nzarc.neural.tokenizer import Tokenizer
+
+
+class ModelSession(Protocol):
+    """Incremental decoding state of a batch of windows."""
+
+    def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Append ``tokens[i]`` to window ``rows[i]`` (every window when ``rows`` is None)
+        and return the next token's frequency table of each of those windows, on the
+        model's device."""
+        ...
+
+
+class LanguageModel(Protocol):
+    """What the model work needs of a model: its token ids and table size, batched
+    frequency tables for prefill, and sessions for step-by-step decoding."""
+
+    @property
+    def bos_id(self) -> int: ...
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    @property
+    def freq_bits(self) -> int:
+        """Every frequency table sums to ``2**freq_bits``."""
+        ...
+
+    @property
+    def device(self) -> str:
+        """Where the model's tables live (``"cpu"``, ``"cuda:0"``, ...)."""
+        ...
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        """Bytes of KV cache one token of one window takes in a session."""
+        ...
+
+    def prefill_freqs(
+        self, tokens: torch.Tensor, slab: int = ..., check: Callable[[], None] | None = ...
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """Yield ``(t0, tables[B, n, V])`` for the inputs ``tokens[B, T]``; ``check`` is
+        called between pieces of work and what it raises stops the call."""
+        ...
+
+    def session(self, batch: int, max_len: int) -> ModelSession: ...
+
+
+class CodecModel(LanguageModel, Protocol):
+    """A loaded model as the neural codec uses it: the model work's interface, the identity
+    an archive pins (name, hashes, runtime), its longest window, its tokenizer, and its
+    variant at another activation precision."""
+
+    name: str
+    weights_sha256: str
+    tokenizer_sha256: str
+    runtime_id: str
+    max_len: int
+    tokenizer: Tokenizer
+
+    def with_act_levels(self, levels: int) -> CodecModel: ...
+
 
 #: Tokens prefilled per model call when encoding (windows are batched up to this).
 PREFILL_TOKENS = 4096
@@ -51,7 +126,7 @@ def report(kind: str, tokens: int) -> None:
 
 
 def window_intervals(
-    model: Any, windows: list[list[int]], cancel: CancelToken | None = None
+    model: LanguageModel, windows: list[list[int]], cancel: CancelToken | None = None
 ) -> Iterator[tuple[int, list[int], list[int]]]:
     """Yield ``(window index, cums, freqs)`` of every token of every window (prefill);
     ``cancel`` is checked before every model call, and inside each (between the model's
@@ -98,26 +173,13 @@ def window_intervals(
             report("encode", n)
 
 
-def kv_bytes_per_token(model: Any) -> int:
-    """Bytes of KV cache one token of one window takes in the runtime's session."""
-    declared = getattr(model, "kv_bytes_per_token", None)
-    if isinstance(declared, int) and declared > 0:
-        return declared
-    # Without a declared figure: the torch path's caches (K float32 [hd], V float64 [hd + 1]) per KV head.
-    try:
-        layers, kv, hd = int(model.n_layer), int(model.n_kv), int(model.hd)
-    except (AttributeError, TypeError, ValueError):
-        return 0
-    return layers * kv * (4 * hd + 8 * (hd + 1))
-
-
-def decode_groups(model: Any, counts: list[int], budget: int) -> list[list[int]]:
+def decode_groups(model: LanguageModel, counts: list[int], budget: int) -> list[list[int]]:
     """Split windows (sorted by decreasing length) into batches that fit ``budget`` bytes.
 
     Batches are balanced: with ``g`` batches needed, each holds about ``len / g``
     windows, so no batch runs a full window's steps for a handful of rows.
     """
-    kv = kv_bytes_per_token(model)
+    kv = model.kv_bytes_per_token
     tables = 4 * 8 * int(model.vocab_size)  # int32 table, cumulative sums, temporaries
     groups: list[list[int]] = []
     k = 0
@@ -131,7 +193,7 @@ def decode_groups(model: Any, counts: list[int], budget: int) -> list[list[int]]
 
 
 def decode_windows(
-    model: Any, streams: list[bytes], counts: list[int], cancel: CancelToken | None = None
+    model: LanguageModel, streams: list[bytes], counts: list[int], cancel: CancelToken | None = None
 ) -> list[list[int]]:
     """Decode windows (sorted by decreasing symbol count) in one lockstep batch; ``cancel``
     is checked before every model step."""
@@ -142,8 +204,7 @@ def decode_windows(
     batch = len(streams)
     longest = counts[0]
     session = model.session(batch=batch, max_len=longest)
-    device = getattr(model, "device", None) or "cpu"
-    decoder = BatchRangeDecoder(streams, counts, int(model.freq_bits), device=device)
+    decoder = BatchRangeDecoder(streams, counts, int(model.freq_bits), device=model.device)
     counts_t = torch.as_tensor(counts, dtype=torch.int64)
     out = torch.zeros((batch, longest), dtype=torch.int64)
     tokens = torch.full((batch,), int(model.bos_id), dtype=torch.int64)

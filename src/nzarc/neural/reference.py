@@ -53,7 +53,10 @@ class ReferenceModel:
 
     def _linear(self, name: str, levels: list[_Level]) -> np.ndarray:
         """Lin2 / Lin: the sum of Lin over the quantisation levels of the input."""
-        return sum(self._linear1(name, *lv) for lv in levels)
+        first, *rest = (self._linear1(name, *lv) for lv in levels)
+        for part in rest:
+            first = first + part
+        return first
 
     @staticmethod
     def _quant(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ leaves a partial model under a valid name. Models are loaded through the runtime
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -119,7 +120,7 @@ class ModelStore:
 
     def list(self) -> list[ModelEntry]:
         """Installed models, sorted by name then SHA-256 (unreadable metadata is skipped)."""
-        out = []
+        out: list[ModelEntry] = []
         if not self.models_dir.is_dir():
             return out
         for meta in sorted(self.models_dir.glob("*.json")):
@@ -168,7 +169,7 @@ class ModelStore:
         entry = self.find_sha(sha256)
         return entry.name if entry is not None else None
 
-    def verify(self) -> list[tuple[ModelEntry, bool, str]]:
+    def verify(self) -> builtins.list[tuple[ModelEntry, bool, str]]:
         """Re-hash every installed model: ``(entry, ok, message)`` per model."""
         from nzarc.neural.runtime import IntModel
 

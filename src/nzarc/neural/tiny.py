@@ -13,12 +13,15 @@ import hashlib
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nzarc.neural.gguf_import import build_model_file
 from nzarc.neural.tokenizer import byte_to_unicode
+
+if TYPE_CHECKING:
+    from nzarc.neural.runtime.model import IntModel
 
 __all__ = [
     "TINY_MISSING_BYTES",
@@ -119,12 +122,12 @@ def build_tiny_model(seed: int, path: str | Path, *, n_layer: int = 2, max_len: 
     return path
 
 
-_TINY: dict[int, Any] = {}
+_TINY: dict[int, IntModel] = {}
 _TINY_LOCK = threading.Lock()
 _TINY_DIR: tempfile.TemporaryDirectory[str] | None = None
 
 
-def tiny_model(seed: int = 0) -> Any:
+def tiny_model(seed: int = 0) -> IntModel:
     """The tiny model for ``seed`` as a loaded IntModel (built once per process)."""
     global _TINY_DIR
     from nzarc.neural.runtime import IntModel

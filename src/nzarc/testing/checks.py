@@ -144,6 +144,7 @@ def check_params(codec_cls: type[Codec], params: Mapping[str, Any]) -> Codec:
     assert again.encode(sample) == codec.encode(sample), (
         f"{_label(codec)}: a codec rebuilt from its params encodes differently"
     )
+    bad: object
     for bad in ([], "level", None):
         _expect_rejected(codec_cls, bad, f"params {bad!r}")
     _expect_rejected(codec_cls, {**got, "__nzarc_no_such_param__": 1}, "an unknown param")

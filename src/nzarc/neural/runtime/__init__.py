@@ -77,6 +77,7 @@ the output stage, and ``B*L*m.kv_bytes_per_token`` bytes for a session's caches.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -99,23 +100,26 @@ __all__ = [
 ]
 
 
+#: The submodule that defines each public name.
+_HOMES = {
+    "IntModel": "model",
+    "load_model": "model",
+    "Backend": "backend",
+    "kernels_name": "backend",
+    "matmul_backend": "weights",
+    "Session": "session",
+    "RuntimeOptions": "options",
+    "file_sha256": "digest",
+}
+
+
 def __getattr__(name: str) -> Any:
     """Load a public name's module on first access (so that importing the package, or its
     torch-free modules ``options`` and ``digest``, does not import torch)."""
-    if name in ("IntModel", "load_model"):
-        from nzarc.neural.runtime import model as home
-    elif name in ("Backend", "kernels_name"):
-        from nzarc.neural.runtime import backend as home
-    elif name == "matmul_backend":
-        from nzarc.neural.runtime import weights as home
-    elif name == "Session":
-        from nzarc.neural.runtime import session as home
-    elif name == "RuntimeOptions":
-        from nzarc.neural.runtime import options as home
-    elif name == "file_sha256":
-        from nzarc.neural.runtime import digest as home
-    else:
+    module = _HOMES.get(name)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    home = importlib.import_module(f"{__name__}.{module}")
     value = getattr(home, name)
     globals()[name] = value
     return value

@@ -61,7 +61,8 @@ class FusedBackend:
         import numba
 
         want = torch.get_num_threads() if self.threads is None else self.threads
-        n = max(1, min(want, numba.config.NUMBA_NUM_THREADS))
+        # numba.config sets its attributes at import time from the environment.
+        n = max(1, min(want, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
         if numba.get_num_threads() != n:
             numba.set_num_threads(n)
 
@@ -74,7 +75,9 @@ class FusedBackend:
             np.empty(rows, np.int64),
         )
 
-    def _qkv(self, li: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, pos: np.ndarray, levels: int):  # noqa: ANN202
+    def _qkv(
+        self, li: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, pos: np.ndarray, levels: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """qkv GEMM + steps 1-3: (q10, sq, k10, sk, v) as :func:`cpu_kernels.qkv_post`."""
         layer = self.w.layers[li]
         M = q.shape[0] // levels
@@ -92,7 +95,9 @@ class FusedBackend:
         )
         return out
 
-    def _score_operands(self, q10: np.ndarray, sq: np.ndarray, k10: np.ndarray, sk: np.ndarray):  # noqa: ANN202
+    def _score_operands(
+        self, q10: np.ndarray, sq: np.ndarray, k10: np.ndarray, sk: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """float32 GEMM operands q10·2^(sq-⌈σ/2⌉), k10·2^(sk-⌊σ/2⌋) (exact: 10-bit integers
         times powers of two), whose products sum to step 4's values before the floor."""
         sh = self.dims.score_shift

@@ -135,10 +135,9 @@ class Linear:
         if wf.dtype == torch.float64 or self.k <= 1024:
             return xf @ wf.t()
         # float32: split K so that every partial sum is below 127*127*1024 < 2**24
-        out = None
-        for k0 in range(0, self.k, 1024):
-            part = (xf[:, k0 : k0 + 1024] @ wf[:, k0 : k0 + 1024].t()).double()
-            out = part if out is None else out + part
+        out = (xf[:, :1024] @ wf[:, :1024].t()).double()
+        for k0 in range(1024, self.k, 1024):
+            out = out + (xf[:, k0 : k0 + 1024] @ wf[:, k0 : k0 + 1024].t()).double()
         return out
 
     def requant(self, x: torch.Tensor, xd: torch.Tensor, levels: int = 1) -> torch.Tensor:
