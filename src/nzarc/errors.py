@@ -31,6 +31,8 @@ Hierarchy::
     ├── PluginError            a codec plugin that fails to load (strict mode) or conflicts
     ├── ResourceError          the machine lacks what the work needs (memory, address space)
     ├── SourceChanged          an input file changed while it was read (strict walk only)
+    ├── ClusterError           the cluster doing the codec work is unreachable or lost, or a
+    │                          worker cannot run it (no pinned model)
     └── UsageError             the caller asked for something impossible (also a ValueError)
         ├── CodecOptionError   a codec option (a level) that does not suit the codec
         └── PassphraseInputError  no passphrase could be had as asked (empty, differing, none)
@@ -59,6 +61,7 @@ __all__ = [
     "UsageError",
     "CodecOptionError",
     "PassphraseInputError",
+    "ClusterError",
 ]
 
 
@@ -168,3 +171,8 @@ class PassphraseInputError(UsageError):
     """A passphrase could not be obtained as the user asked: an empty ``NZARC_PASSPHRASE``,
     an empty passphrase typed, two prompts that differ, no input. A file that fails is a
     :class:`KeyFileError` instead."""
+
+
+class ClusterError(NzarcError):
+    """The cluster that was to do the codec work cannot: its scheduler is unreachable or
+    was lost, or a worker cannot run the task (e.g. it lacks the pinned model)."""

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 from nzarc.atomic import AtomicOutput as _AtomicOutput
 from nzarc.atomic import OutputIsDirectory, check_target
+from nzarc.cli.cluster import cluster_scope
 from nzarc.cli.common import (
     EXIT_OK,
     EXIT_SKIPPED,
@@ -153,7 +154,6 @@ def _default_arcname(path: str) -> str:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    import nzarc
     from nzarc.workers import tune_process_allocator
 
     tune_process_allocator()
@@ -166,7 +166,14 @@ def cmd_create(args: argparse.Namespace) -> int:
             hint="redirect stdout, use -o FILE, or pass --force-tty",
         )
     _check_create_options(args, to_stdout)
-    context = codec_context(args)  # a missing device fails before any work or prompt
+    # a missing device or an unreachable cluster fails before any work or prompt
+    with cluster_scope(args, codec_context(args)) as context:
+        return _create(args, context, to_stdout)
+
+
+def _create(args: argparse.Namespace, context: Any, to_stdout: bool) -> int:
+    import nzarc
+
     patterns = _exclude_patterns(args)  # an unreadable FILE fails before a passphrase is asked
     keys = create_keys(args)
     prog = make_progress(args)

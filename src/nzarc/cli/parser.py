@@ -112,6 +112,39 @@ def _add_device(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_cluster(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the neural codec's window coding on the workers of the Dask cluster whose "
+        "scheduler is ADDRESS (tcp://host:8786, tls://host:8786; default: $NZARC_SCHEDULER, "
+        "else locally); needs pip install 'nzarc[dask]' and the model on every worker",
+    )
+    p.add_argument(
+        "--cluster-inflight",
+        type=_positive_int,
+        metavar="N",
+        help="with --scheduler: most window tasks outstanding at once (default: twice the "
+        "cluster's worker threads)",
+    )
+    p.add_argument(
+        "--scheduler-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="with --scheduler: seconds to reach the scheduler and a worker (default 30)",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
+
+
 def _add_decode_jobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--jobs", type=_positive_int, metavar="JOBS",
                    help="decoding threads (default: one per CPU); the output never depends on it")
@@ -238,6 +271,7 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--force-tty", action="store_true",
                    help="write the binary archive to stdout even when it is a terminal")
     _add_device(p)
+    _add_cluster(p)
     _add_verbosity(p)
     _add_progress(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories; '-' for stdin")
@@ -267,6 +301,7 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     )
     _add_decode_jobs(p)
     _add_device(p)
+    _add_cluster(p)
     _add_verbosity(p)
     _add_progress(p)
     p.add_argument("members", nargs="*", metavar="MEMBER",
@@ -292,6 +327,7 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     _add_decode_policy(p)
     _add_decode_jobs(p)
     _add_device(p)
+    _add_cluster(p)
     _add_verbosity(p)
 
     # info

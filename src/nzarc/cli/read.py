@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from nzarc.cli.cluster import cluster_scope
 from nzarc.cli.common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -27,12 +28,18 @@ from nzarc.selection import Selection
 __all__ = ["cmd_extract", "cmd_list", "cmd_test"]
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from nzarc.extract import extract_members
     from nzarc.workers import tune_process_allocator
 
     tune_process_allocator()
 
-    context = codec_context(args)  # a missing device fails before any work or prompt
+    # a missing device or an unreachable cluster fails before any work or prompt
+    with cluster_scope(args, codec_context(args)) as context:
+        return _extract(args, context)
+
+
+def _extract(args: argparse.Namespace, context: Any) -> int:
+    from nzarc.extract import extract_members
+
     prog = make_progress(args)
 
     def on_progress(member: Any, nbytes: int) -> None:
@@ -177,8 +184,8 @@ def _print_listing(args: argparse.Namespace, members: Any) -> None:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    context = codec_context(args)  # a missing device fails before any work or prompt
-    with open_reader(args, context) as reader:
+    # a missing device or an unreachable cluster fails before any work or prompt
+    with cluster_scope(args, codec_context(args)) as context, open_reader(args, context) as reader:
         report = reader.test()
     if args.json:
         print_json(report)

@@ -11,12 +11,13 @@ codec exactly as it would without a context. Importing this module is cheap (no 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from nzarc.errors import UsageError
 
-__all__ = ["CodecContext", "DEFAULT_CONTEXT", "DEVICES", "KERNELS", "MATMULS"]
+__all__ = ["CodecContext", "DEFAULT_CONTEXT", "DEVICES", "KERNELS", "MATMULS", "WindowRunner"]
 
 #: Devices a codec may be asked to compute on.
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
@@ -24,6 +25,36 @@ DEVICES: tuple[str, ...] = ("cpu", "cuda")
 KERNELS: tuple[str, ...] = ("auto", "fused", "torch")
 #: Exact integer GEMM routes of model-running codecs (``auto``: the codec's own choice).
 MATMULS: tuple[str, ...] = ("auto", "intmm", "fp32", "fp64")
+
+
+class WindowRunner(Protocol):
+    """Where a model-running codec has its independent windows coded (e.g. a cluster).
+
+    ``model`` names the work: the model's SHA-256 and the codec's run params (such as
+    ``act_levels``). ``encode_windows`` returns the coded stream of every window of token
+    ids, in the order given; ``decode_windows`` the token ids of every ``(stream, symbols)``
+    job, in the order given. ``done(tokens)`` is called as windows finish; ``check()``,
+    when given, is called while waiting (it raises to stop the work). A runner must
+    compute exactly what the codec computes in-process (the same functions, on the same
+    pinned model), so it never changes the bytes; a failure to reach its workers is an
+    :class:`~nzarc.errors.NzarcError`.
+    """
+
+    def encode_windows(
+        self,
+        model: tuple[str, int],
+        windows: Sequence[Sequence[int]],
+        done: Callable[[int], None],
+        check: Callable[[], None] | None = None,
+    ) -> list[bytes]: ...
+
+    def decode_windows(
+        self,
+        model: tuple[str, int],
+        jobs: Sequence[tuple[bytes, int]],
+        done: Callable[[int], None],
+        check: Callable[[], None] | None = None,
+    ) -> list[list[int]]: ...
 
 
 @dataclass(frozen=True)
@@ -35,7 +66,9 @@ class CodecContext:
     ``kernels`` / ``matmul``: route hints for codecs that run models (one of
     :data:`KERNELS` / :data:`MATMULS`; ``fused`` is CPU code, refused with another
     device). ``decode_memory``: bytes a codec may hold for one
-    decoding batch (None: the codec's default). Bad values raise
+    decoding batch (None: the codec's default). ``windows``: a :class:`WindowRunner`
+    that codes the windows of codecs that cut their work into windows (None: in-process);
+    it is not part of the value (equality and hash ignore it). Bad values raise
     :class:`~nzarc.errors.UsageError` (a ``ValueError``).
     """
 
@@ -43,6 +76,7 @@ class CodecContext:
     kernels: str = "auto"
     matmul: str = "auto"
     decode_memory: int | None = None
+    windows: WindowRunner | None = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:

@@ -69,18 +69,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from nzarc.codecs.context import DEFAULT_CONTEXT, CodecContext
 from nzarc.codecs.contract import Codec, ModelPin
 from nzarc.errors import CodecError, CodecParamsError, EncodeDeclined, ModelMismatch, NzarcError
-from nzarc.neural.modelwork import (
-    CodecModel,
-    decode_groups,
-    decode_windows,
-    report,
-    set_progress_hook,
-    window_intervals,
-)
+from nzarc.neural.modelwork import CodecModel, report, set_progress_hook
 from nzarc.neural.runtime.options import RuntimeOptions
 from nzarc.neural.store import SMOLLM2_MODEL_SHA256
 from nzarc.neural.textdetect import looks_like_text
 from nzarc.neural.varint import get_varint, put_varint
+from nzarc.neural.windowcode import decode_jobs, encode_windows
 from nzarc.signals import CancelToken
 
 if TYPE_CHECKING:
@@ -218,6 +212,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _reporter(kind: str) -> Any:
+    """A ``done(tokens)`` callback that reports finished tokens of ``kind`` as progress."""
+
+    def done(tokens: int) -> None:
+        report(kind, tokens)
+
+    return done
+
+
+def _check(cancel: CancelToken | None) -> Any:
+    """The ``check()`` of ``cancel`` (None without one), for a window runner."""
+    return cancel.check if cancel is not None else None
+
+
 # ----------------------------------------------------------------------------- the codec
 
 
@@ -306,6 +314,10 @@ class NeuralCodec(Codec):
 
     # ------------------------------------------------------------------ model access
 
+    def _work_key(self) -> tuple[str, int]:
+        """What a window runner needs to run this codec's model: its SHA-256 and precision."""
+        return (self.model_sha, self.act_levels)
+
     def _model(self) -> CodecModel:
         with self._lock:
             if self._model_obj is None:
@@ -343,8 +355,6 @@ class NeuralCodec(Codec):
     def encode_many(self, chunks: Sequence[bytes], *, cancel: CancelToken | None = None) -> list[bytes]:
         """Encode ``chunks``; ``cancel`` is checked between prefill slabs and windows
         (:class:`~nzarc.signals.Cancelled` once it is set)."""
-        from nzarc.neural.coder import RangeEncoder
-
         model = self._model()
         if int(model.freq_bits) > 30:
             raise EncodeDeclined(f"{_ID}: frequency tables of {model.freq_bits} bits are not supported")
@@ -356,13 +366,13 @@ class NeuralCodec(Codec):
             for start in range(0, len(toks), n):
                 windows.append(toks[start : start + n])
                 owner.append(ci)
-        streams: list[bytes] = [b""] * len(windows)
         report("encode-bytes", sum(len(c) for c in chunks))
         report("encode-planned", sum(len(w) for w in windows))
-        for wi, cums, freqs in window_intervals(model, windows, cancel):
-            enc = RangeEncoder(model.freq_bits)
-            enc.encode_many(cums, freqs)
-            streams[wi] = enc.finish()
+        runner = self.context.windows
+        if runner is None or not windows:
+            streams = encode_windows(model, windows, cancel)
+        else:
+            streams = runner.encode_windows(self._work_key(), windows, _reporter("encode"), _check(cancel))
         outputs: list[bytearray] = []
         for toks in token_lists:
             out = bytearray()
@@ -430,15 +440,19 @@ class NeuralCodec(Codec):
             total, streams = parsed[ci]
             for w, s in enumerate(streams):
                 jobs.append((ci, w, s, min(n, total - w * n)))
-        jobs.sort(key=lambda j: -j[3])
-        tokens: dict[tuple[int, int], list[int]] = {}
         report("decode-bytes", sum(items[ci][1] for ci in todo))
         report("decode-planned", sum(j[3] for j in jobs))
-        for group in decode_groups(model, [j[3] for j in jobs], self._decode_memory):
-            sel = [jobs[k] for k in group]
-            decoded = decode_windows(model, [j[2] for j in sel], [j[3] for j in sel], cancel)
-            for (ci, w, _, _), toks in zip(sel, decoded, strict=True):
-                tokens[(ci, w)] = toks
+        pairs = [(j[2], j[3]) for j in jobs]
+        runner = self.context.windows
+        if runner is None:
+            decoded = decode_jobs(model, pairs, self._decode_memory, cancel)
+        else:
+            decoded = runner.decode_windows(self._work_key(), pairs, _reporter("decode"), _check(cancel))
+        tokens: dict[tuple[int, int], list[int]] = {}
+        for (ci, w, _, symbols), toks in zip(jobs, decoded, strict=True):
+            if len(toks) != symbols:
+                raise CodecError(f"{_ID}: a window decoded to {len(toks)} tokens, expected {symbols}")
+            tokens[(ci, w)] = toks
         for ci in todo:
             ids: list[int] = []
             for w in range(len(parsed[ci][1])):
