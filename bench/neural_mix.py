@@ -88,8 +88,9 @@ def lm_bits(tokens: np.ndarray, counts: np.ndarray) -> float:
     return float(np.sum(np.log2(total) - np.log2(leaf)))
 
 
-def mix_bytes(tokens: np.ndarray, counts: np.ndarray, top: np.ndarray, vocab: int, window: int,
-              lanes: int) -> tuple[int, float]:
+def mix_bytes(
+    tokens: np.ndarray, counts: np.ndarray, top: np.ndarray, vocab: int, window: int, lanes: int
+) -> tuple[int, float]:
     """Bytes of the version-2 streams (chunk layout without varints) and kernel seconds."""
     from nzarc.neural.mix import kernel
 
@@ -108,8 +109,10 @@ def mix_bytes(tokens: np.ndarray, counts: np.ndarray, top: np.ndarray, vocab: in
 
 def run(args: argparse.Namespace) -> list[dict[str, object]]:
     rows = []
-    print(f"{'file':28} {'bytes':>7} {'tokens':>7} {'LM bpb':>7} {'mix bpb':>7} {'xz bpb':>7} "
-          f"{'mix/xz':>6} {'us/tok':>7} {'mix/LM time':>11}")
+    print(
+        f"{'file':28} {'bytes':>7} {'tokens':>7} {'LM bpb':>7} {'mix bpb':>7} {'xz bpb':>7} "
+        f"{'mix/xz':>6} {'us/tok':>7} {'mix/LM time':>11}"
+    )
     for name in args.files:
         path = _cache_path(args.cache, name, args.bytes, args.window)
         if not path.is_file():
@@ -123,15 +126,23 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
         mix_bytes(tokens[:50], counts[:50], top[:50], vocab, args.window, 1)  # compile
         out, mix_s = mix_bytes(tokens, counts, top, vocab, args.window, args.lanes)
         row = {
-            "file": name, "bytes": nbytes, "tokens": len(tokens), "lanes": args.lanes,
-            "lm_bpb": lm_bits(tokens, counts) / nbytes, "mix_bpb": 8 * out / nbytes,
-            "xz_bpb": 8 * xz / nbytes, "mix_us_per_token": 1e6 * mix_s / len(tokens),
+            "file": name,
+            "bytes": nbytes,
+            "tokens": len(tokens),
+            "lanes": args.lanes,
+            "lm_bpb": lm_bits(tokens, counts) / nbytes,
+            "mix_bpb": 8 * out / nbytes,
+            "xz_bpb": 8 * xz / nbytes,
+            "mix_us_per_token": 1e6 * mix_s / len(tokens),
             "lm_us_per_token": 1e6 * lm_s / len(tokens),
         }
         rows.append(row)
-        print(f"{name:28} {nbytes:7} {len(tokens):7} {row['lm_bpb']:7.3f} {row['mix_bpb']:7.3f} "
-              f"{row['xz_bpb']:7.3f} {row['mix_bpb'] / row['xz_bpb']:6.3f} "
-              f"{row['mix_us_per_token']:7.1f} {mix_s / lm_s:11.3f}", flush=True)
+        print(
+            f"{name:28} {nbytes:7} {len(tokens):7} {row['lm_bpb']:7.3f} {row['mix_bpb']:7.3f} "
+            f"{row['xz_bpb']:7.3f} {row['mix_bpb'] / row['xz_bpb']:6.3f} "
+            f"{row['mix_us_per_token']:7.1f} {mix_s / lm_s:11.3f}",
+            flush=True,
+        )
     return rows
 
 

@@ -35,14 +35,135 @@ M32 = 0xFFFFFFFF
 #: squash(d) = 65536 / (1 + exp(-d / 128)) at d = 32 i - 2048, rounded, clamped to 1..65535.
 SQUASH_KNOTS = np.array(
     [
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4, 5, 6, 8, 10,
-        13, 17, 22, 28, 36, 47, 60, 77, 98, 126, 162, 208, 267, 342, 439, 562, 720, 922, 1179, 1506,
-        1921, 2446, 3108, 3938, 4971, 6249, 7812, 9702, 11955, 14595, 17625, 21025, 24743, 28693,
-        32768, 36843, 40793, 44511, 47911, 50941, 53581, 55834, 57724, 59287, 60565, 61598, 62428,
-        63090, 63615, 64030, 64357, 64614, 64816, 64974, 65097, 65194, 65269, 65328, 65374, 65410,
-        65438, 65459, 65476, 65489, 65500, 65508, 65514, 65519, 65523, 65526, 65528, 65530, 65531,
-        65532, 65533, 65534, 65534, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535,
-        65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535, 65535
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        1,
+        2,
+        2,
+        3,
+        4,
+        5,
+        6,
+        8,
+        10,
+        13,
+        17,
+        22,
+        28,
+        36,
+        47,
+        60,
+        77,
+        98,
+        126,
+        162,
+        208,
+        267,
+        342,
+        439,
+        562,
+        720,
+        922,
+        1179,
+        1506,
+        1921,
+        2446,
+        3108,
+        3938,
+        4971,
+        6249,
+        7812,
+        9702,
+        11955,
+        14595,
+        17625,
+        21025,
+        24743,
+        28693,
+        32768,
+        36843,
+        40793,
+        44511,
+        47911,
+        50941,
+        53581,
+        55834,
+        57724,
+        59287,
+        60565,
+        61598,
+        62428,
+        63090,
+        63615,
+        64030,
+        64357,
+        64614,
+        64816,
+        64974,
+        65097,
+        65194,
+        65269,
+        65328,
+        65374,
+        65410,
+        65438,
+        65459,
+        65476,
+        65489,
+        65500,
+        65508,
+        65514,
+        65519,
+        65523,
+        65526,
+        65528,
+        65530,
+        65531,
+        65532,
+        65533,
+        65534,
+        65534,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
+        65535,
     ],
     dtype=np.int64,
 )
@@ -274,9 +395,22 @@ def _rd_bit(rd: np.ndarray, data: np.ndarray, p1: int) -> int:
 
 @njit(cache=True)
 def _code_token(
-    st: tuple, lane: int, bits: int, vocab: int, counts: np.ndarray, cdf: np.ndarray, top: int,
-    token: int, rc: np.ndarray, out: np.ndarray, rd: np.ndarray, data: np.ndarray,
-    sq: np.ndarray, stt: np.ndarray, rate: np.ndarray, tmp: np.ndarray,
+    st: tuple,
+    lane: int,
+    bits: int,
+    vocab: int,
+    counts: np.ndarray,
+    cdf: np.ndarray,
+    top: int,
+    token: int,
+    rc: np.ndarray,
+    out: np.ndarray,
+    rd: np.ndarray,
+    data: np.ndarray,
+    sq: np.ndarray,
+    stt: np.ndarray,
+    rate: np.ndarray,
+    tmp: np.ndarray,
 ) -> int:
     """Code (``token >= 0``: encode into ``rc``/``out``, node counts from ``counts[bits, 2]``)
     or decode (``token < 0``: from ``rd``/``data``, node counts from the inclusive ``cdf``)
@@ -316,7 +450,6 @@ def _code_token(
     node = 1
     lo = 0
     on_match = mlen > 0
-    tmask = (1 << _TB) - 1
     amask = (1 << _AB) - 1
     ahash = _mix32(prev * 0x9E3779B1 + 77)
     for b in range(bits):
@@ -425,7 +558,11 @@ def _code_token(
             cand = mtab[lane, mi]
             if cand > 0:
                 n = 0
-                while n < 64 and cand - 1 - n >= 0 and hist[lane, cand - 1 - n] == hist[lane, pos - 1 - n]:
+                while (
+                    n < 64
+                    and cand - 1 - n >= 0
+                    and hist[lane, cand - 1 - n] == hist[lane, pos - 1 - n]
+                ):
                     n += 1
                 if n > 0:
                     sc[lane, 1] = cand
@@ -436,8 +573,17 @@ def _code_token(
 
 @njit(cache=True)
 def _encode_window(
-    st: tuple, lane: int, bits: int, vocab: int, tokens: np.ndarray, counts: np.ndarray,
-    top: np.ndarray, out: np.ndarray, sq: np.ndarray, stt: np.ndarray, rate: np.ndarray,
+    st: tuple,
+    lane: int,
+    bits: int,
+    vocab: int,
+    tokens: np.ndarray,
+    counts: np.ndarray,
+    top: np.ndarray,
+    out: np.ndarray,
+    sq: np.ndarray,
+    stt: np.ndarray,
+    rate: np.ndarray,
 ) -> int:
     rc = np.zeros(6, dtype=np.int64)
     rc[1] = _TOP
@@ -447,16 +593,36 @@ def _encode_window(
     cdf = np.zeros(1, dtype=np.int32)
     tmp = np.zeros(2 * _NORD + _NIN, dtype=np.int64)
     for t in range(tokens.shape[0]):
-        _code_token(st, lane, bits, vocab, counts[t], cdf, top[t], tokens[t], rc, out, rd, data,
-                    sq, stt, rate, tmp)
+        _code_token(
+            st,
+            lane,
+            bits,
+            vocab,
+            counts[t],
+            cdf,
+            top[t],
+            tokens[t],
+            rc,
+            out,
+            rd,
+            data,
+            sq,
+            stt,
+            rate,
+            tmp,
+        )
     if tokens.shape[0] == 0:
         return 0
     return _rc_finish(rc, out)
 
 
 def encode_window(
-    state: tuple[np.ndarray, ...], lane: int, vocab_size: int, tokens: np.ndarray,
-    counts: np.ndarray, top: np.ndarray,
+    state: tuple[np.ndarray, ...],
+    lane: int,
+    vocab_size: int,
+    tokens: np.ndarray,
+    counts: np.ndarray,
+    top: np.ndarray,
 ) -> bytes:
     """Code ``tokens`` (int, ``[n]``) of ``lane`` with their node counts (``[n, B, 2]``,
     :func:`~nzarc.neural.mix.lmnodes.path_counts`) and table tops (``[n]``): one stream."""
@@ -464,9 +630,17 @@ def encode_window(
     n = int(tokens.shape[0])
     out = np.zeros(2 * bits * n + 16, dtype=np.uint8)
     length = _encode_window(
-        state, lane, bits, int(vocab_size), np.ascontiguousarray(tokens, dtype=np.int64),
-        np.ascontiguousarray(counts, dtype=np.int64), np.ascontiguousarray(top, dtype=np.int64),
-        out, _SQ, _ST, _RATE,
+        state,
+        lane,
+        bits,
+        int(vocab_size),
+        np.ascontiguousarray(tokens, dtype=np.int64),
+        np.ascontiguousarray(counts, dtype=np.int64),
+        np.ascontiguousarray(top, dtype=np.int64),
+        out,
+        _SQ,
+        _ST,
+        _RATE,
     )
     return out[:length].tobytes()
 
@@ -489,31 +663,73 @@ def decode_start(streams: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True)
 def _decode_step(
-    st: tuple, lanes: np.ndarray, rows: np.ndarray, bits: int, vocab: int, cdfs: np.ndarray,
-    tops: np.ndarray, rd: np.ndarray, data: np.ndarray, sq: np.ndarray, stt: np.ndarray,
-    rate: np.ndarray, out: np.ndarray,
+    st: tuple,
+    lanes: np.ndarray,
+    rows: np.ndarray,
+    bits: int,
+    vocab: int,
+    cdfs: np.ndarray,
+    tops: np.ndarray,
+    rd: np.ndarray,
+    data: np.ndarray,
+    sq: np.ndarray,
+    stt: np.ndarray,
+    rate: np.ndarray,
+    out: np.ndarray,
 ) -> None:
     rc = np.zeros(6, dtype=np.int64)
     ob = np.zeros(1, dtype=np.uint8)
     counts = np.zeros((1, 2), dtype=np.int64)
     tmp = np.zeros(2 * _NORD + _NIN, dtype=np.int64)
     for i in range(lanes.shape[0]):
-        out[i] = _code_token(st, lanes[i], bits, vocab, counts, cdfs[i], tops[i], -1, rc, ob,
-                             rd[rows[i]], data, sq, stt, rate, tmp)
+        out[i] = _code_token(
+            st,
+            lanes[i],
+            bits,
+            vocab,
+            counts,
+            cdfs[i],
+            tops[i],
+            -1,
+            rc,
+            ob,
+            rd[rows[i]],
+            data,
+            sq,
+            stt,
+            rate,
+            tmp,
+        )
 
 
 def decode_step(
-    state: tuple[np.ndarray, ...], lanes: np.ndarray, rows: np.ndarray, vocab_size: int,
-    cdfs: np.ndarray, tops: np.ndarray, rd: np.ndarray, data: np.ndarray,
+    state: tuple[np.ndarray, ...],
+    lanes: np.ndarray,
+    rows: np.ndarray,
+    vocab_size: int,
+    cdfs: np.ndarray,
+    tops: np.ndarray,
+    rd: np.ndarray,
+    data: np.ndarray,
 ) -> np.ndarray:
     """Decode one token for each ``lanes[i]`` from stream row ``rows[i]`` of ``rd``, with the
     LM's inclusive cumulative table ``cdfs[i]`` (int32 ``[V]``) and top entry ``tops[i]``."""
     bits = max(1, (int(vocab_size) - 1).bit_length())
     out = np.zeros(len(lanes), dtype=np.int64)
     _decode_step(
-        state, np.ascontiguousarray(lanes, dtype=np.int64), np.ascontiguousarray(rows, dtype=np.int64),
-        bits, int(vocab_size), np.ascontiguousarray(cdfs, dtype=np.int32),
-        np.ascontiguousarray(tops, dtype=np.int64), rd, data, _SQ, _ST, _RATE, out,
+        state,
+        np.ascontiguousarray(lanes, dtype=np.int64),
+        np.ascontiguousarray(rows, dtype=np.int64),
+        bits,
+        int(vocab_size),
+        np.ascontiguousarray(cdfs, dtype=np.int32),
+        np.ascontiguousarray(tops, dtype=np.int64),
+        rd,
+        data,
+        _SQ,
+        _ST,
+        _RATE,
+        out,
     )
     return out
 
@@ -528,4 +744,3 @@ def decode_finish(rd: np.ndarray) -> np.ndarray:
         v = _flush_value(low, rng)
         ok[r] = (code + low) & _MASK == v & _MASK and length == pos - 7 + (1 if v & _MASK else 0)
     return ok
-
