@@ -106,6 +106,12 @@ MAX_TOKENS_PER_BYTE = 2
 DEFAULT_DECODE_MEMORY = 2 << 30
 #: Largest raw_len / coded length read or written (about 4x the best measured on text, ~8).
 MAX_RATIO = 32
+#: Bitstream versions: 1 (the LM alone, the default writer) and 2 (the LM mixed with
+#: adaptive context models in lanes, spec/NEURAL-MIX.md), selected by the param "version".
+BITSTREAMS = (1, 2)
+#: Lanes of a version-2 chunk (param "lanes"): the default, and the bounds.
+DEFAULT_LANES = 8
+MAX_LANES = 64
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _ID = "nzarc.neural"
@@ -247,6 +253,8 @@ class NeuralCodec(Codec):
         window: int = DEFAULT_WINDOW,
         act_levels: int = DEFAULT_ACT_LEVELS,
         *,
+        bitstream: int = 1,
+        lanes: int = DEFAULT_LANES,
         context: CodecContext | None = None,
     ) -> None:
         if model is None:
@@ -262,6 +270,10 @@ class NeuralCodec(Codec):
 
         if act_levels not in ACT_LEVELS or isinstance(act_levels, bool) or not isinstance(act_levels, int):
             raise CodecParamsError(f"{_ID}: param 'act_levels' must be one of {', '.join(map(str, ACT_LEVELS))}")
+        if bitstream not in BITSTREAMS or isinstance(bitstream, bool):
+            raise CodecParamsError(f"{_ID}: param 'version' must be one of {', '.join(map(str, BITSTREAMS))}")
+        if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= MAX_LANES:
+            raise CodecParamsError(f"{_ID}: param 'lanes' must be an integer in 1..{MAX_LANES}")
         if not _model_installed(model):
             raise ModelMismatch(
                 f"{_ID}: model {model} is not installed",
@@ -270,6 +282,8 @@ class NeuralCodec(Codec):
         self.model_sha = model
         self.window = window
         self.act_levels = act_levels
+        self.bitstream = bitstream
+        self.lanes = lanes
         context = context or DEFAULT_CONTEXT
         if not isinstance(context, CodecContext):
             raise TypeError("context must be a nzarc.codecs.context.CodecContext")
@@ -285,26 +299,38 @@ class NeuralCodec(Codec):
     ) -> NeuralCodec:
         if not isinstance(params, Mapping):
             raise CodecParamsError(f"{_ID}: params must be a map")
-        unknown = set(params) - {"model", "window", "act_levels"}
+        unknown = set(params) - {"model", "window", "act_levels", "version", "lanes"}
         if unknown:
             raise CodecParamsError(
-                f"{_ID}: unknown param(s) {sorted(map(str, unknown))} (allowed: model, window, act_levels)"
+                f"{_ID}: unknown param(s) {sorted(map(str, unknown))}"
+                " (allowed: model, window, act_levels, version, lanes)"
             )
         if "window" not in params:
             raise CodecParamsError(f"{_ID}: param 'window' is required")
         if params.get("act_levels") == 1:
             raise CodecParamsError(f"{_ID}: param 'act_levels' = 1 must be left out (an absent value means 1)")
+        if params.get("version") == 1:
+            raise CodecParamsError(f"{_ID}: param 'version' = 1 must be left out (an absent value means 1)")
+        if "lanes" in params and params.get("version") != 2:
+            raise CodecParamsError(f"{_ID}: param 'lanes' needs 'version' = 2")
+        if params.get("version") == 2 and "lanes" not in params:
+            raise CodecParamsError(f"{_ID}: param 'lanes' is required with 'version' = 2")
         return cls(
             model=params.get("model", DEFAULT_MODEL_SHA256),
             window=params["window"],
             act_levels=params.get("act_levels", 1),
+            bitstream=params.get("version", 1),
+            lanes=params.get("lanes", DEFAULT_LANES),
             context=context,
         )
 
     def get_params(self) -> dict[str, Any]:
+        params = self._run_params()
+        if self.bitstream == 2:
+            params |= {"version": 2, "lanes": self.lanes}
         if self.model_sha == DEFAULT_MODEL_SHA256:
-            return self._run_params()
-        return {"model": self.model_sha} | self._run_params()
+            return params
+        return {"model": self.model_sha} | params
 
     def _run_params(self) -> dict[str, Any]:
         """How the model is run: the window, and the precision unless it is 1 (also the pin's extra)."""
@@ -345,7 +371,13 @@ class NeuralCodec(Codec):
         return looks_like_text(chunk)
 
     def max_decode_memory(self, raw_len: int) -> int:
-        return self._decode_memory + 64 * raw_len + (64 << 20)
+        extra = 0
+        if self.bitstream == 2:
+            from nzarc.neural.mix.lanes import decode_state_bytes
+
+            vocab = int(self._model().vocab_size)
+            extra = decode_state_bytes(vocab, MAX_TOKENS_PER_BYTE * raw_len, self.window, self.lanes)
+        return self._decode_memory + 64 * raw_len + (64 << 20) + extra
 
     # ------------------------------------------------------------------ encoding
 
@@ -360,6 +392,11 @@ class NeuralCodec(Codec):
             raise EncodeDeclined(f"{_ID}: frequency tables of {model.freq_bits} bits are not supported")
         n = self.window
         token_lists = [model.tokenizer.encode(bytes(c)) for c in chunks]
+        if self.bitstream == 2:
+            from nzarc.neural.mix.lanes import encode_chunks
+
+            report("encode-bytes", sum(len(c) for c in chunks))
+            return [_layout(t, s) for t, s in zip(token_lists, encode_chunks(model, token_lists, n, self.lanes, cancel), strict=True)]
         windows: list[list[int]] = []
         owner: list[int] = []
         for ci, toks in enumerate(token_lists):
@@ -404,11 +441,18 @@ class NeuralCodec(Codec):
             return 0, []
         n = self.window
         count = -(-total // n)
-        per_symbol = -(-int(self._model().freq_bits) // 8)
+        model = self._model()
+        per_symbol = -(-int(model.freq_bits) // 8)
         lengths = []
         for w in range(count):
             symbols = min(n, total - w * n)
-            length, pos = get_varint(data, pos, per_symbol * symbols + 1, "window length")
+            if self.bitstream == 2:
+                from nzarc.neural.mix.lanes import stream_limit
+
+                limit = stream_limit(int(model.vocab_size), symbols)
+            else:
+                limit = per_symbol * symbols + 1
+            length, pos = get_varint(data, pos, limit, "window length")
             lengths.append(length)
         if sum(lengths) != len(data) - pos:
             raise CodecError(
@@ -435,6 +479,8 @@ class NeuralCodec(Codec):
             return [b"" for _ in items]
         model = self._model()
         n = self.window
+        if self.bitstream == 2:
+            return self._decode_mixed(model, items, parsed, todo, cancel)
         jobs: list[tuple[int, int, bytes, int]] = []  # (chunk, window index, stream, symbols)
         for ci in todo:
             total, streams = parsed[ci]
@@ -462,3 +508,35 @@ class NeuralCodec(Codec):
                 raise CodecError(f"{_ID}: chunk decoded to {len(out)} bytes, expected {items[ci][1]}")
             results[ci] = out
         return [r if r is not None else b"" for r in results]
+
+    def _decode_mixed(
+        self,
+        model: Any,
+        items: Sequence[tuple[bytes, int]],
+        parsed: list[tuple[int, list[bytes]]],
+        todo: list[int],
+        cancel: CancelToken | None,
+    ) -> list[bytes]:
+        """Version 2: every lane of every chunk in lockstep rounds (spec/NEURAL-MIX.md)."""
+        from nzarc.neural.mix.lanes import decode_chunks
+
+        report("decode-bytes", sum(items[ci][1] for ci in todo))
+        decoded = decode_chunks(model, [parsed[ci] for ci in todo], self.window, self.lanes, self._decode_memory, cancel)
+        results = [b""] * len(items)
+        for ci, ids in zip(todo, decoded, strict=True):
+            out = model.tokenizer.decode(ids)
+            if len(out) != items[ci][1]:
+                raise CodecError(f"{_ID}: chunk decoded to {len(out)} bytes, expected {items[ci][1]}")
+            results[ci] = out
+        return results
+
+
+def _layout(tokens: list[int], streams: list[bytes]) -> bytes:
+    """A chunk: ``varint(T)``, the stream lengths, the streams."""
+    out = bytearray()
+    put_varint(out, len(tokens))
+    for s in streams:
+        put_varint(out, len(s))
+    for s in streams:
+        out += s
+    return bytes(out)

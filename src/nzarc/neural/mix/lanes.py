@@ -1,0 +1,189 @@
+"""Version-2 chunks: the lane layout, and encoding and decoding of chunks with the mixer.
+
+Contracts. A chunk of ``T`` tokens has ``W = ceil(T / N)`` windows of ``N`` tokens (the LM
+restarts from ``BOS`` in each, as in version 1); lane ``j`` of ``L`` holds windows
+``[j W // L, (j + 1) W // L)`` (:func:`lane_windows`), and the mixer's state runs through the
+windows of one lane in order and never crosses lanes. Each window is one range-coder stream.
+:func:`encode_chunks` returns the streams of each chunk in window order;
+:func:`decode_chunks` decodes the streams of several chunks, every lane of every chunk in
+lockstep rounds (round ``r`` decodes the ``r``-th window of every lane), and raises
+:class:`CodecError` on a stream that is not canonical. The model is duck-typed
+(``prefill_freqs``, ``session``, ``vocab_size``, ``bos_id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nzarc.errors import CodecError
+from nzarc.neural.mix import kernel
+from nzarc.neural.mix.lmnodes import id_bits, path_counts
+from nzarc.neural.modelwork import decode_groups, report
+from nzarc.signals import CancelToken
+
+__all__ = ["lane_windows", "stream_limit", "encode_chunks", "decode_chunks", "decode_state_bytes"]
+
+#: Tokens prefilled per model call when encoding (windows of one length are batched up to this).
+PREFILL_TOKENS = 4096
+#: Rows of tables per prefill slab (bounds the slab memory).
+PREFILL_ROWS = 256
+
+
+def lane_windows(windows: int, lanes: int) -> list[range]:
+    """The windows of each lane: lane ``j`` holds ``range(j W // L, (j + 1) W // L)``."""
+    return [range(j * windows // lanes, (j + 1) * windows // lanes) for j in range(lanes)]
+
+
+def stream_limit(vocab_size: int, symbols: int) -> int:
+    """Longest valid stream of a window of ``symbols`` tokens: ``2 B symbols + 1`` bytes
+    (a decision at ``freq_bits = 16`` shifts the coder at most twice)."""
+    return 2 * id_bits(vocab_size) * symbols + 1
+
+
+def _lane_capacity(total: int, window: int, lanes: int) -> int:
+    count = -(-total // window)
+    return max((len(r) for r in lane_windows(count, lanes)), default=0) * window
+
+
+def decode_state_bytes(vocab_size: int, total_tokens: int, window: int, lanes: int) -> int:
+    """Bytes of mixer state a chunk of ``total_tokens`` tokens needs when decoding."""
+    return kernel.state_bytes(lanes, vocab_size, _lane_capacity(total_tokens, window, lanes))
+
+
+def _prefill_counts(
+    model: Any, windows: list[list[int]], cancel: CancelToken | None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Node counts ``[n, B, 2]`` and table tops ``[n]`` of every token of every window."""
+    import torch
+
+    out: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0), np.zeros(0))] * len(windows)
+    order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
+    bos = int(model.bos_id)
+    check = cancel.check if cancel is not None else None
+    k = 0
+    while k < len(order):
+        if cancel is not None:
+            cancel.check()
+        length = len(windows[order[k]])
+        group = order[k : k + max(1, PREFILL_TOKENS // length)]
+        k += len(group)
+        inputs = torch.full((len(group), length), bos, dtype=torch.int64)
+        targets = torch.zeros((len(group), length), dtype=torch.int64)
+        for row, wi in enumerate(group):
+            toks = torch.as_tensor(windows[wi], dtype=torch.int64)
+            inputs[row, 1 : len(toks)] = toks[:-1]
+            targets[row, : len(toks)] = toks
+        bits = id_bits(int(model.vocab_size))
+        counts = np.zeros((len(group), length, bits, 2), dtype=np.int32)
+        tops = np.zeros((len(group), length), dtype=np.int32)
+        slab = max(1, PREFILL_ROWS // len(group))
+        for t0, table in model.prefill_freqs(inputs, slab=slab, check=check):
+            span = table.shape[1]
+            c, top = path_counts(table, targets[:, t0 : t0 + span])
+            counts[:, t0 : t0 + span] = c.cpu().numpy()
+            tops[:, t0 : t0 + span] = top.cpu().numpy()
+        for row, wi in enumerate(group):
+            n = len(windows[wi])
+            out[wi] = (counts[row, :n], tops[row, :n])
+    return out
+
+
+def encode_chunks(
+    model: Any,
+    token_lists: Sequence[list[int]],
+    window: int,
+    lanes: int,
+    cancel: CancelToken | None = None,
+) -> list[list[bytes]]:
+    """The window streams of each chunk (see the module docstring)."""
+    vocab = int(model.vocab_size)
+    windows: list[list[int]] = []
+    first: list[int] = []
+    for toks in token_lists:
+        first.append(len(windows))
+        windows.extend(toks[s : s + window] for s in range(0, len(toks), window))
+    report("encode-planned", sum(len(w) for w in windows))
+    lm = _prefill_counts(model, windows, cancel)
+    result: list[list[bytes]] = []
+    for ci, toks in enumerate(token_lists):
+        count = -(-len(toks) // window)
+        streams: list[bytes] = []
+        state = kernel.new_state(lanes, vocab, _lane_capacity(len(toks), window, lanes))
+        for lane, wins in enumerate(lane_windows(count, lanes)):
+            for w in wins:
+                if cancel is not None:
+                    cancel.check()
+                counts, tops = lm[first[ci] + w]
+                tokens = np.asarray(windows[first[ci] + w], dtype=np.int64)
+                streams.append(kernel.encode_window(state, lane, vocab, tokens, counts, tops))
+                report("encode", len(tokens))
+        result.append(streams)
+    return result
+
+
+def decode_chunks(
+    model: Any,
+    chunks: Sequence[tuple[int, list[bytes]]],
+    window: int,
+    lanes: int,
+    budget: int,
+    cancel: CancelToken | None = None,
+) -> list[list[int]]:
+    """The tokens of each ``(T, streams)`` chunk; the streams passed their length checks."""
+    import torch
+
+    vocab = int(model.vocab_size)
+    bos = int(model.bos_id)
+    lane_base: list[int] = []
+    plans: list[list[range]] = []
+    capacity = 0
+    for total, streams in chunks:
+        lane_base.append(sum(len(p) for p in plans))
+        plans.append(lane_windows(len(streams), lanes))
+        capacity = max(capacity, _lane_capacity(total, window, lanes))
+    state = kernel.new_state(max(1, sum(len(p) for p in plans)), vocab, capacity)
+    tokens: list[list[list[int]]] = [[[] for _ in s] for _, s in chunks]
+    rounds = max((len(r) for p in plans for r in p), default=0)
+    report("decode-planned", sum(t for t, _ in chunks))
+    for rnd in range(rounds):
+        jobs: list[tuple[int, int, int, int]] = []  # (chunk, window, global lane, symbols)
+        for ci, (total, _) in enumerate(chunks):
+            for lane, wins in enumerate(plans[ci]):
+                if rnd < len(wins):
+                    w = wins[rnd]
+                    jobs.append((ci, w, lane_base[ci] + lane, min(window, total - w * window)))
+        jobs.sort(key=lambda j: -j[3])
+        for group in decode_groups(model, [j[3] for j in jobs], budget):
+            sel = [jobs[k] for k in group]
+            rd, data = kernel.decode_start([chunks[ci][1][w] for ci, w, _, _ in sel])
+            counts = [j[3] for j in sel]
+            session = model.session(batch=len(sel), max_len=counts[0])
+            out = np.zeros((len(sel), counts[0]), dtype=np.int64)
+            feed = torch.full((len(sel),), bos, dtype=torch.int64)
+            lane_ids = np.asarray([j[2] for j in sel], dtype=np.int64)
+            for t in range(counts[0]):
+                if cancel is not None:
+                    cancel.check()
+                live = sum(1 for c in counts if c > t)
+                rows = torch.arange(live)
+                table = session.step(feed[:live], None if live == len(sel) else rows).cpu()
+                cdf = torch.cumsum(table, dim=1, dtype=torch.int32).numpy()
+                tops = table.max(dim=1).values.numpy()
+                sym = kernel.decode_step(
+                    state, lane_ids[:live], np.arange(live), vocab, cdf, tops, rd, data
+                )
+                if rd[:live, 4].any():
+                    raise CodecError(
+                        "nzarc.neural: corrupt range-coded stream (invalid value or overrun)"
+                    )
+                out[:live, t] = sym
+                feed[:live] = torch.as_tensor(sym, dtype=torch.int64)
+                report("decode", live)
+            if not kernel.decode_finish(rd).all():
+                raise CodecError("nzarc.neural: corrupt range-coded stream (bad termination)")
+            for (ci, w, _, n), row in zip(sel, out, strict=True):
+                tokens[ci][w] = row[:n].tolist()
+    return [[t for win in chunk for t in win] for chunk in tokens]

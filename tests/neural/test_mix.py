@@ -1,0 +1,190 @@
+"""nzarc.neural bitstream version 2 with the tiny model: round trips, lanes, golden bytes,
+determinism across CPU targets, hostile input, params."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nzarc.errors import CodecError, CodecParamsError
+from nzarc.neural.codec import NeuralCodec, register_model
+from nzarc.neural.mix import kernel
+from nzarc.neural.mix.lanes import lane_windows
+from nzarc.neural.mix.lmnodes import id_bits, path_counts
+
+REPO = Path(__file__).resolve().parents[2]
+WINDOW = 32
+LOG = b"".join(
+    b"[Sun Dec 04 04:%02d:%02d 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties\n"
+    % (i // 7, (i * 13) % 60)
+    for i in range(6)
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _codec(tiny, lanes: int) -> NeuralCodec:
+    return NeuralCodec.from_params(
+        {"model": register_model(tiny), "window": WINDOW, "version": 2, "lanes": lanes}
+    )
+
+
+def test_path_counts_match_the_table(tiny) -> None:
+    torch.manual_seed(1)
+    table = torch.randint(1, 1000, (3, tiny.vocab_size), dtype=torch.int32)
+    targets = torch.tensor([0, tiny.vocab_size - 1, 137])
+    counts, top = path_counts(table, targets)
+    bits = id_bits(tiny.vocab_size)
+    assert counts.shape == (3, bits, 2)
+    for r, t in enumerate(targets.tolist()):
+        assert int(top[r]) == int(table[r].max())
+        lo = 0
+        for b in range(bits):
+            size = 1 << (bits - 1 - b)
+            mid, hi = min(lo + size, tiny.vocab_size), min(lo + 2 * size, tiny.vocab_size)
+            assert int(counts[r, b, 0]) == int(table[r, lo:mid].sum())
+            assert int(counts[r, b, 1]) == int(table[r, mid:hi].sum())
+            lo = lo + size if (t >> (bits - 1 - b)) & 1 else lo
+        assert lo == t
+
+
+def test_squash_and_stretch_are_monotone_inverses() -> None:
+    sq, st = kernel.squash_table(), kernel.stretch_table()
+    assert sq[0] == 1 and sq[-1] == 65535 and sq[2047] == 32768
+    assert np.all(np.diff(sq) >= 0) and np.all(np.diff(st) >= 0)
+    d = np.arange(-600, 601)  # where squash rises by at least 1 per step
+    assert np.all(np.abs(st[sq[d + 2047]] - d) <= 1)
+
+
+def test_lane_layout() -> None:
+    assert [list(r) for r in lane_windows(5, 2)] == [[0, 1], [2, 3, 4]]
+    assert [list(r) for r in lane_windows(2, 4)] == [[], [0], [], [1]]
+    assert sum(len(r) for r in lane_windows(37, 8)) == 37
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_round_trip(tiny, lanes: int) -> None:
+    codec = _codec(tiny, lanes)
+    chunks = [LOG, b"", LOG[:50], bytes(range(256))]
+    encoded = codec.encode_many(chunks)
+    assert codec.decode_many(list(zip(encoded, map(len, chunks), strict=True))) == chunks
+
+
+def test_mixing_learns_the_chunks_repeats(tiny) -> None:
+    v1 = NeuralCodec(model=register_model(tiny), window=WINDOW)
+    v2 = _codec(tiny, 1)
+    assert len(v2.encode(LOG)) < 0.6 * len(v1.encode(LOG))
+    # Lanes never share state: a chunk of two lanes codes worse than one lane.
+    assert len(_codec(tiny, 2).encode(LOG)) > len(v2.encode(LOG))
+
+
+#: Exact bytes of version 2 for the tiny seeded model (window 32, 2 lanes); see
+#: spec/NEURAL-MIX.md. Any change to the mixer, its constants or the layout changes them.
+GOLDEN_TEXT = b"abc abc abcd abcd abcde abcde, the cat sat on the mat; the cat sat on the hat.\n" * 2
+GOLDEN_HEX = "REPLACE"
+GOLDEN_LOG_SHA256 = "REPLACE"
+
+
+def test_golden_vectors(tiny) -> None:
+    codec = _codec(tiny, 2)
+    assert codec.encode(GOLDEN_TEXT).hex() == GOLDEN_HEX
+    assert hashlib.sha256(codec.encode(LOG)).hexdigest() == GOLDEN_LOG_SHA256
+
+
+_PROBE = textwrap.dedent(
+    """
+    import hashlib, sys
+    import torch
+    torch.set_num_threads(1)
+    sys.path.insert(0, sys.argv[1])
+    from test_mix import LOG, WINDOW
+    from nzarc.neural.codec import NeuralCodec, register_model
+    from nzarc.neural.tiny import tiny_model
+    codec = NeuralCodec.from_params(
+        {"model": register_model(tiny_model(0)), "window": WINDOW, "version": 2, "lanes": 2}
+    )
+    print(hashlib.sha256(codec.encode(LOG)).hexdigest())
+    """
+)
+
+
+def test_same_bytes_under_another_cpu_target(tiny, tmp_path) -> None:
+    env = dict(os.environ)
+    env["NUMBA_CPU_NAME"] = "haswell"
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba")  # compile afresh for that target
+    env["PYTHONPATH"] = str(REPO / "src")
+    run = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(Path(__file__).parent)],
+        env=env, capture_output=True, text=True, timeout=600, check=True,
+    )
+    assert run.stdout.strip() == hashlib.sha256(_codec(tiny, 2).encode(LOG)).hexdigest()
+
+
+def test_corrupt_streams_are_rejected(tiny) -> None:
+    codec = _codec(tiny, 2)
+    sample = LOG[:120]
+    data = codec.encode(sample)
+    with pytest.raises(CodecError):
+        codec.decode(data[:-1], len(sample))
+    failures = 0
+    for i in range(len(data) - 1, len(data) - 13, -2):
+        bad = bytearray(data)
+        bad[i] ^= 0x5A
+        try:
+            out = codec.decode(bytes(bad), len(sample))
+        except CodecError:
+            failures += 1
+        else:
+            assert out != sample
+    assert failures >= 4
+
+
+def test_stream_length_bound_is_checked_before_model_work(tiny) -> None:
+    codec = _codec(tiny, 1)
+    bits = id_bits(tiny.vocab_size)
+    # One token, a stream longer than 2 B + 1 bytes.
+    data = bytes([1, 2 * bits + 2]) + bytes(2 * bits + 2)
+    with pytest.raises(CodecError, match="window length"):
+        codec.decode(data, 1)
+
+
+def test_params(tiny) -> None:
+    sha = register_model(tiny)
+    codec = _codec(tiny, 5)
+    assert codec.get_params() == {"model": sha, "window": WINDOW, "act_levels": 2, "version": 2, "lanes": 5} or (
+        codec.get_params() == {"model": sha, "window": WINDOW, "version": 2, "lanes": 5}
+    )
+    again = NeuralCodec.from_params(codec.get_params())
+    assert again.bitstream == 2 and again.lanes == 5
+    for bad in (
+        {"window": WINDOW, "version": 1},
+        {"window": WINDOW, "version": 3, "lanes": 1},
+        {"window": WINDOW, "lanes": 2},
+        {"window": WINDOW, "version": 2},
+        {"window": WINDOW, "version": 2, "lanes": 0},
+        {"window": WINDOW, "version": 2, "lanes": 65},
+    ):
+        with pytest.raises(CodecParamsError):
+            NeuralCodec.from_params({"model": sha} | bad)
+    assert NeuralCodec(model=sha, window=WINDOW).get_params().get("version") is None
+
+
+def test_decode_memory_counts_the_mixer_state(tiny) -> None:
+    sha = register_model(tiny)
+    v1 = NeuralCodec(model=sha, window=WINDOW)
+    v2 = _codec(tiny, 4)
+    assert v2.max_decode_memory(10_000) - v1.max_decode_memory(10_000) >= 4 * 4 * (1 << 18)
