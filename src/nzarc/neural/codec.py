@@ -237,10 +237,6 @@ class NeuralCodec(Codec):
         *,
         context: CodecContext | None = None,
     ) -> None:
-        if model is None:
-            model = _default_model_sha()
-        if not isinstance(model, str) or not _SHA_RE.match(model):
-            raise CodecParamsError(f"{_ID}: param 'model' must be a lowercase hex SHA-256, got {model!r}")
         if not isinstance(window, int) or isinstance(window, bool):
             raise CodecParamsError(f"{_ID}: param 'window' must be an integer")
         if not MIN_WINDOW <= window <= MAX_WINDOW:
@@ -250,6 +246,10 @@ class NeuralCodec(Codec):
 
         if act_levels not in ACT_LEVELS or isinstance(act_levels, bool) or not isinstance(act_levels, int):
             raise CodecParamsError(f"{_ID}: param 'act_levels' must be one of {', '.join(map(str, ACT_LEVELS))}")
+        if model is None:  # the params are checked first: a bad one is refused without a model
+            model = _default_model_sha()
+        if not isinstance(model, str) or not _SHA_RE.match(model):
+            raise CodecParamsError(f"{_ID}: param 'model' must be a lowercase hex SHA-256, got {model!r}")
         if not _model_installed(model):
             raise ModelMismatch(
                 f"{_ID}: model {model} is not installed",
