@@ -223,9 +223,9 @@ def test_replay_stream_reads_prefix_twice() -> None:
 @pytest.mark.parametrize(
     ("codec", "window", "message"),
     [
-        ("zstd", "1024", b"--window applies to the neural codec"),
-        ("neural", "4", b"--window must be between 8 and 8192"),
-        ("auto", "100000", b"--window must be between 8 and 8192"),
+        ("zstd", "1024", b"--window 1024: nzarc.zstd takes no param 'window'"),
+        ("neural", "4", b"--window 4: nzarc.neural: param 'window' = 4 is outside 8..8192"),
+        ("auto", "100000", b"--window 100000: nzarc.neural: param 'window' = 100000 is outside"),
         ("neural", "0", b"argument --window: must be at least 1"),
     ],
 )

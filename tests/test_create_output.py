@@ -161,21 +161,21 @@ def test_bad_level_is_a_usage_error_before_any_prompt(
 def test_levels_in_range_are_accepted(level: int) -> None:
     check_level("zstd", level)
     check_level("auto", level)
-    assert plan_codecs("zstd", level).entries[1].params == {"level": level}
+    assert plan_codecs("zstd", {"level": level}).entries[1].params == {"level": level}
 
 
 def test_library_refuses_a_level_the_codec_has_not() -> None:
     with pytest.raises(CodecOptionError, match="nzarc.store takes no level"):
-        plan_codecs("store", 3)
+        plan_codecs("store", {"level": 3})
     with pytest.raises(CodecOptionError, match="not a level of nzarc.zstd") as ei:
-        plan_codecs("auto", 23)
+        plan_codecs("auto", {"level": 23})
     assert ei.value.hint == f"zstd takes levels {ZstdCodec.MIN_LEVEL}..{ZstdCodec.MAX_LEVEL}"
     check_level("auto", None)
     check_level("neural", None)
 
 
 def test_auto_level_is_the_zstd_candidates() -> None:
-    plan = plan_codecs("auto", 5)
+    plan = plan_codecs("auto", {"level": 5})
     assert [(e.codec_id, e.params.get("level")) for e in plan.entries[:2]] == [
         ("nzarc.store", None),
         ("nzarc.zstd", 5),

@@ -42,7 +42,7 @@ def test_store_plans_slot_zero_alone() -> None:
 
 @pytest.mark.parametrize("choice", ["zstd", "nzarc.zstd"])
 def test_zstd_plans_store_then_zstd_at_the_level_given(choice: str) -> None:
-    plan = plan_codecs(choice, 4)
+    plan = plan_codecs(choice, {"level": 4})
     assert _slots(plan) == [("nzarc.store", {}), ("nzarc.zstd", {"level": 4})]
     assert plan.candidates == [1] and not plan.auto
 
@@ -55,7 +55,7 @@ def test_xz_plans_store_then_xz_at_its_default() -> None:
 
 @pytest.mark.parametrize(("level", "zstd_level"), [(None, AUTO_ZSTD_LEVEL), (3, 3)])
 def test_auto_plans_zstd_and_xz_as_candidates(level: int | None, zstd_level: int) -> None:
-    plan = plan_codecs("auto", level)
+    plan = plan_codecs("auto", None if level is None else {"level": level})
     slots = _slots(plan)
     # the level is the zstd candidate's; xz keeps its own
     assert slots[:3] == [("nzarc.store", {}), ("nzarc.zstd", {"level": zstd_level}),
@@ -83,7 +83,7 @@ def test_check_level_refuses(codec: str, level: int, message: str) -> None:
         check_level(codec, level)
     assert info.value.hint
     with pytest.raises(CodecOptionError, match=message):
-        plan_codecs(codec, level)
+        plan_codecs(codec, {"level": level})
 
 
 @pytest.mark.parametrize(("codec", "level"), [

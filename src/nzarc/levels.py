@@ -2,18 +2,18 @@
 
 A codec has levels when its class declares ``MIN_LEVEL`` and ``MAX_LEVEL`` and takes a
 ``level`` param (zstd and xz do). A level is checked by building the codec through its own
-params validation (:meth:`~nzarc.codecs.contract.Codec.from_params`), so the range is the
-codec's, never a copy; a refusal is a :class:`CodecOptionError`, told apart from the
-:class:`~nzarc.errors.CodecParamsError` that the same validation raises for a header's params.
+params validation (:meth:`~nzarc.codecs.contract.Codec.from_params`, see
+:mod:`nzarc.codecopts`), so the range is the codec's, never a copy; a refusal is a
+:class:`CodecOptionError`, told apart from the :class:`~nzarc.errors.CodecParamsError` that
+the same validation raises for a header's params.
 """
 
 from __future__ import annotations
 
 from nzarc.codecs.contract import Codec
-from nzarc.codecs.registry import Registry
-from nzarc.errors import CodecError, CodecOptionError
+from nzarc.errors import CodecOptionError
 
-__all__ = ["CodecOptionError", "level_codec", "has_levels"]
+__all__ = ["CodecOptionError", "has_levels", "level_refused"]
 
 
 def has_levels(cls: type[Codec]) -> bool:
@@ -23,20 +23,15 @@ def has_levels(cls: type[Codec]) -> bool:
     )
 
 
-def level_codec(registry: Registry, codec_id: str, level: int) -> Codec:
-    """``codec_id`` from ``registry`` at ``level``; :class:`CodecOptionError` if the codec has
-    no levels or refuses ``level``."""
-    cls = registry.latest(codec_id)
-    short = codec_id.removeprefix("nzarc.")
+def level_refused(cls: type[Codec]) -> CodecOptionError:
+    """The error for a ``level`` that codec class ``cls`` refuses: it has no levels, or the
+    level is outside its range (the hint gives the range)."""
+    codec_id = cls.codec_id
     if not has_levels(cls):
-        raise CodecOptionError(
+        return CodecOptionError(
             f"{codec_id} takes no level",
             hint="a level applies to zstd and xz (under auto, to its zstd candidate)",
         )
-    try:
-        return cls.from_params({"level": level})
-    except CodecError:
-        lo, hi = cls.MIN_LEVEL, cls.MAX_LEVEL  # type: ignore[attr-defined]
-        raise CodecOptionError(
-            f"not a level of {codec_id}", hint=f"{short} takes levels {lo}..{hi}"
-        ) from None
+    lo, hi = cls.MIN_LEVEL, cls.MAX_LEVEL  # type: ignore[attr-defined]
+    short = codec_id.removeprefix("nzarc.")
+    return CodecOptionError(f"not a level of {codec_id}", hint=f"{short} takes levels {lo}..{hi}")

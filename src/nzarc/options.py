@@ -10,7 +10,8 @@ depends on this module only.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from nzarc.codecs.context import DEVICES, CodecContext
@@ -46,13 +47,16 @@ class WriterOptions:
     not options: they are the writer's own parameters. Construction validates every value:
     a bad ``suite``, ``segment_size`` or ``jobs`` raises :class:`~nzarc.errors.UsageError`
     (a ``ValueError``), a chunk or segment size out of bounds
-    :class:`~nzarc.errors.LimitExceeded`. Whether ``codec`` and ``level``
-    name an installed codec and a level it takes is checked when the codecs are built
+    :class:`~nzarc.errors.LimitExceeded`. Whether ``codec`` names an installed codec and
+    whether it takes the codec params is checked when the codecs are built
     (:func:`nzarc.planning.plan_codecs`).
 
-    ``codec``: ``auto``, ``store``, ``zstd``, ``xz``, ``neural`` or a codec id. ``level``: the
-    codec's level (``None``: its default). ``window``: the neural codec's window in tokens
-    (``None``: its default). ``chunk_size`` and ``segment_size`` (a power of two): the
+    ``codec``: ``auto``, ``store``, ``zstd``, ``xz``, ``neural`` or a codec id.
+    ``codec_params``: the codec's params by name (any codec's, a plugin's too; under ``auto``
+    each goes to the first candidate that takes it). ``level`` and ``window`` are shorthands
+    for the params ``level`` (the codec's level) and ``window`` (the neural codec's window
+    in tokens); ``None`` leaves them out, and a shorthand that contradicts ``codec_params``
+    raises UsageError. ``chunk_size`` and ``segment_size`` (a power of two): the
     format's chunk and segment sizes. ``suite``: the AEAD suite of an encrypted archive.
     ``pad``: pad the archive's length (Padmé). ``jobs``: encoding threads (``None``: one per
     CPU). ``verify``: decode every encoded chunk before it is written. ``codec_context``: the
@@ -70,8 +74,18 @@ class WriterOptions:
     jobs: int | None = None
     verify: bool = False
     codec_context: CodecContext | None = None
+    codec_params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.codec_params, Mapping) or not all(
+            isinstance(key, str) for key in self.codec_params
+        ):
+            raise UsageError("codec_params must map param names (strings) to values")
+        object.__setattr__(self, "codec_params", dict(self.codec_params))  # a copy of its own
+        for key, value in (("level", self.level), ("window", self.window)):
+            given = self.codec_params.get(key, value)
+            if value is not None and given != value:
+                raise UsageError(f"{key} {value} contradicts the codec param {key}={given}")
         if self.suite not in ENCRYPTION_SUITES:
             raise UsageError(
                 f"suite must be chacha20-poly1305 or aes-256-gcm, not {self.suite!r}"
@@ -84,6 +98,11 @@ class WriterOptions:
             raise UsageError("segment_size must be a power of two")
         if self.jobs is not None and self.jobs < 1:
             raise UsageError("jobs must be at least 1")
+
+    def all_codec_params(self) -> dict[str, Any]:
+        """``codec_params`` with the shorthands ``level`` and ``window`` that are set."""
+        shorthands = {"level": self.level, "window": self.window}
+        return {**{k: v for k, v in shorthands.items() if v is not None}, **self.codec_params}
 
     @classmethod
     def build(cls, options: WriterOptions | None = None, **overrides: Any) -> WriterOptions:

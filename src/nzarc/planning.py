@@ -12,25 +12,26 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nzarc.codecopts import CodecParams, configured, param_names
 from nzarc.codecs.context import CodecContext
 from nzarc.codecs.contract import Codec
-from nzarc.codecs.names import ALIASES as _ALIASES
-from nzarc.codecs.names import NEURAL_ID, STORE_ID, XZ_ID, ZSTD_ID
+from nzarc.codecs.names import AUTO, NEURAL_ID, STORE_ID, XZ_ID, ZSTD_ID, resolve
 from nzarc.codecs.registry import Registry, registry_for
-from nzarc.errors import CodecError, ModelMismatch, UnsupportedCodec
+from nzarc.errors import CodecError, CodecOptionError, ModelMismatch, UnsupportedCodec
 from nzarc.format.header import CodecEntry, Header, encode_header
-from nzarc.levels import level_codec
 
 __all__ = [
+    "AUTO_CANDIDATES",
     "AUTO_ZSTD_LEVEL",
     "CodecPlan",
     "CodecTable",
     "EncodedGroup",
     "check_level",
+    "check_params",
     "plan_codecs",
     "smallest_table",
     "table_header",
@@ -75,65 +76,115 @@ def _entry(registry: Registry, codec: Codec) -> CodecEntry:
     )
 
 
+#: What ``auto`` offers, in order: ``(codec id, required, base params)``. A required codec that
+#: is not installed fails the plan; the others are left out.
+AUTO_CANDIDATES: tuple[tuple[str, bool, dict[str, Any]], ...] = (
+    (ZSTD_ID, True, {"level": AUTO_ZSTD_LEVEL}),
+    (XZ_ID, True, {}),
+    (NEURAL_ID, False, {}),
+)
+
+
+def _wanted(codec: str) -> tuple[tuple[str, bool, dict[str, Any]], ...]:
+    return AUTO_CANDIDATES if codec == AUTO else ((resolve(codec), True, {}),)
+
+
+def _classes(
+    registry: Registry, wanted: Sequence[tuple[str, bool, dict[str, Any]]]
+) -> dict[str, type[Codec]]:
+    """The installed class of each wanted codec; a required one that is missing raises."""
+    out: dict[str, type[Codec]] = {}
+    for codec_id, required, _ in wanted:
+        try:
+            out[codec_id] = registry.latest(codec_id)
+        except UnsupportedCodec:
+            if required:
+                raise
+    return out
+
+
+def _route(
+    codec: str,
+    wanted: Sequence[tuple[str, bool, dict[str, Any]]],
+    classes: Mapping[str, type[Codec]],
+    params: CodecParams,
+) -> dict[str, dict[str, Any]]:
+    """Each wanted codec's params: its base params and the caller's that go to it. A single
+    codec gets every caller param; under ``auto`` a param goes to the first candidate that
+    takes it, and one that no installed candidate takes raises CodecOptionError (unless a
+    candidate that is not installed might have)."""
+    out = {codec_id: dict(base) for codec_id, _, base in wanted}
+    if codec != AUTO:
+        out[wanted[0][0]].update(params)
+        return out
+    for key, value in params.items():
+        taker = next((cid for cid, cls in classes.items() if key in (param_names(cls) or ())), None)
+        if taker is not None:
+            out[taker][key] = value
+        elif len(classes) == len(wanted):
+            takes = "; ".join(
+                f"{cid}: {', '.join(sorted(param_names(cls) or ())) or 'none'}"
+                for cid, cls in classes.items()
+            )
+            raise CodecOptionError(f"no codec of auto takes param {key!r}", hint=takes)
+    return out
+
+
+def check_params(codec: str, params: CodecParams | None = None) -> None:
+    """Raise CodecOptionError unless ``params`` suit the codec choice ``codec`` as
+    :func:`plan_codecs` uses them; builds only the codecs that receive params (under
+    ``auto``, those of its candidates that are installed)."""
+    if not params:
+        return
+    wanted = _wanted(codec)
+    registry = registry_for(codec_id for codec_id, _, _ in wanted)
+    classes = _classes(registry, wanted)
+    routed = _route(codec, wanted, classes, params)
+    for codec_id, required, _ in wanted:
+        if codec_id not in classes or not set(routed[codec_id]) & set(params):
+            continue
+        try:
+            configured(classes[codec_id], routed[codec_id])
+        except (UnsupportedCodec, ModelMismatch, CodecError):
+            if required:
+                raise
+
+
 def check_level(codec: str, level: int | None) -> None:
-    """Raise :class:`~nzarc.levels.CodecOptionError` unless ``level`` (``None``: the default)
-    suits the codec choice ``codec`` as :func:`plan_codecs` uses it; builds that codec alone
-    (zstd under ``auto``)."""
-    if level is not None:
-        codec_id = ZSTD_ID if codec == "auto" else _ALIASES.get(codec, codec)
-        level_codec(registry_for([codec_id]), codec_id, level)
-
-
-def _build(
-    registry: Registry,
-    codec_id: str,
-    level: int | None,
-    window: int | None = None,
-    context: CodecContext | None = None,
-) -> Codec:
-    if level is not None:
-        return level_codec(registry, codec_id, level)
-    cls = registry.latest(codec_id)
-    kwargs: dict[str, Any] = {}
-    if codec_id == NEURAL_ID and window is not None:
-        kwargs["window"] = window
-    if context is not None and cls.takes_context:
-        kwargs["context"] = context
-    return cls(**kwargs)  # the codec's defaults (params read from a header go through from_params)
+    """:func:`check_params` for a ``level`` alone (``None``: the default)."""
+    check_params(codec, None if level is None else {"level": level})
 
 
 def plan_codecs(
     codec: str = "auto",
-    level: int | None = None,
-    window: int | None = None,
+    params: CodecParams | None = None,
     context: CodecContext | None = None,
 ) -> CodecPlan:
-    """Resolve a codec choice (``store``, ``zstd``, ``neural``, ``auto`` or a codec id).
+    """Resolve a codec choice (``store``, ``zstd``, ``xz``, ``neural``, ``auto`` or a codec
+    id) and build its codecs, each through its class's ``from_params``
+    (:func:`nzarc.codecopts.configured`).
 
-    Slot 0 is always ``nzarc.store``. ``auto`` offers zstd (level ``level`` or 19), xz (``-9e``)
-    and the neural codec when it is installed with its model; each chunk takes the smallest
-    output. Any other choice offers that codec.
-    ``window`` sets the neural codec's window (tokens); ``None`` keeps its default.
-    ``context`` goes to the codecs that take one (``takes_context``; None: their default). A
-    ``level`` that does not suit the choice raises :class:`~nzarc.levels.CodecOptionError` (see
-    :func:`check_level`).
+    Slot 0 is always ``nzarc.store``. ``auto`` offers :data:`AUTO_CANDIDATES` (zstd at level
+    19, xz at ``-9e``, and the neural codec when it is installed with its model); each chunk
+    takes the smallest output. Any other choice offers that codec. ``params`` go to the
+    codec chosen; under ``auto`` each goes to the first candidate that takes it (``level``
+    to zstd, ``window`` to the neural codec). ``context`` goes to the codecs that take one
+    (``takes_context``; None: their default). A param that does not suit raises
+    :class:`~nzarc.errors.CodecOptionError` naming the codec and the param.
     """
-    check_level(codec, level)
-    auto = codec == "auto"
-    if auto:
-        wanted: list[tuple[str, bool]] = [(ZSTD_ID, True), (XZ_ID, True), (NEURAL_ID, False)]
-        level = AUTO_ZSTD_LEVEL if level is None else level
-    else:
-        wanted = [(_ALIASES.get(codec, codec), True)]
-    registry = registry_for([STORE_ID, *(codec_id for codec_id, _ in wanted)])
-    store = _build(registry, STORE_ID, None)
+    params = params or {}
+    auto = codec == AUTO
+    wanted = _wanted(codec)
+    registry = registry_for([STORE_ID, *(codec_id for codec_id, _, _ in wanted)])
+    classes = _classes(registry, wanted)
+    routed = _route(codec, wanted, classes, params)
+    store = configured(registry.latest(STORE_ID), routed.get(STORE_ID))
     plan = CodecPlan(entries=[_entry(registry, store)], codecs=[store], auto=auto)
-    for codec_id, required in wanted:
-        if codec_id == STORE_ID:
+    for codec_id, required, _ in wanted:
+        if codec_id == STORE_ID or codec_id not in classes:
             continue
-        try:  # under auto the level is the zstd candidate's
-            built = _build(registry, codec_id, level if codec_id == ZSTD_ID or not auto else None,
-                           window, context)
+        try:
+            built = configured(classes[codec_id], routed[codec_id], context)
         except (UnsupportedCodec, ModelMismatch, CodecError):
             if required:
                 raise

@@ -97,7 +97,7 @@ class ArchiveWriter:
         self._rng = _checked_rng(rng) if rng is not None else os.urandom if encrypt else _zeros
         self._progress = progress
         self._jobs = default_jobs(opts.jobs)
-        self._plan = plan_codecs(opts.codec, opts.level, opts.window, opts.codec_context)
+        self._plan = plan_codecs(opts.codec, opts.all_codec_params(), opts.codec_context)
         self._executor = make_executor(self._jobs)
         self._hash_pool = HashPool(2 * self._jobs + 2)  # member digests, off this thread
         self._encoder = ChunkEncoder(self._plan, self._executor, self._jobs, verify=opts.verify)

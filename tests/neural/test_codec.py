@@ -349,12 +349,12 @@ def test_plan_takes_the_window_and_writes_the_default_model_once(
     sha = register_model(tiny)
     monkeypatch.setattr(codec_module, "_default_model_sha", lambda: sha)
     for codec, window in (("neural", 64), ("auto", 32)):
-        plan = plan_codecs(codec, window=window)
+        plan = plan_codecs(codec, {"window": window})
         (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]
         assert entry.params == {"model": sha, "window": window, "act_levels": 2}
         assert entry.models[0].extra == {"window": window, "act_levels": 2}
     # the pinned default model's hash is left out of the params (it is in the pin)
     monkeypatch.setattr(codec_module, "DEFAULT_MODEL_SHA256", sha)
-    plan = plan_codecs("neural", window=64)
+    plan = plan_codecs("neural", {"window": 64})
     (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]
     assert entry.params == {"window": 64, "act_levels": 2} and entry.models[0].weights_sha256 == sha

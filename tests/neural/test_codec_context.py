@@ -69,7 +69,7 @@ def test_the_context_becomes_the_runtime_options(store: Path, monkeypatch: pytes
 
 
 def test_the_pipeline_passes_the_context_only_to_codecs_that_take_one(store: Path) -> None:
-    plan = plan_codecs("auto", window=32, context=SLOW)
+    plan = plan_codecs("auto", {"window": 32}, context=SLOW)
     neural = [c for c in plan.codecs if isinstance(c, NeuralCodec)]
     assert len(neural) == 1 and neural[0].context == SLOW
     others = [c for c in plan.codecs if not c.takes_context]
@@ -77,7 +77,7 @@ def test_the_pipeline_passes_the_context_only_to_codecs_that_take_one(store: Pat
     built = build_decoders(plan.entries, range(len(plan.entries)), context=SLOW)
     assert [type(c) for c in built.values()] == [type(c) for c in plan.codecs]
     assert [c.context for c in built.values() if isinstance(c, NeuralCodec)] == [SLOW]
-    assert plan_codecs("neural", window=32).codecs[1].context == CodecContext()
+    assert plan_codecs("neural", {"window": 32}).codecs[1].context == CodecContext()
 
 
 @pytest.mark.parametrize("kernels", ["torch", "auto"])

@@ -65,30 +65,55 @@ def _check_create_paths(args: argparse.Namespace) -> None:
             _arcname(args, p)
             if not os.path.lexists(_source(args, p)):
                 raise UsageError(f"no such file or directory: {_source(args, p)!r}")
-    if args.window is not None:
-        from nzarc.codecs.names import AUTO, NEURAL_ID, resolve
-        from nzarc.neural.codec import MAX_WINDOW, MIN_WINDOW
 
-        if resolve(args.codec) not in (AUTO, NEURAL_ID):
-            raise UsageError(f"--window applies to the neural codec, not to -c {args.codec}")
-        if not MIN_WINDOW <= args.window <= MAX_WINDOW:
-            raise UsageError(f"--window must be between {MIN_WINDOW} and {MAX_WINDOW} tokens")
+
+def _codec_params(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+    """The codec params of ``-m KEY=VALUE`` (a later one wins), ``-l`` (``level``) and
+    ``--window`` (``window``), each with the option that gave it, for messages."""
+    params: dict[str, tuple[str, Any]] = {
+        key: (f"-m {key}={value}", value) for key, value in args.codec_opts
+    }
+    for flag, key, value in (("-l", "level", args.level), ("--window", "window", args.window)):
+        if value is None:
+            continue
+        if key in params and params[key][1] != value:
+            raise UsageError(f"{flag} {value} contradicts {params[key][0]}")
+        params[key] = (f"{flag} {value}", value)
+    return params
 
 
 def _check_create_options(args: argparse.Namespace, to_stdout: bool) -> None:
-    """Refuse a bad level or an existing output before any input is read or passphrase asked."""
+    """Refuse bad codec params or an existing output before any input is read or passphrase
+    asked."""
     from nzarc.levels import CodecOptionError
-    from nzarc.planning import check_level
+    from nzarc.planning import check_params
 
+    given = _codec_params(args)
     try:
-        check_level(args.codec, args.level)
+        check_params(args.codec, {key: value for key, (_, value) in given.items()})
     except CodecOptionError as e:
-        raise UsageError(f"-l {args.level}: {e}", hint=e.hint) from None
+        culprit = next(  # name the option at fault when one alone is refused
+            (flag for key, (flag, value) in given.items() if _refused(args.codec, key, value)),
+            None,
+        )
+        message = f"{culprit}: {e.message}" if culprit else e.message
+        raise UsageError(message, hint=e.hint) from None
     if not to_stdout:
         try:
             check_target(args.output, force=args.force)
         except OutputIsDirectory as e:
             raise UsageError(e.message) from None
+
+
+def _refused(codec: str, key: str, value: Any) -> bool:
+    from nzarc.levels import CodecOptionError
+    from nzarc.planning import check_params
+
+    try:
+        check_params(codec, {key: value})
+    except CodecOptionError:
+        return True
+    return False
 
 
 def _create_progress(prog: Progress) -> Callable[[Any], None]:
@@ -179,8 +204,7 @@ def _create(args: argparse.Namespace, context: Any, to_stdout: bool) -> int:
     prog = make_progress(args)
     options: dict[str, Any] = dict(
         codec=args.codec,
-        level=args.level,
-        window=args.window,
+        codec_params={key: value for key, (_, value) in _codec_params(args).items()},
         chunk_size=args.chunk_size,
         jobs=args.jobs,
         pad=args.pad,

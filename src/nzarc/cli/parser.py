@@ -82,6 +82,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def codec_option(text: str) -> tuple[str, int | str]:
+    """Parse ``-m KEY=VALUE``: the value is an int when it looks like one (``-3``, ``19``),
+    else the string as given."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
+    digits = value[1:] if value[:1] in "+-" else value
+    return key.strip(), int(value) if digits.isdigit() and digits.isascii() else value
+
+
 def _add_verbosity(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("-q", "--quiet", action="store_true", help="no progress display")
@@ -246,6 +256,12 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
     p.add_argument("--window", type=_positive_int, metavar="TOKENS",
                    help="tokens per window of the neural codec (default 4096): longer windows "
                         "compress text better and run slower")
+    p.add_argument("-m", "--codec-opt", action="append", default=[], type=codec_option,
+                   metavar="KEY=VALUE", dest="codec_opts",
+                   help="a param of the codec (repeatable; any codec's, a plugin's too): VALUE "
+                        "is an int when it looks like one, else a string; under auto it goes "
+                        "to the first candidate that takes KEY; -l N is -m level=N and "
+                        "--window N is -m window=N")
     p.add_argument("--chunk-size", type=_chunk_size, default=DEFAULT_CHUNK_SIZE, metavar="SIZE",
                    help="solid-mode chunk size (default 1M)")
     p.add_argument("-j", "--jobs", type=_positive_int, metavar="JOBS", help="parallel jobs")

@@ -257,10 +257,6 @@ class NeuralCodec(Codec):
         lanes: int = DEFAULT_LANES,
         context: CodecContext | None = None,
     ) -> None:
-        if model is None:
-            model = _default_model_sha()
-        if not isinstance(model, str) or not _SHA_RE.match(model):
-            raise CodecParamsError(f"{_ID}: param 'model' must be a lowercase hex SHA-256, got {model!r}")
         if not isinstance(window, int) or isinstance(window, bool):
             raise CodecParamsError(f"{_ID}: param 'window' must be an integer")
         if not MIN_WINDOW <= window <= MAX_WINDOW:
@@ -274,6 +270,10 @@ class NeuralCodec(Codec):
             raise CodecParamsError(f"{_ID}: param 'version' must be one of {', '.join(map(str, BITSTREAMS))}")
         if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= MAX_LANES:
             raise CodecParamsError(f"{_ID}: param 'lanes' must be an integer in 1..{MAX_LANES}")
+        if model is None:  # the params are checked first: a bad one is refused without a model
+            model = _default_model_sha()
+        if not isinstance(model, str) or not _SHA_RE.match(model):
+            raise CodecParamsError(f"{_ID}: param 'model' must be a lowercase hex SHA-256, got {model!r}")
         if not _model_installed(model):
             raise ModelMismatch(
                 f"{_ID}: model {model} is not installed",

@@ -1,0 +1,107 @@
+"""Codec params given by the caller: which params a codec class takes, and building a codec
+from them through the class's own validation.
+
+A codec class takes the keyword parameters of its ``__init__`` (``context`` aside), as a
+numcodecs codec's ``from_config`` is ``cls(**config)``. Caller params overlay the params of
+the codec built with its defaults, and the result goes through
+:meth:`~nzarc.codecs.contract.Codec.from_params`, the same validation a header's params get;
+so a built-in codec and a plugin codec are configured alike, and a codec's bounds are its
+own. A refusal is a :class:`~nzarc.errors.CodecOptionError` (a usage error) naming the codec
+and the param.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from nzarc.codecs.context import CodecContext
+from nzarc.codecs.contract import Codec
+from nzarc.errors import CodecError, CodecOptionError, NzarcError
+from nzarc.levels import has_levels, level_refused
+
+__all__ = ["CodecParams", "configured", "param_names"]
+
+#: Params given by the caller: names to ints or strings (or any value a codec's params take).
+CodecParams = Mapping[str, Any]
+
+
+def param_names(cls: type[Codec]) -> frozenset[str] | None:
+    """The params codec class ``cls`` takes; None when its ``__init__`` takes ``**kwargs``
+    (any name)."""
+    if cls.__init__ is object.__init__:  # no __init__ of its own: no params
+        return frozenset()
+    names = set()
+    for param in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            return None
+        if param.kind is not inspect.Parameter.VAR_POSITIONAL and param.name != "context":
+            names.add(param.name)
+    return frozenset(names)
+
+
+def _context_kwargs(cls: type[Codec], context: CodecContext | None) -> dict[str, Any]:
+    return {"context": context} if context is not None and cls.takes_context else {}
+
+
+def _refusal(cls: type[Codec], params: CodecParams, build: Callable[[], Codec]) -> Codec:
+    """``build()``; a refusal of ``params`` (a CodecError: CodecParamsError, or the plain
+    class a plugin may raise; any exception but another NzarcError) becomes
+    CodecOptionError. Other NzarcErrors (a model not installed) pass through."""
+    try:
+        return build()
+    except CodecError as exc:
+        raise CodecOptionError(exc.message, hint=exc.hint) from None
+    except NzarcError:
+        raise
+    except Exception as exc:  # a plugin's own validation: one line, never its traceback
+        detail = " ".join(str(exc).split())
+        raise CodecOptionError(
+            f"{cls.codec_id}: bad params {', '.join(sorted(params))} "
+            f"({type(exc).__name__}: {detail})"
+        ) from None
+
+
+def _from_params(cls: type[Codec], params: CodecParams, context: CodecContext | None) -> Codec:
+    """``cls.from_params(params)`` (with ``context`` for codecs that take one), refusals as
+    :func:`_refusal` says."""
+    kwargs = _context_kwargs(cls, context)
+    return _refusal(cls, params, lambda: cls.from_params(params, **kwargs))  # type: ignore[call-arg]
+
+
+def configured(
+    cls: type[Codec], params: CodecParams | None = None, context: CodecContext | None = None
+) -> Codec:
+    """Build codec class ``cls`` with ``params`` (None or empty: its defaults) and
+    ``context`` (for the codecs that take one).
+
+    Raises CodecOptionError for a param ``cls`` does not take (naming it and the params it
+    does) or a value it refuses (its own message, which names the param); a ``level`` that
+    does not suit it has the message and hint of :func:`nzarc.levels.level_refused`.
+    """
+    if not params:
+        return cls(**_context_kwargs(cls, context))
+    names = param_names(cls)
+    unknown = [] if names is None else sorted(set(params) - names)
+    if "level" in unknown:
+        raise level_refused(cls)
+    if unknown:
+        taken = ", ".join(sorted(names or ())) or "none"
+        raise CodecOptionError(
+            f"{cls.codec_id} takes no param {unknown[0]!r}", hint=f"its params: {taken}"
+        )
+    try:
+        defaults = cls(**_context_kwargs(cls, context)).get_params()
+    except NzarcError as unavailable:  # e.g. its model is not installed: refuse bad params first
+        _refusal(cls, params, lambda: cls(**params, **_context_kwargs(cls, context)))
+        raise unavailable
+    try:
+        return _from_params(cls, {**defaults, **params}, context)
+    except CodecOptionError:
+        if "level" in params and has_levels(cls):
+            try:  # is it the level that is refused?
+                _from_params(cls, {**defaults, "level": params["level"]}, context)
+            except CodecOptionError:
+                raise level_refused(cls) from None
+        raise
