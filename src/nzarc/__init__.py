@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from nzarc.api import create
     from nzarc.api import open_archive as open
     from nzarc.codecs.context import CodecContext
+    from nzarc.events import ProgressEvent
     from nzarc.format.member import Member
     from nzarc.options import WriterOptions
-    from nzarc.pipeline import ProgressEvent
     from nzarc.policy import DecodePolicy
     from nzarc.reader import ArchiveInfo, ArchiveReader, MemberData, TestReport
     from nzarc.writer import ArchiveWriter, WriteStats

@@ -293,4 +293,5 @@ class ChunkStream:
             target = padme(length + 5)
             self._segments.write(encode_pad(target - length - 5))
         self._segments.write(encode_trailer(index_offset, self._segments.plaintext_len))
+        assert isinstance(self._segments, SegmentWriter), "the index is written after sealing"
         self._segments.close()

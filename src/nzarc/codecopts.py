@@ -67,7 +67,7 @@ def _from_params(cls: type[Codec], params: CodecParams, context: CodecContext | 
     """``cls.from_params(params)`` (with ``context`` for codecs that take one), refusals as
     :func:`_refusal` says."""
     kwargs = _context_kwargs(cls, context)
-    return _refusal(cls, params, lambda: cls.from_params(params, **kwargs))  # type: ignore[call-arg]
+    return _refusal(cls, params, lambda: cls.from_params(params, **kwargs))
 
 
 def configured(

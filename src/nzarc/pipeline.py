@@ -7,6 +7,7 @@ candidate with the smallest output (ties: lowest slot), computed independently p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from typing import Any
@@ -128,7 +129,7 @@ class ChunkEncoder:
             (
                 part,
                 self.executor.submit(
-                    _guard, codec, lambda p=part: _call_many(codec, "encode_many", p, self.cancel)
+                    _guard, codec, functools.partial(_call_many, codec, "encode_many", part, self.cancel)
                 ),
             )
             for part in _parts(codec, chunks, self.jobs)
@@ -202,7 +203,7 @@ class ChunkEncoder:
             except CodecError:  # EncodeDeclined or plain: isolate the chunk(s) declined
                 for chunk in part:
                     try:
-                        results.append(_guard(codec, lambda c=chunk: codec.encode(c)))
+                        results.append(_guard(codec, functools.partial(codec.encode, chunk)))
                     except CodecError:
                         results.append(None)
         return results
@@ -268,7 +269,7 @@ class ChunkDecoder:
             for part in _parts(codec, idx, self.jobs):
                 pairs = [(items[i][1], items[i][2]) for i in part]
                 fut = self.executor.submit(
-                    _guard, codec, lambda p=pairs, c=codec: _call_many(c, "decode_many", p, self.cancel)
+                    _guard, codec, functools.partial(_call_many, codec, "decode_many", pairs, self.cancel)
                 )
                 futures.append((part, fut))
         return lambda: self._finish(items, futures)

@@ -25,7 +25,7 @@ from nzarc.errors import LimitExceeded, UsageError
 from nzarc.events import ProgressEvent, ProgressSink
 from nzarc.format import limits
 from nzarc.format.frames import encode_entry, encode_finish
-from nzarc.format.header import Header
+from nzarc.format.header import Header, Stanza
 from nzarc.format.layout import KEY_LEN, MODE_MASK, SALT_LEN, SHA256_LEN, SUITE_NONE
 from nzarc.format.member import Entry, Member, NameSet
 from nzarc.format.paths import validate_link_target, validate_member_name
@@ -104,6 +104,7 @@ class ArchiveWriter:
 
         if encrypt:
             file_key = self._rng(KEY_LEN)
+            stanzas: tuple[Stanza, ...]
             if passphrase is not None:
                 stanzas = (wrap_argon2id(passphrase, file_key, self._rng, argon2),)
             else:

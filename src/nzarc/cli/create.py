@@ -9,7 +9,7 @@ import stat
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from nzarc.atomic import AtomicOutput as _AtomicOutput
 from nzarc.atomic import OutputIsDirectory, check_target
@@ -226,7 +226,7 @@ def _create(args: argparse.Namespace, context: Any, to_stdout: bool) -> int:
             old = os.stat(args.output)
             skip.add((old.st_dev, old.st_ino))
         out = _AtomicOutput(args.output, force=args.force)
-        sink = out.file
+        sink = cast(IO[bytes], out.file)  # a NamedOutput: the binary-file methods the writer uses
         tmp = os.fstat(sink.fileno())
         skip.add((tmp.st_dev, tmp.st_ino))
     walk = WalkOptions(

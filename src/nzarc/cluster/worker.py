@@ -31,7 +31,7 @@ def plugin_name(model: tuple[str, int]) -> str:
     return f"nzarc-model-{sha}-{act_levels}"
 
 
-class ModelPlugin(WorkerPlugin):  # type: ignore[misc]
+class ModelPlugin(WorkerPlugin):
     """Loads the pinned model ``(sha256, act_levels)`` once on each worker (module docstring)."""
 
     def __init__(self, model: tuple[str, int], home: str | None, install: str) -> None:
@@ -66,7 +66,7 @@ def probe(name: str, dask_worker: Any = None) -> str | None:
     """None when this worker holds the plugin's model, else why not (for ``Client.run``)."""
     worker = dask_worker if dask_worker is not None else get_worker()
     plugin = worker.plugins.get(name)
-    if plugin is None:
+    if not isinstance(plugin, ModelPlugin):
         return "the nzarc model plugin is not set up on this worker"
     if plugin.model is None:
         return f"{plugin.error or 'the model did not load'} (host {socket.gethostname()})"
@@ -75,8 +75,8 @@ def probe(name: str, dask_worker: Any = None) -> str | None:
 
 def _model(name: str) -> Any:
     plugin = get_worker().plugins.get(name)
-    if plugin is None or plugin.model is None:
-        why = plugin.error if plugin is not None else "no nzarc model plugin"
+    if not isinstance(plugin, ModelPlugin) or plugin.model is None:
+        why = plugin.error if isinstance(plugin, ModelPlugin) else "no nzarc model plugin"
         raise ClusterError(f"worker {get_worker().address} cannot code windows: {why}")
     return plugin.model
 

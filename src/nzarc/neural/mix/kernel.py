@@ -476,7 +476,7 @@ def _code_token(
             chk = v & 255
             e = np.int64(ctab[lane, k, i])
             if (e & 255) != chk:
-                e = (32768 << 16) | chk
+                e = np.int64((32768 << 16) | chk)
                 ctab[lane, k, i] = np.uint32(e)
             slots[k] = i
             x[1 + k] = stt[e >> 16] if ((e >> 8) & 255) > 0 else 0
@@ -557,7 +557,7 @@ def _code_token(
         if sc[lane, 2] == 0:
             cand = mtab[lane, mi]
             if cand > 0:
-                n = 0
+                n = np.int64(0)
                 while (
                     n < 64
                     and cand - 1 - n >= 0
