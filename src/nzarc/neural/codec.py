@@ -69,16 +69,24 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from nzarc.codecs.context import DEFAULT_CONTEXT, CodecContext
 from nzarc.codecs.contract import Codec, ModelPin
 from nzarc.errors import CodecError, CodecParamsError, EncodeDeclined, ModelMismatch, NzarcError
+from nzarc.neural.chunklayout import MAX_TOKENS_PER_BYTE, chunk_bytes, parse_chunk
+from nzarc.neural.modelaccess import (
+    DEFAULT_MODEL_NAME,
+    INSTALL_HINT,
+    load_codec_model,
+    model_installed,
+    model_store,
+    register_model,
+    runtime_options,
+)
 from nzarc.neural.modelwork import CodecModel, report, set_progress_hook
-from nzarc.neural.runtime.options import RuntimeOptions
 from nzarc.neural.store import SMOLLM2_MODEL_SHA256
 from nzarc.neural.textdetect import looks_like_text
-from nzarc.neural.varint import get_varint, put_varint
 from nzarc.neural.windowcode import decode_jobs, encode_windows
 from nzarc.signals import CancelToken
 
 if TYPE_CHECKING:
-    from nzarc.neural.store import ModelStore
+    pass
 
 __all__ = [
     "NeuralCodec",
@@ -91,17 +99,13 @@ __all__ = [
     "set_progress_hook",
 ]
 
-DEFAULT_MODEL_NAME = "smollm2-135m"
 #: SHA-256 of the default model file; the meaning of params without ``"model"``.
 DEFAULT_MODEL_SHA256 = SMOLLM2_MODEL_SHA256
-INSTALL_HINT = f"run `nzarc model install {DEFAULT_MODEL_NAME}`"
 DEFAULT_WINDOW = 4096
 #: Activation precision written by default (see the module docstring).
 DEFAULT_ACT_LEVELS = 2
 MIN_WINDOW = 8
 MAX_WINDOW = 8192
-#: The tokenizer emits at most two tokens per input byte (an escape pair).
-MAX_TOKENS_PER_BYTE = 2
 #: Memory budget of one decoding batch (KV caches and frequency tables), in bytes.
 DEFAULT_DECODE_MEMORY = 2 << 30
 #: Largest raw_len / coded length read or written (about 4x the best measured on text, ~8).
@@ -116,39 +120,11 @@ MAX_LANES = 64
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _ID = "nzarc.neural"
 
-_REGISTERED: dict[str, CodecModel] = {}
-_REGISTERED_LOCK = threading.Lock()
-
-
-def register_model(model: CodecModel) -> str:
-    """Make an already loaded model usable by SHA-256 in this process (tests, tools).
-
-    Returns the model's ``weights_sha256``. Registered models are looked up
-    before the model store.
-    """
-    sha = str(model.weights_sha256)
-    with _REGISTERED_LOCK:
-        _REGISTERED[sha] = model
-    return sha
-
-
-def runtime_options(context: CodecContext) -> RuntimeOptions:
-    """The runtime options a codec context selects (device and routes; never the bytes)."""
-    return RuntimeOptions(device=context.device, kernels=context.kernels, matmul=context.matmul)
-
-
-def _store() -> ModelStore:
-    from nzarc.neural.store import ModelStore
-
-    return ModelStore.default()
-
-
 def _default_model_sha() -> str:
     """The SHA-256 of the installed default model; ModelMismatch when none is installed."""
-    from nzarc.neural.store import SMOLLM2_MODEL_SHA256
 
     try:
-        store = _store()
+        store = model_store()
         if store.find_sha(SMOLLM2_MODEL_SHA256) is not None:
             return SMOLLM2_MODEL_SHA256
         entry = store.find(DEFAULT_MODEL_NAME)
@@ -159,45 +135,6 @@ def _default_model_sha() -> str:
     if entry is None:
         raise ModelMismatch(f"{_ID}: the model {DEFAULT_MODEL_NAME} is not installed", hint=INSTALL_HINT)
     return str(entry.sha256)
-
-
-def _model_installed(sha: str) -> bool:
-    with _REGISTERED_LOCK:
-        if sha in _REGISTERED:
-            return True
-    try:
-        return _store().path_for(sha).is_file()
-    except Exception:
-        return False
-
-
-def _load(sha: str, options: RuntimeOptions) -> CodecModel:
-    with _REGISTERED_LOCK:
-        model = _REGISTERED.get(sha)
-    if model is not None:
-        return model
-    from nzarc.neural.resources import check_runtime_memory, memory_failure
-
-    try:
-        path = _store().path_for(sha)
-    except Exception:  # a missing model is reported below, after the memory check
-        path = None
-    check_runtime_memory(path)  # before torch/numba: under a low limit they abort the process
-    try:
-        from nzarc.neural.runtime import load_model
-    except (ImportError, OSError, MemoryError) as exc:
-        raise (memory_failure("torch and the neural runtime", exc) or exc) from None
-    try:
-        if path is None:
-            path = _store().path_for(sha)  # ModelMismatch: not installed
-        return load_model(path, options, weights_sha256=sha)
-    except NzarcError:
-        raise
-    except Exception as exc:
-        memory = memory_failure(f"model {sha[:16]}…", exc)
-        if memory is not None:
-            raise memory from None
-        raise ModelMismatch(f"{_ID}: cannot load model {sha[:16]}…: {exc}", hint=INSTALL_HINT) from None
 
 
 def __getattr__(name: str) -> Any:
@@ -274,7 +211,7 @@ class NeuralCodec(Codec):
             model = _default_model_sha()
         if not isinstance(model, str) or not _SHA_RE.match(model):
             raise CodecParamsError(f"{_ID}: param 'model' must be a lowercase hex SHA-256, got {model!r}")
-        if not _model_installed(model):
+        if not model_installed(model):
             raise ModelMismatch(
                 f"{_ID}: model {model} is not installed",
                 hint=f"{INSTALL_HINT} (the archive needs the model with SHA-256 {model})",
@@ -347,7 +284,7 @@ class NeuralCodec(Codec):
     def _model(self) -> CodecModel:
         with self._lock:
             if self._model_obj is None:
-                model = _load(self.model_sha, self._runtime_options)
+                model = load_codec_model(self.model_sha, self._runtime_options)
                 if self.window > int(model.max_len):
                     raise CodecParamsError(
                         f"{_ID}: window {self.window} exceeds the model's longest window {model.max_len}"
@@ -396,7 +333,7 @@ class NeuralCodec(Codec):
             from nzarc.neural.mix.lanes import encode_chunks
 
             report("encode-bytes", sum(len(c) for c in chunks))
-            return [_layout(t, s) for t, s in zip(token_lists, encode_chunks(model, token_lists, n, self.lanes, cancel), strict=True)]
+            return [chunk_bytes(len(t), s) for t, s in zip(token_lists, encode_chunks(model, token_lists, n, self.lanes, cancel), strict=True)]
         windows: list[list[int]] = []
         owner: list[int] = []
         for ci, toks in enumerate(token_lists):
@@ -410,59 +347,27 @@ class NeuralCodec(Codec):
             streams = encode_windows(model, windows, cancel)
         else:
             streams = runner.encode_windows(self._work_key(), windows, _reporter("encode"), _check(cancel))
-        outputs: list[bytearray] = []
-        for toks in token_lists:
-            out = bytearray()
-            put_varint(out, len(toks))
-            outputs.append(out)
         per_chunk: list[list[bytes]] = [[] for _ in chunks]
         for wi, ci in enumerate(owner):
             per_chunk[ci].append(streams[wi])
-        for out, parts in zip(outputs, per_chunk, strict=True):
-            for s in parts:
-                put_varint(out, len(s))
-            for s in parts:
-                out += s
-        return [bytes(o) for o in outputs]
+        return [chunk_bytes(len(t), parts) for t, parts in zip(token_lists, per_chunk, strict=True)]
 
     # ------------------------------------------------------------------ decoding
 
     def _parse(self, data: bytes, raw_len: int) -> tuple[int, list[bytes]]:
         """Validate a chunk's layout; return (token count, window streams)."""
-        if not isinstance(raw_len, int) or isinstance(raw_len, bool) or raw_len < 0:
-            raise CodecError(f"{_ID}: invalid raw length {raw_len!r}")
-        data = bytes(data)
-        total, pos = get_varint(data, 0, MAX_TOKENS_PER_BYTE * raw_len, "token count")
-        if raw_len and not total:
-            raise CodecError(f"{_ID}: no tokens for a {raw_len}-byte chunk")
-        if not total:
-            if pos != len(data):
-                raise CodecError(f"{_ID}: {len(data) - pos} bytes after an empty chunk")
-            return 0, []
-        n = self.window
-        count = -(-total // n)
-        model = self._model()
-        per_symbol = -(-int(model.freq_bits) // 8)
-        lengths = []
-        for w in range(count):
-            symbols = min(n, total - w * n)
-            if self.bitstream == 2:
-                from nzarc.neural.mix.lanes import stream_limit
+        if self.bitstream == 2:
+            from nzarc.neural.mix.lanes import stream_limit
 
-                limit = stream_limit(int(model.vocab_size), symbols)
-            else:
-                limit = per_symbol * symbols + 1
-            length, pos = get_varint(data, pos, limit, "window length")
-            lengths.append(length)
-        if sum(lengths) != len(data) - pos:
-            raise CodecError(
-                f"{_ID}: window lengths add up to {sum(lengths)} bytes, the chunk holds {len(data) - pos}"
-            )
-        streams = []
-        for length in lengths:
-            streams.append(data[pos : pos + length])
-            pos += length
-        return total, streams
+            def limit(symbols: int) -> int:
+                return stream_limit(int(self._model().vocab_size), symbols)
+
+        else:
+
+            def limit(symbols: int) -> int:
+                return -(-int(self._model().freq_bits) // 8) * symbols + 1
+
+        return parse_chunk(data, raw_len, self.window, limit)
 
     def decode(self, data: bytes, raw_len: int) -> bytes:
         return self.decode_many([(data, raw_len)])[0]
@@ -529,14 +434,3 @@ class NeuralCodec(Codec):
                 raise CodecError(f"{_ID}: chunk decoded to {len(out)} bytes, expected {items[ci][1]}")
             results[ci] = out
         return results
-
-
-def _layout(tokens: list[int], streams: list[bytes]) -> bytes:
-    """A chunk: ``varint(T)``, the stream lengths, the streams."""
-    out = bytearray()
-    put_varint(out, len(tokens))
-    for s in streams:
-        put_varint(out, len(s))
-    for s in streams:
-        out += s
-    return bytes(out)
