@@ -183,7 +183,7 @@ def test_interrupted_wait_sets_the_cancel_token() -> None:
     import _thread
     from concurrent.futures import Future
 
-    from nzarc.pipeline import wait_result
+    from nzarc.workers import wait_result
 
     never: Future[int] = Future()
     token = CancelToken()
@@ -199,8 +199,8 @@ def test_interrupted_wait_sets_the_cancel_token() -> None:
 
 def test_aborted_executor_cancels_running_codec_work() -> None:
     """``shutdown(cancel_futures=True)`` (an aborted archive) sets the token the codecs see."""
-    from nzarc.pipeline import make_executor
     from nzarc.signals import Cancelled
+    from nzarc.workers import make_executor
 
     ex = make_executor(1)
     started = threading.Event()

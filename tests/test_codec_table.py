@@ -11,7 +11,7 @@ import pytest
 from helpers_format import NoSeekWriter, SeededRng, read_all
 
 from nzarc.format.layout import PRELUDE_LEN
-from nzarc.pipeline import CodecPlan, EncodedGroup, smallest_table
+from nzarc.planning import CodecPlan, EncodedGroup, smallest_table
 from nzarc.writer import SEAL_CHUNKS, ArchiveWriter
 
 # ---------------------------------------------------------------------------- smallest_table

@@ -15,7 +15,8 @@ from nzarc.codecs.xz import XzCodec
 from nzarc.codecs.zstd import ZstdCodec
 from nzarc.errors import CodecError, CodecParamsError, EncodeDeclined, IntegrityError
 from nzarc.format.header import CodecEntry
-from nzarc.pipeline import ChunkEncoder, CodecPlan, _guard_build, plan_codecs
+from nzarc.pipeline import ChunkEncoder, _guard_build
+from nzarc.planning import CodecPlan, plan_codecs
 
 
 def test_the_classes_are_codec_errors_and_distinct() -> None:

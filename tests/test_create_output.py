@@ -14,7 +14,7 @@ from cli_support import run_nzarc
 from nzarc.cli import _AtomicOutput, build_parser
 from nzarc.codecs.zstd import ZstdCodec
 from nzarc.levels import CodecOptionError
-from nzarc.pipeline import AUTO_ZSTD_LEVEL, check_level, plan_codecs
+from nzarc.planning import AUTO_ZSTD_LEVEL, check_level, plan_codecs
 
 PW = {"NZARC_PASSPHRASE": "correct horse battery staple"}
 

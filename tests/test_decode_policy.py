@@ -15,7 +15,7 @@ import nzarc
 from fuzz import surgery
 from nzarc.codecs.zstd import ZstdCodec
 from nzarc.errors import CodecRefused, LimitExceeded, UnsupportedCodec
-from nzarc.pipeline import plan_codecs
+from nzarc.planning import plan_codecs
 from nzarc.policy import DecodePolicy, parse_codec_list
 
 ZEROS = bytes(200_000)

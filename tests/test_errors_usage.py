@@ -52,8 +52,8 @@ def test_writer_argument_checks_are_usage_errors(kwargs: dict, message: str) -> 
 
 def test_pipeline_and_policy_checks_are_usage_errors() -> None:
     from nzarc.codecs.context import CodecContext
-    from nzarc.pipeline import default_jobs
     from nzarc.policy import parse_codec_list
+    from nzarc.workers import default_jobs
 
     with pytest.raises(errors.UsageError, match="jobs must be at least 1"):
         default_jobs(0)

@@ -10,7 +10,8 @@ import pytest
 from nzarc.codecs.contract import Codec
 from nzarc.errors import CodecError, FormatError, LimitExceeded
 from nzarc.format.header import CodecEntry
-from nzarc.pipeline import ChunkDecoder, ChunkEncoder, CodecPlan, plan_codecs
+from nzarc.pipeline import ChunkDecoder, ChunkEncoder
+from nzarc.planning import CodecPlan, plan_codecs
 
 
 class Halver(Codec):

@@ -312,7 +312,7 @@ def test_hash_queue_is_bounded() -> None:
 
 
 def test_allocator_tuning_respects_the_user(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nzarc.pipeline import tune_process_allocator
+    from nzarc.workers import tune_process_allocator
 
     monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
     assert tune_process_allocator() is False  # the user's malloc settings win

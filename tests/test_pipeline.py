@@ -1,5 +1,6 @@
-"""The writer's and reader's shared pipeline pieces (:mod:`nzarc.pipeline`): the codec plan
-for a codec choice, the smallest codec table, level checks and the default job count."""
+"""The writer's and reader's shared pipeline pieces: the codec plan for a codec choice, the
+smallest codec table and level checks (:mod:`nzarc.planning`), and the default job count
+(:mod:`nzarc.workers`)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from nzarc import pipeline
+from nzarc import workers
 from nzarc.errors import UnsupportedCodec
 from nzarc.levels import CodecOptionError
-from nzarc.pipeline import (
+from nzarc.planning import (
     AUTO_ZSTD_LEVEL,
     CodecPlan,
     EncodedGroup,
     check_level,
-    default_jobs,
     plan_codecs,
     smallest_table,
 )
+from nzarc.workers import default_jobs
 
 XZ_DEFAULT = {"level": 9, "extreme": True}
 
@@ -96,9 +97,9 @@ def test_check_level_accepts(codec: str, level: int | None) -> None:
 def test_default_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_jobs(3) == 3
     assert default_jobs(1) == 1
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 6)
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: 6)
     assert default_jobs(None) == 6
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: None)
+    monkeypatch.setattr(workers.os, "cpu_count", lambda: None)
     assert default_jobs(None) == 1
     for bad in (0, -2):
         with pytest.raises(ValueError, match="jobs must be at least 1"):

@@ -57,7 +57,7 @@ _LAZY = {
     "WriteStats": ("nzarc.writer", "WriteStats"),
     "WriterOptions": ("nzarc.options", "WriterOptions"),
     "Member": ("nzarc.format.member", "Member"),
-    "ProgressEvent": ("nzarc.pipeline", "ProgressEvent"),
+    "ProgressEvent": ("nzarc.events", "ProgressEvent"),
     "DecodePolicy": ("nzarc.policy", "DecodePolicy"),
     "CodecContext": ("nzarc.codecs.context", "CodecContext"),
 }

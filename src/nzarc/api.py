@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any, BinaryIO
 
 from nzarc.codecs.context import CodecContext
+from nzarc.events import ProgressEvent
 from nzarc.options import WriterOptions
-from nzarc.pipeline import ProgressEvent
 from nzarc.policy import DecodePolicy
 from nzarc.read.seekable import ArchiveInput
 from nzarc.reader import ArchiveReader
@@ -37,7 +37,7 @@ def create(
     field of ``options``. A bad value raises as :class:`~nzarc.options.WriterOptions` says.
     The archive is encrypted to ``passphrase`` or to the public keys ``recipients`` unless
     ``encrypt`` is false; ``rng`` replaces the random source (``os.urandom``), ``progress``
-    receives a :class:`~nzarc.pipeline.ProgressEvent` as members and chunks are written.
+    receives a :class:`~nzarc.events.ProgressEvent` as members and chunks are written.
     Any other keyword goes to :class:`~nzarc.writer.ArchiveWriter`.
     """
     writer_args: dict[str, Any] = dict(

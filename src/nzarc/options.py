@@ -48,7 +48,7 @@ class WriterOptions:
     (a ``ValueError``), a chunk or segment size out of bounds
     :class:`~nzarc.errors.LimitExceeded`. Whether ``codec`` and ``level``
     name an installed codec and a level it takes is checked when the codecs are built
-    (:func:`nzarc.pipeline.plan_codecs`).
+    (:func:`nzarc.planning.plan_codecs`).
 
     ``codec``: ``auto``, ``store``, ``zstd``, ``xz``, ``neural`` or a codec id. ``level``: the
     codec's level (``None``: its default). ``window``: the neural codec's window in tokens

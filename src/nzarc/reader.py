@@ -35,7 +35,7 @@ from nzarc.format.layout import MAC_LEN, PRELUDE_LEN, SUITE_NONE
 from nzarc.format.member import Member
 from nzarc.format.stream import PlainStream, iter_segments
 from nzarc.memberdigest import DigestDeferring
-from nzarc.pipeline import ChunkDecoder, build_decoders, default_jobs, make_executor
+from nzarc.pipeline import ChunkDecoder, build_decoders
 from nzarc.policy import DEFAULT_POLICY, DecodePolicy
 from nzarc.read.seekable import (
     ArchiveInput,
@@ -52,6 +52,7 @@ from nzarc.read.validator import (
     MemberStart,
     validate_frames,
 )
+from nzarc.workers import default_jobs, make_executor
 from nzarc.workqueue import HashPool
 
 __all__ = ["ArchiveReader", "ArchiveInfo", "MemberData", "TestReport"]

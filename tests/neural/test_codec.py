@@ -344,7 +344,7 @@ def test_plan_takes_the_window_and_writes_the_default_model_once(
     tiny, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import nzarc.neural.codec as codec_module
-    from nzarc.pipeline import plan_codecs
+    from nzarc.planning import plan_codecs
 
     sha = register_model(tiny)
     monkeypatch.setattr(codec_module, "_default_model_sha", lambda: sha)

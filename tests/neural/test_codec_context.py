@@ -17,7 +17,8 @@ from nzarc.neural.codec import NeuralCodec
 from nzarc.neural.modelwork import window_intervals
 from nzarc.neural.runtime import RuntimeOptions, load_model
 from nzarc.neural.tiny import build_tiny_model
-from nzarc.pipeline import build_decoders, plan_codecs
+from nzarc.pipeline import build_decoders
+from nzarc.planning import plan_codecs
 from nzarc.signals import Cancelled, CancelToken
 
 TEXT = b"An explicit context names the device; the bytes never depend on it.\n" * 30

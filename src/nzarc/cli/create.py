@@ -77,7 +77,7 @@ def _check_create_paths(args: argparse.Namespace) -> None:
 def _check_create_options(args: argparse.Namespace, to_stdout: bool) -> None:
     """Refuse a bad level or an existing output before any input is read or passphrase asked."""
     from nzarc.levels import CodecOptionError
-    from nzarc.pipeline import check_level
+    from nzarc.planning import check_level
 
     try:
         check_level(args.codec, args.level)
@@ -154,7 +154,7 @@ def _default_arcname(path: str) -> str:
 
 def cmd_create(args: argparse.Namespace) -> int:
     import nzarc
-    from nzarc.pipeline import tune_process_allocator
+    from nzarc.workers import tune_process_allocator
 
     tune_process_allocator()
 

@@ -33,7 +33,7 @@ __all__ = ["cmd_extract", "cmd_list", "cmd_test"]
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from nzarc.extract import extract_members
-    from nzarc.pipeline import tune_process_allocator
+    from nzarc.workers import tune_process_allocator
 
     tune_process_allocator()
 

@@ -1,0 +1,43 @@
+"""Progress reports: the one event type the library emits, and the sink that receives it.
+
+A sink is any callable taking a :class:`ProgressEvent`; it is passed in by the caller (the
+writer's ``progress``, a codec's :attr:`~nzarc.codecs.context.CodecContext.progress`), never
+installed globally. A sink must be cheap and thread-safe: codecs report from worker threads.
+It ignores kinds it does not know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["ProgressEvent", "ProgressSink", "MODEL_KINDS"]
+
+#: Kinds a codec running a model reports, each with ``tokens``: ``encode`` / ``decode``
+#: (tokens finished), ``encode-planned`` / ``decode-planned`` (tokens a call will process,
+#: before it starts), ``encode-bytes`` / ``decode-bytes`` (a call starts on the reporting
+#: thread; ``tokens`` holds its raw bytes).
+MODEL_KINDS = frozenset(
+    f"{op}{suffix}" for op in ("encode", "decode") for suffix in ("", "-planned", "-bytes")
+)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """A progress report. ``kind``: ``member`` (a member starts; ``name``), ``chunk`` (a chunk
+    was written: ``bytes_in`` raw, ``bytes_out`` encoded, ``chunks`` 1), ``skip`` (a special
+    file was not archived; ``name``), ``done`` (totals), or one of :data:`MODEL_KINDS`
+    (``tokens``)."""
+
+    kind: str
+    name: str | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    chunks: int = 0
+    tokens: int = 0
+
+
+class ProgressSink(Protocol):
+    """Receives progress events (see the module docstring for its duties)."""
+
+    def __call__(self, event: ProgressEvent) -> None: ...
