@@ -10,6 +10,7 @@ from nzarc.codecs.context import CodecContext
 from nzarc.events import ProgressEvent
 from nzarc.options import WriterOptions
 from nzarc.policy import DecodePolicy
+from nzarc.read.seekable import ArchiveInput
 from nzarc.reader import ArchiveReader
 from nzarc.writer import ArchiveWriter, WriteStats
 
@@ -64,7 +65,7 @@ def _write(
 
 
 def open_archive(
-    source: BinaryIO | IO[bytes] | str | os.PathLike[str],
+    source: ArchiveInput | str | os.PathLike[str],
     *,
     passphrase: str | bytes | None = None,
     identities: Sequence[str | bytes] = (),

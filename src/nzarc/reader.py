@@ -19,7 +19,7 @@ import functools
 import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 from nzarc.codecs.context import CodecContext
 from nzarc.codecs.contract import Codec
@@ -37,7 +37,13 @@ from nzarc.format.stream import PlainStream, iter_segments
 from nzarc.memberdigest import DigestDeferring
 from nzarc.pipeline import ChunkDecoder, build_decoders
 from nzarc.policy import DEFAULT_POLICY, DecodePolicy
-from nzarc.read.seekable import LoadedIndex, SeekablePayload, Source, iter_selected
+from nzarc.read.seekable import (
+    ArchiveInput,
+    LoadedIndex,
+    SeekablePayload,
+    Source,
+    iter_selected,
+)
 from nzarc.read.validator import (
     Event,
     IndexSeen,
@@ -126,7 +132,7 @@ class ArchiveReader(DigestDeferring):
 
     def __init__(
         self,
-        source: IO[bytes] | BinaryIO | str | os.PathLike[str],
+        source: ArchiveInput | str | os.PathLike[str],
         *,
         passphrase: str | bytes | None = None,
         identities: Sequence[str | bytes] = (),

@@ -8,7 +8,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from nzarc.cli.cluster import cluster_scope
 from nzarc.cli.common import (
@@ -24,6 +24,11 @@ from nzarc.cli.source import decode_policy, open_reader
 from nzarc.display import non_utf8_hex, printable
 from nzarc.progress import Progress, format_bytes
 from nzarc.selection import Selection
+
+if TYPE_CHECKING:
+    from nzarc.codecs.context import CodecContext
+    from nzarc.format.index import MemberListing
+    from nzarc.format.member import Member
 
 __all__ = ["cmd_extract", "cmd_list", "cmd_test"]
 
@@ -42,7 +47,7 @@ def _extract(args: argparse.Namespace, context: Any) -> int:
 
     prog = make_progress(args)
 
-    def on_progress(member: Any, nbytes: int) -> None:
+    def on_progress(member: Member, nbytes: int) -> None:
         if nbytes == 0:
             prog.member(member.name)
         else:
@@ -78,9 +83,9 @@ def _extract(args: argparse.Namespace, context: Any) -> int:
 def _extract_to_stdout(
     args: argparse.Namespace,
     wanted: list[str] | None,
-    on_progress: Callable[[Any, int], None],
+    on_progress: Callable[[Member, int], None],
     prog: Progress,
-    context: Any,
+    context: CodecContext | None,
 ) -> int:
     """extract -O: the selected files' contents on stdout; nothing on the file system."""
     from nzarc.tostream import copy_members
@@ -118,7 +123,7 @@ def _normalize_member_arg(name: str) -> str:
     return name.rstrip("/") or name
 
 
-def _mode_string(member: Any) -> str:
+def _mode_string(member: Member) -> str:
     kind = {"dir": "d", "symlink": "l"}.get(member.type, "-")
     return kind + stat.filemode(member.mode & 0o7777)[1:]
 
@@ -130,22 +135,21 @@ def _mtime_string(mtime_ns: int) -> str:
     return t.strftime("%Y-%m-%d %H:%M")
 
 
-def _member_dict(m: Any) -> dict[str, Any]:
+def _member_dict(m: Member) -> dict[str, str | int | None]:
     """A member for ``--json``; a name or link target that is not UTF-8 also gets
     ``name_hex``/``link_target_hex``, its exact bytes (``name`` then holds them as
     ``\\udcXX`` escapes, the ``surrogateescape`` form)."""
-    sha = getattr(m, "sha256", None)
-    out = {
+    out: dict[str, str | int | None] = {
         "name": m.name,
         "type": m.type,
         "mode": m.mode,
         "size": m.size,
         "mtime_ns": m.mtime_ns,
-        "sha256": sha.hex() if isinstance(sha, (bytes, bytearray)) else None,
-        "link_target": getattr(m, "link_target", None),
+        "sha256": m.sha256.hex() if m.sha256 is not None else None,
+        "link_target": m.link_target,
     }
-    for key in ("name", "link_target"):
-        exact = non_utf8_hex(out[key])
+    for key, text in (("name", m.name), ("link_target", m.link_target)):
+        exact = non_utf8_hex(text)
         if exact is not None:
             out[f"{key}_hex"] = exact
     return out
@@ -156,7 +160,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         policy = decode_policy(args)
         if policy is not None:  # refuse as extract would, though listing decodes nothing
             policy.check_reader(reader)
-        members: Any = reader.listing()  # decoded row by row, on each pass below
+        members: MemberListing | list[Member] = reader.listing()  # decoded row by row, on each pass below
     wanted = [_normalize_member_arg(m) for m in args.members] or None
     if wanted is not None:
         selection = Selection(wanted)
@@ -165,7 +169,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return _report_unmatched(wanted, (m.name for m in members))
 
 
-def _print_listing(args: argparse.Namespace, members: Any) -> None:
+def _print_listing(args: argparse.Namespace, members: MemberListing | list[Member]) -> None:
     if args.json:
         print_json([_member_dict(m) for m in members])
         return

@@ -8,12 +8,20 @@ import contextlib
 import io
 import sys
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from nzarc.cli.common import UsageError, warn
 from nzarc.cli.keys import read_keys
 from nzarc.errors import DecryptionError
 from nzarc.passphrase import resolve_passphrase, tty_available
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+    from nzarc.codecs.context import CodecContext
+    from nzarc.policy import DecodePolicy
+    from nzarc.read.seekable import ArchiveInput
+    from nzarc.reader import ArchiveReader
 
 __all__ = ["Replay", "decode_policy", "open_reader"]
 
@@ -78,25 +86,26 @@ class Replay(io.RawIOBase):
             self._seen += data
         return out + data
 
-    def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
+    def readinto(self, b: WriteableBuffer) -> int:
+        view = memoryview(b).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
         return len(data)
 
 
-def _wants_passphrase(reader: Any) -> bool:
+def _wants_passphrase(reader: ArchiveReader) -> bool:
     """True if the header carries a passphrase stanza (readable without a key)."""
     return "argon2id" in [str(k) for k in reader.header_info().recipients]
 
 
 def _open(
-    src: Any,
+    src: ArchiveInput,
     passphrase: str | None,
     identities: list[str],
     jobs: int | None,
-    policy: Any = None,
-    context: Any = None,
-) -> Any:
+    policy: DecodePolicy | None = None,
+    context: CodecContext | None = None,
+) -> ArchiveReader:
     from nzarc.api import open_archive
 
     return open_archive(
@@ -105,7 +114,7 @@ def _open(
     )  # fmt: skip
 
 
-def decode_policy(args: argparse.Namespace) -> Any:
+def decode_policy(args: argparse.Namespace) -> DecodePolicy | None:
     """The DecodePolicy from --codecs/--max-ratio (None when neither is given)."""
     codecs, ratio = getattr(args, "codecs", None), getattr(args, "max_ratio", None)
     if codecs is None and ratio is None:
@@ -116,7 +125,9 @@ def decode_policy(args: argparse.Namespace) -> Any:
 
 
 @contextlib.contextmanager
-def open_reader(args: argparse.Namespace, context: Any = None) -> Iterator[Any]:
+def open_reader(
+    args: argparse.Namespace, context: CodecContext | None = None
+) -> Iterator[ArchiveReader]:
     """Open ARCHIVE with the keys from -i/--passphrase-file/NZARC_PASSPHRASE; with
     none of those, prompt on the terminal when the archive wants a passphrase. ``jobs``
     (decoding threads) come from ``args.jobs``; ``context`` (a
@@ -124,21 +135,22 @@ def open_reader(args: argparse.Namespace, context: Any = None) -> Iterator[Any]:
     passphrase, identities = read_keys(args)
     jobs = getattr(args, "jobs", None)
     with _input_archive(args.archive) as raw:
-        src: Any = raw
+        src: ArchiveInput = raw
         if passphrase is None and not identities and tty_available():
             seekable = _is_seekable(raw)
-            if not seekable:
-                src = Replay(raw)
+            replay = None if seekable else Replay(raw)
+            if replay is not None:
+                src = replay
             start = raw.tell() if seekable else 0
             probe = _open(src, None, [], jobs)
             wants = _wants_passphrase(probe)
             if wants:
                 passphrase = resolve_passphrase(file=None, confirm=False, environ={})
             probe.close()
-            if seekable:
-                raw.seek(start)
+            if replay is not None:
+                replay.rewind()
             else:
-                src.rewind()
+                raw.seek(start)
         args.have_key = passphrase is not None or bool(identities)
         reader = _open(src, passphrase, identities, jobs, decode_policy(args), context)
         with reader:
@@ -146,7 +158,7 @@ def open_reader(args: argparse.Namespace, context: Any = None) -> Iterator[Any]:
             yield reader
 
 
-def _check_authenticated(args: argparse.Namespace, reader: Any) -> None:
+def _check_authenticated(args: argparse.Namespace, reader: ArchiveReader) -> None:
     """A key given on the command line means the user expects authenticated data: refuse
     an unencrypted archive then (it could be a forgery); only warn for NZARC_PASSPHRASE."""
     if reader.header_info().authenticated or not args.have_key:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
-from typing import IO, BinaryIO
+from typing import Protocol
 
 from nzarc.crypto.suites import SegmentAead
 from nzarc.errors import FormatError
@@ -36,7 +36,20 @@ from nzarc.memberdigest import MemberDigest
 from nzarc.pipeline import ChunkDecoder
 from nzarc.read.tail import check_tail
 
-__all__ = ["Source", "SeekablePayload", "LoadedIndex", "ChunkCursor", "iter_selected"]
+__all__ = ["ArchiveInput", "Source", "SeekablePayload", "LoadedIndex", "ChunkCursor", "iter_selected"]
+
+
+class ArchiveInput(Protocol):
+    """A binary file object an archive is read from: ``read`` always; ``seekable``,
+    ``tell`` and ``seek`` are used only when ``seekable()`` is true."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+    def seekable(self) -> bool: ...
+
+    def tell(self) -> int: ...
+
+    def seek(self, offset: int, whence: int = ..., /) -> int: ...
 
 
 class Source:
@@ -46,7 +59,7 @@ class Source:
     ``size`` the file's size (both 0 on a pipe); ``consumed`` counts the bytes read (the
     archive's size, once a pipe is drained)."""
 
-    def __init__(self, fileobj: IO[bytes] | BinaryIO) -> None:
+    def __init__(self, fileobj: ArchiveInput) -> None:
         self.f = fileobj
         self.seekable = False
         self.base = 0
