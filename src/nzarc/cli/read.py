@@ -42,7 +42,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         return _extract(args, context)
 
 
-def _extract(args: argparse.Namespace, context: Any) -> int:
+def _extract(args: argparse.Namespace, context: CodecContext) -> int:
     from nzarc.extract import extract_members
 
     prog = make_progress(args)
