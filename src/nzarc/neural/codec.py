@@ -64,6 +64,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, ClassVar
 
 from nzarc.codecs.context import DEFAULT_CONTEXT, CodecContext
@@ -209,20 +210,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _reporter(kind: str) -> Any:
-    """A ``done(tokens)`` callback that reports finished tokens of ``kind`` as progress."""
-
-    def done(tokens: int) -> None:
-        report(kind, tokens)
-
-    return done
-
-
-def _check(cancel: CancelToken | None) -> Any:
-    """The ``check()`` of ``cancel`` (None without one), for a window runner."""
-    return cancel.check if cancel is not None else None
-
-
 # ----------------------------------------------------------------------------- the codec
 
 
@@ -311,10 +298,6 @@ class NeuralCodec(Codec):
 
     # ------------------------------------------------------------------ model access
 
-    def _work_key(self) -> tuple[str, int]:
-        """What a window runner needs to run this codec's model: its SHA-256 and precision."""
-        return (self.model_sha, self.act_levels)
-
     def _model(self) -> Any:
         with self._lock:
             if self._model_obj is None:
@@ -365,11 +348,11 @@ class NeuralCodec(Codec):
                 owner.append(ci)
         report("encode-bytes", sum(len(c) for c in chunks))
         report("encode-planned", sum(len(w) for w in windows))
-        runner = self.context.windows
+        runner, check = self.context.windows, cancel.check if cancel is not None else None
         if runner is None or not windows:
             streams = encode_windows(model, windows, cancel)
         else:
-            streams = runner.encode_windows(self._work_key(), windows, _reporter("encode"), _check(cancel))
+            streams = runner.encode_windows((self.model_sha, self.act_levels), windows, partial(report, "encode"), check)
         outputs: list[bytearray] = []
         for toks in token_lists:
             out = bytearray()
@@ -440,11 +423,11 @@ class NeuralCodec(Codec):
         report("decode-bytes", sum(items[ci][1] for ci in todo))
         report("decode-planned", sum(j[3] for j in jobs))
         pairs = [(j[2], j[3]) for j in jobs]
-        runner = self.context.windows
+        runner, check = self.context.windows, cancel.check if cancel is not None else None
         if runner is None:
             decoded = decode_jobs(model, pairs, self._decode_memory, cancel)
         else:
-            decoded = runner.decode_windows(self._work_key(), pairs, _reporter("decode"), _check(cancel))
+            decoded = runner.decode_windows((self.model_sha, self.act_levels), pairs, partial(report, "decode"), check)
         tokens: dict[tuple[int, int], list[int]] = {}
         for (ci, w, _, symbols), toks in zip(jobs, decoded, strict=True):
             if len(toks) != symbols:
