@@ -17,8 +17,10 @@ import torch
 from nzarc.errors import CodecError, CodecParamsError
 from nzarc.neural.codec import NeuralCodec, register_model
 from nzarc.neural.mix import kernel
-from nzarc.neural.mix.lanes import lane_windows
+from nzarc.neural.mix import lanes as lanes_module
+from nzarc.neural.mix.lanes import decode_state_bytes, lane_windows
 from nzarc.neural.mix.lmnodes import id_bits, path_counts
+from nzarc.neural.mix.tables import state_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 WINDOW = 32
@@ -93,17 +95,17 @@ def test_mixing_learns_the_chunks_repeats(tiny) -> None:
 
 
 #: Exact bytes of version 2 for the tiny seeded model (window 32, 2 lanes); see
-#: spec/NEURAL-MIX.md. Any change to the mixer, its constants or the layout changes them.
+#: spec/NEURAL-CODEC.md section 5. Any change to the mixer, its constants or the layout changes them.
 GOLDEN_TEXT = b"abc abc abcd abcd abcde abcde, the cat sat on the mat; the cat sat on the hat.\n" * 2
 GOLDEN_HEX = (
-    "60464d3610c184c9f0eadea2ce723da47fe297c9565cb483f629742558136228a3f804301bb52cb4"
-    "6ef85c1d8199c73e646a0296d0b90f1e41d2012e53ca370c0ca07e6eb7ebff555d97fffdf350eb08"
-    "99309665c8ffdbe02c5f0c40ab2ebf5283ee34e295bcf167db27d5fa09bd85eeb8ace502ccfefcce"
-    "a7f6f8a305e1e82c722ecd91167fc6767d47ac2b4e76a76898004ce1abe676613610b257faf7fee9"
-    "b4cea95c7a1f459e76ce7d60e718376feb87be0bbdf70394f8f189deb84e65f4fb01ac7ea2bcabb9"
-    "321cf6227c"
+    "60464d3810c184c9915a09721fdfbaa6d01db912c21f57b32345df0338b9843ff8451d7ddf06e0e1"
+    "e80655e18b8b2a811d5191aa78f1305f72259b68f86f25f6a62879d8949787a8c25bfffdf34cf3d8"
+    "f7221ebe55b08cfb1bf793612adb464995cbe6b701aae132268e3290e93ba1c05f4698ba3a0edc43"
+    "6838906c093770ff36206161270339c18fc4481d537377ad9a8551985163b32ee02f3474ffabd0a7"
+    "38431c1604a45e41ac3a4e640c3869388caa4e3e7479b2f8d732dfa907a4ba654f93595eb02ea982"
+    "234c6378020cb4"
 )
-GOLDEN_LOG_SHA256 = "be54040711bdfb513ca566ddc859ebd9b8d69d4518c2b94f06d9042a73811dcb"
+GOLDEN_LOG_SHA256 = "a09778117490c02e3e6c233d5bc8b3fa1b99cae3ba51b504abc2fe12005ef7a6"
 
 
 def test_golden_vectors(tiny) -> None:
@@ -184,8 +186,10 @@ def test_params(tiny) -> None:
         {"window": WINDOW, "version": 2},
         {"window": WINDOW, "version": 2, "lanes": 0},
         {"window": WINDOW, "version": 2, "lanes": 65},
+        {"window": WINDOW, "version": 2.0, "lanes": 2},
+        {"window": WINDOW, "version": True, "lanes": 2},
     ):
-        with pytest.raises(CodecParamsError):
+        with pytest.raises(CodecParamsError, match="param '(version|lanes)'"):
             NeuralCodec.from_params({"model": sha} | bad)
     assert NeuralCodec(model=sha, window=WINDOW).get_params().get("version") is None
 
@@ -195,3 +199,43 @@ def test_decode_memory_counts_the_mixer_state(tiny) -> None:
     v1 = NeuralCodec(model=sha, window=WINDOW)
     v2 = _codec(tiny, 4)
     assert v2.max_decode_memory(10_000) - v1.max_decode_memory(10_000) >= 4 * 4 * (1 << 18)
+
+
+def test_lanes_without_windows_cost_no_state(tiny) -> None:
+    """A small chunk declares, and a decoder allocates, state for the lanes that hold a
+    window only: a hostile ``lanes = 64`` on a one-window chunk costs one lane, not 64."""
+    vocab = tiny.vocab_size
+    one_lane = state_bytes(1, vocab, WINDOW)
+    assert decode_state_bytes(vocab, 10, WINDOW, 64) == one_lane
+    assert decode_state_bytes(vocab, 3 * WINDOW, WINDOW, 64) == state_bytes(3, vocab, WINDOW)
+    codec = _codec(tiny, 64)
+    data = b"tiny text, one window"
+    encoded = codec.encode(data)
+    assert codec.decode(encoded, len(data)) == data
+    v1 = NeuralCodec(model=register_model(tiny), window=WINDOW)
+    assert codec.max_decode_memory(len(data)) - v1.max_decode_memory(len(data)) < 8 * one_lane
+
+
+def test_state_groups_stay_within_the_chunks_bounds(tiny) -> None:
+    """Chunks decoded together never allocate more than the sum of their own bounds."""
+    vocab = tiny.vocab_size
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        lanes = int(rng.integers(1, 9))
+        totals = [int(t) for t in rng.integers(1, 40 * WINDOW, size=int(rng.integers(1, 7)))]
+        groups = lanes_module._state_groups(vocab, totals, WINDOW, lanes)
+        assert [ci for g in groups for ci in g] == list(range(len(totals)))
+        for g in groups:
+            rows = sum(min(lanes, -(-totals[ci] // WINDOW)) for ci in g)
+            cap = max(lanes_module._lane_capacity(totals[ci], WINDOW, lanes) for ci in g)
+            bound = sum(decode_state_bytes(vocab, totals[ci], WINDOW, lanes) for ci in g)
+            assert state_bytes(rows, vocab, cap) <= bound
+    # chunks of one size share one allocation
+    assert lanes_module._state_groups(vocab, [5 * WINDOW] * 4, WINDOW, 2) == [[0, 1, 2, 3]]
+
+
+def test_chunks_of_different_sizes_round_trip_in_one_call(tiny) -> None:
+    codec = _codec(tiny, 3)
+    parts = [LOG[: 40 + 37 * i] for i in range(4)] + [LOG * 2]
+    encoded = codec.encode_many(parts)
+    assert codec.decode_many([(e, len(p)) for e, p in zip(encoded, parts, strict=True)]) == parts

@@ -129,17 +129,17 @@ def test_initial_state_and_its_size() -> None:
     ctab, hist, mtab, mm, w, apm, sc = tables.new_state(1, vocab, cap)
     assert APM_ROW == apm[0, 0].tolist() and len(APM_ROW) == C["APM_KNOTS"]
     assert np.all(ctab == C["P_INIT"] << 16) and np.all(mm == C["MM_INIT"]) and not mtab.any()
-    assert w.shape == (1, 16 * bits, C["NIN"])
+    assert w.shape == (1, (16 + C["MIX2_SETS"]) * bits, C["NIN"])
     assert np.all(w[0, :, 0] == C["W_LM"]) and np.all(w[0, :, 1:-1] == C["W_MODEL"])
     assert np.all(w[0, :, -1] == C["W_BIAS"])
     per_lane = (
         4 * C["orders"] * 2 ** C["table_bits"] + 4 * cap + 4 * 2 ** C["match_bits"]
-        + 4 * C["MLB"] * bits + 4 * 16 * bits * C["NIN"] + 4 * C["APM_KNOTS"] * 2 ** C["apm_bits"]
+        + 4 * C["MLB"] * bits + 4 * (16 + C["MIX2_SETS"]) * bits * C["NIN"] + 4 * C["APM_KNOTS"] * 2 ** C["apm_bits"]
         + 8 * C["NSC"]
     )
     assert tables.state_bytes(3, vocab, cap) == 3 * per_lane
     assert sum(a.nbytes for a in (ctab, hist, mtab, mm, w, apm, sc)) == per_lane
-    assert "24,193,056" in SEC5 and per_lane - 4 * cap == 24_193_056
+    assert "24,324,128" in SEC5 and per_lane - 4 * cap == 24_324_128
 
 
 def test_weight_step_bound() -> None:
@@ -147,7 +147,9 @@ def test_weight_step_bound() -> None:
     step = -((-worst) >> C["LR_SHIFT"])  # the negative extreme, floor of the shift
     assert step == -(-worst // 2 ** C["LR_SHIFT"])
     assert f"({step} at `mixer_lr = {C['mixer_lr']}`" in SEC5
-    assert f"up to {(2**31 - 1 - C['W_LM']) // step:,} tokens" in SEC5
+    # the clamp keeps every weight, and every weight plus one step, inside int32
+    assert C["W_LIMIT"] + step + 1 < 2**20 < 2**31 and worst < 2**38
+    assert C["NIN"] * C["W_LIMIT"] * 2047 < 2**34
 
 
 # ----------------------------------------------------------------------------- spec-driven encoder
@@ -255,7 +257,7 @@ class _Lane:
         self.mtab: dict[int, int] = {}
         self.mm = [C["MM_INIT"]] * (C["MLB"] * self.B)
         first = [C["W_LM"]] + [C["W_MODEL"]] * (C["NIN"] - 2) + [C["W_BIAS"]]
-        self.w = [list(first) for _ in range(16 * self.B)]
+        self.w = [list(first) for _ in range((16 + C["MIX2_SETS"]) * self.B)]
         self.apm: dict[int, list[int]] = {}
         self.pos = self.mptr = self.mlen = 0
         self.buckets: set[int] = set()  # match length buckets used
@@ -310,9 +312,13 @@ class _Lane:
             else:
                 x.append(0)
             x.append(C["BIAS"])
-            ws = (mb * 4 + conf) * B + b
-            dot = sum(wj * xj for wj, xj in zip(self.w[ws], x, strict=True)) >> C["DOT_SHIFT"]
-            dot = _clamp(dot, -2047, 2047)
+            ws1 = (mb * 4 + conf) * B + b
+            ws2 = (16 + prev % C["MIX2_SETS"]) * B + b
+            dots = [
+                _clamp(sum(wj * xj for wj, xj in zip(self.w[ws], x, strict=True)) >> C["DOT_SHIFT"], -2047, 2047)
+                for ws in (ws1, ws2)
+            ]
+            dot = (dots[0] + dots[1]) >> 1
             pm = SQ[dot + 2047]
             actx = _mix32(ahash + node) & ((1 << C["apm_bits"]) - 1)
             row = self.apm.setdefault(actx, list(APM_ROW))
@@ -324,11 +330,12 @@ class _Lane:
                 enc.encode(65536 - p, p)
             else:
                 enc.encode(0, 65536 - p)
-            err = bit * 65536 - pm
-            self.w[ws] = [
-                ((wj + ((xj * err * C["mixer_lr"]) >> C["LR_SHIFT"]) + 2**31) % 2**32) - 2**31
-                for wj, xj in zip(self.w[ws], x, strict=True)
-            ]
+            for ws, d in zip((ws1, ws2), dots, strict=True):
+                err = bit * 65536 - SQ[d + 2047]
+                self.w[ws] = [
+                    _clamp(wj + ((xj * err * C["mixer_lr"]) >> C["LR_SHIFT"]), -C["W_LIMIT"], C["W_LIMIT"] - 1)
+                    for wj, xj in zip(self.w[ws], x, strict=True)
+                ]
             target = 65535 * bit
             ak = aj + (aw >> 6)
             row[ak] += (target - row[ak]) >> C["apm_rate"]

@@ -111,7 +111,7 @@ DEFAULT_DECODE_MEMORY = 2 << 30
 #: Largest raw_len / coded length read or written (about 4x the best measured on text, ~8).
 MAX_RATIO = 32
 #: Bitstream versions: 1 (the LM alone, the default writer) and 2 (the LM mixed with
-#: adaptive context models in lanes, spec/NEURAL-MIX.md), selected by the param "version".
+#: adaptive context models in lanes, spec/NEURAL-CODEC.md section 5), selected by the param "version".
 BITSTREAMS = (1, 2)
 #: Lanes of a version-2 chunk (param "lanes"): the default, and the bounds.
 DEFAULT_LANES = 8
@@ -203,7 +203,7 @@ class NeuralCodec(Codec):
 
         if act_levels not in ACT_LEVELS or isinstance(act_levels, bool) or not isinstance(act_levels, int):
             raise CodecParamsError(f"{_ID}: param 'act_levels' must be one of {', '.join(map(str, ACT_LEVELS))}")
-        if bitstream not in BITSTREAMS or isinstance(bitstream, bool):
+        if not isinstance(bitstream, int) or isinstance(bitstream, bool) or bitstream not in BITSTREAMS:
             raise CodecParamsError(f"{_ID}: param 'version' must be one of {', '.join(map(str, BITSTREAMS))}")
         if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= MAX_LANES:
             raise CodecParamsError(f"{_ID}: param 'lanes' must be an integer in 1..{MAX_LANES}")
@@ -422,9 +422,11 @@ class NeuralCodec(Codec):
         todo: list[int],
         cancel: CancelToken | None,
     ) -> list[bytes]:
-        """Version 2: every lane of every chunk in lockstep rounds (spec/NEURAL-MIX.md)."""
+        """Version 2: every lane of every chunk in lockstep rounds (spec/NEURAL-CODEC.md section 5)."""
         from nzarc.neural.mix.lanes import decode_chunks
 
+        if int(model.freq_bits) > 30:  # the decoder's prefix sums are int32
+            raise CodecError(f"{_ID}: frequency tables of {model.freq_bits} bits are not supported")
         report("decode-bytes", sum(items[ci][1] for ci in todo))
         decoded = decode_chunks(model, [parsed[ci] for ci in todo], self.window, self.lanes, self._decode_memory, cancel)
         results = [b""] * len(items)

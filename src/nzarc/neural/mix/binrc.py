@@ -87,6 +87,8 @@ def _rd_byte(data: np.ndarray, start: int, length: int, pos: int) -> int:
 @njit(cache=True)
 def _rd_bit(rd: np.ndarray, data: np.ndarray, p1: int) -> int:
     # rd: 0 code, 1 low, 2 range, 3 pos, 4 bad, 5 stream start, 6 stream length
+    if rd[4] != 0:  # an error is recorded: decode nothing more (the caller raises)
+        return 0
     r = rd[2] >> _FB
     q = rd[0] // r
     if q >= 65536:

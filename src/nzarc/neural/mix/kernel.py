@@ -8,7 +8,7 @@ order. :func:`encode_window` codes one window of a lane into a fresh range-coder
 (the spec/NEURAL-CODEC.md section 1 coder at ``freq_bits = 16``, one binary symbol per
 coded decision); :func:`decode_step` decodes one token for each of several lanes from the
 LM's inclusive cumulative table; both go through the same :func:`_code_token`, so the
-decoder updates every model exactly as the encoder did. spec/NEURAL-MIX.md defines the
+decoder updates every model exactly as the encoder did. spec/NEURAL-CODEC.md section 5 defines the
 models, constants and update order.
 """
 
@@ -40,7 +40,9 @@ from nzarc.neural.mix.tables import (
     _ST,
     _TB,
     M32,
+    MIX2_SETS,
     PARAMS,
+    W_LIMIT,
     _log2q16,
     _mix32,
     _squash,
@@ -168,8 +170,13 @@ def _code_token(
         dot = 0
         for j in range(_NIN):
             dot += w[lane, ws, j] * x[j]
-        dot = dot >> 16
-        dot = max(-2047, min(2047, dot))
+        dot1 = max(-2047, min(2047, dot >> 16))
+        ws2 = (16 + (prev & (MIX2_SETS - 1))) * bits + b
+        dot = 0
+        for j in range(_NIN):
+            dot += w[lane, ws2, j] * x[j]
+        dot2 = max(-2047, min(2047, dot >> 16))
+        dot = (dot1 + dot2) >> 1
         pm = _squash(dot, sq)
         # ---- APM on (previous token, node)
         actx = _mix32(ahash + node) & amask
@@ -189,9 +196,12 @@ def _code_token(
         else:
             bit = _rd_bit(rd, data, p)
         # ---- update, in a fixed order: mixer, APM, context slots, match strength
-        err = (bit << 16) - pm
+        err = (bit << 16) - _squash(dot1, sq)
         for j in range(_NIN):
-            w[lane, ws, j] += (x[j] * err * _LR) >> 20
+            w[lane, ws, j] = max(-W_LIMIT, min(W_LIMIT - 1, w[lane, ws, j] + ((x[j] * err * _LR) >> 20)))
+        err = (bit << 16) - _squash(dot2, sq)
+        for j in range(_NIN):
+            w[lane, ws2, j] = max(-W_LIMIT, min(W_LIMIT - 1, w[lane, ws2, j] + ((x[j] * err * _LR) >> 20)))
         target = 65535 * bit
         ak = aj + (aw >> 6)
         apm[lane, actx, ak] += (target - apm[lane, actx, ak]) >> _AR

@@ -48,9 +48,16 @@ def _lane_capacity(total: int, window: int, lanes: int) -> int:
     return max((len(r) for r in lane_windows(count, lanes)), default=0) * window
 
 
+def _used_lanes(total: int, window: int, lanes: int) -> list[int]:
+    """The lanes of a chunk of ``total`` tokens that hold windows: only they get state."""
+    return [j for j, r in enumerate(lane_windows(-(-total // window), lanes)) if len(r)]
+
+
 def decode_state_bytes(vocab_size: int, total_tokens: int, window: int, lanes: int) -> int:
-    """Bytes of mixer state a chunk of ``total_tokens`` tokens needs when decoding."""
-    return kernel.state_bytes(lanes, vocab_size, _lane_capacity(total_tokens, window, lanes))
+    """Bytes of mixer state a chunk of at most ``total_tokens`` tokens needs when decoding:
+    one lane state per lane that holds a window (at most ``min(L, W)``)."""
+    used = min(lanes, -(-total_tokens // window))
+    return kernel.state_bytes(max(1, used), vocab_size, _lane_capacity(total_tokens, window, lanes))
 
 
 def _prefill_counts(
@@ -111,9 +118,11 @@ def encode_chunks(
     for ci, toks in enumerate(token_lists):
         count = -(-len(toks) // window)
         streams: list[bytes] = []
-        state = kernel.new_state(lanes, vocab, _lane_capacity(len(toks), window, lanes))
-        for lane, wins in enumerate(lane_windows(count, lanes)):
-            for w in wins:
+        used = _used_lanes(len(toks), window, lanes)
+        state = kernel.new_state(max(1, len(used)), vocab, _lane_capacity(len(toks), window, lanes))
+        plan = lane_windows(count, lanes)
+        for lane, j in enumerate(used):
+            for w in plan[j]:
                 if cancel is not None:
                     cancel.check()
                 counts, tops = lm[first[ci] + w]
@@ -133,31 +142,71 @@ def decode_chunks(
     cancel: CancelToken | None = None,
 ) -> list[list[int]]:
     """The tokens of each ``(T, streams)`` chunk; the streams passed their length checks."""
+    vocab = int(model.vocab_size)
+    report("decode-planned", sum(t for t, _ in chunks))
+    tokens: list[list[list[int]]] = [[[] for _ in s] for _, s in chunks]
+    for group in _state_groups(vocab, [t for t, _ in chunks], window, lanes):
+        _decode_group(model, chunks, group, tokens, window, lanes, budget, cancel)
+    return [[t for win in chunk for t in win] for chunk in tokens]
+
+
+def _state_groups(vocab: int, totals: list[int], window: int, lanes: int) -> list[list[int]]:
+    """Consecutive chunks whose lanes share one state allocation: a group's state (its lanes
+    at the group's largest capacity) never exceeds the sum of its chunks' own
+    :func:`decode_state_bytes`, so decoding stays within ``max_decode_memory``."""
+    groups: list[list[int]] = []
+    rows = cap = bound = 0
+    for ci, total in enumerate(totals):
+        n = max(1, len(_used_lanes(total, window, lanes)))
+        c = _lane_capacity(total, window, lanes)
+        own = kernel.state_bytes(n, vocab, c)
+        if groups and kernel.state_bytes(rows + n, vocab, max(cap, c)) <= bound + own:
+            groups[-1].append(ci)
+            rows, cap, bound = rows + n, max(cap, c), bound + own
+        else:
+            groups.append([ci])
+            rows, cap, bound = n, c, own
+    return groups
+
+
+def _decode_group(
+    model: Any,
+    chunks: Sequence[tuple[int, list[bytes]]],
+    group: list[int],
+    tokens: list[list[list[int]]],
+    window: int,
+    lanes: int,
+    budget: int,
+    cancel: CancelToken | None,
+) -> None:
+    """Decode the chunks ``group`` in lockstep rounds into ``tokens[ci][w]``."""
     import torch
 
     vocab = int(model.vocab_size)
     bos = int(model.bos_id)
-    lane_base: list[int] = []
-    plans: list[list[range]] = []
-    capacity = 0
-    for total, streams in chunks:
-        lane_base.append(sum(len(p) for p in plans))
-        plans.append(lane_windows(len(streams), lanes))
+    lane_base: dict[int, int] = {}
+    plans: dict[int, list[range]] = {}
+    n_lanes = capacity = 0
+    for ci in group:
+        total, streams = chunks[ci]
+        full = lane_windows(len(streams), lanes)
+        plans[ci] = [full[j] for j in _used_lanes(total, window, lanes)]
+        lane_base[ci] = n_lanes
+        n_lanes += len(plans[ci])
         capacity = max(capacity, _lane_capacity(total, window, lanes))
-    state = kernel.new_state(max(1, sum(len(p) for p in plans)), vocab, capacity)
-    tokens: list[list[list[int]]] = [[[] for _ in s] for _, s in chunks]
-    rounds = max((len(r) for p in plans for r in p), default=0)
-    report("decode-planned", sum(t for t, _ in chunks))
+    state = kernel.new_state(max(1, n_lanes), vocab, capacity)
+    rounds = max((len(r) for ci in group for r in plans[ci]), default=0)
     for rnd in range(rounds):
         jobs: list[tuple[int, int, int, int]] = []  # (chunk, window, global lane, symbols)
-        for ci, (total, _) in enumerate(chunks):
+        for ci in group:
+            total = chunks[ci][0]
             for lane, wins in enumerate(plans[ci]):
                 if rnd < len(wins):
                     w = wins[rnd]
                     jobs.append((ci, w, lane_base[ci] + lane, min(window, total - w * window)))
         jobs.sort(key=lambda j: -j[3])
-        for group in decode_groups(model, [j[3] for j in jobs], budget):
-            sel = [jobs[k] for k in group]
+        for batch in decode_groups(model, [j[3] for j in jobs], budget):
+            sel = [jobs[k] for k in batch]
             rd, data = kernel.decode_start([chunks[ci][1][w] for ci, w, _, _ in sel])
             counts = [j[3] for j in sel]
             session = model.session(batch=len(sel), max_len=counts[0])
@@ -186,4 +235,3 @@ def decode_chunks(
                 raise CodecError("nzarc.neural: corrupt range-coded stream (bad termination)")
             for (ci, w, _, n), row in zip(sel, out, strict=True):
                 tokens[ci][w] = row[:n].tolist()
-    return [[t for win in chunk for t in win] for chunk in tokens]

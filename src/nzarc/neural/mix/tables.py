@@ -3,7 +3,7 @@ bitstream parameters, the lane state arrays, and the integer helpers the models 
 
 Contract: every value here is fixed by the bitstream (changing one changes the bytes);
 :func:`new_state` and :func:`state_bytes` agree exactly on the bytes a lane state holds.
-spec/NEURAL-MIX.md defines the models these feed.
+spec/NEURAL-CODEC.md section 5 defines the models these feed.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ PARAMS = {
     "count_limit": 60,  # adaptation-count cap of a context slot
     "match_min": 5,  # tokens hashed to find a match
     "match_bits": 18,  # slots of the match table: 2**match_bits
-    "mixer_lr": 12,  # mixer learning rate (see _update)
+    "mixer_lr": 128,  # mixer learning rate (see kernel._code_token's update)
     "apm_bits": 14,  # APM contexts: 2**apm_bits
     "apm_rate": 6,  # APM update shift
 }
@@ -192,8 +192,17 @@ _MB = PARAMS["match_bits"]
 _LR = PARAMS["mixer_lr"]
 _AB = PARAMS["apm_bits"]
 _AR = PARAMS["apm_rate"]
+# The bounds of spec/NEURAL-CODEC.md section 5.13 need these (a retuning must keep them).
+assert 1 <= _TB <= 24 and 1 <= _NORD and 1 <= _LIMIT <= 255 and 1 <= _MMIN
+assert 1 <= _MB <= 24 and 1 <= _LR <= 1024 and 1 <= _AB <= 24 and 0 <= _AR <= 16
 #: Mixer inputs: LM, orders 0..NORD-1, match, bias.
 _NIN = _NORD + 3
+#: Mixer weights are clamped to ``[-W_LIMIT, W_LIMIT - 1]`` (16.16 fixed point: +-8.0).
+W_LIMIT = 1 << 19
+#: Initial weights: the LM input, every context and the match input, the bias input.
+W_LM, W_MODEL, W_BIAS = 65536, 4096, 0
+#: Weight sets of the second mixer, selected by the previous token's low bits.
+MIX2_SETS = 256
 _MLB = 32  # match length buckets of the match model's strength table
 #: Scalars per lane: 0 position (tokens so far), 1 match pointer, 2 match length.
 _NSC = 4
@@ -201,7 +210,8 @@ _NSC = 4
 
 
 def _mixer_sets(bits: int) -> int:
-    return 4 * 4 * bits
+    """Weight sets: ``16 B`` of the first mixer, then ``MIX2_SETS B`` of the second."""
+    return 4 * 4 * bits + MIX2_SETS * bits
 
 
 def new_state(lanes: int, vocab_size: int, capacity: int) -> tuple[np.ndarray, ...]:
@@ -213,9 +223,9 @@ def new_state(lanes: int, vocab_size: int, capacity: int) -> tuple[np.ndarray, .
     mtab = np.zeros((lanes, 1 << _MB), dtype=np.int32)
     mm = np.full((lanes, _MLB * bits), 49152, dtype=np.int32)
     w = np.zeros((lanes, _mixer_sets(bits), _NIN), dtype=np.int32)
-    w[:, :, 0] = 65536
-    w[:, :, 1:] = 16384
-    w[:, :, _NIN - 1] = 0
+    w[:, :, 0] = W_LM
+    w[:, :, 1:] = W_MODEL
+    w[:, :, _NIN - 1] = W_BIAS
     apm = np.zeros((lanes, 1 << _AB, 33), dtype=np.int32)
     apm[:] = _SQ[np.clip(np.arange(33) * 128 - 2048, -2047, 2047) + 2047].astype(np.int32)
     sc = np.zeros((lanes, _NSC), dtype=np.int64)
@@ -250,7 +260,8 @@ def _mix32(x: int) -> int:
 
 @njit(cache=True)
 def _log2q16(x: int) -> int:
-    """``floor(65536 * log2(x))`` for ``1 <= x < 2**31``, by repeated squaring (exact)."""
+    """``65536 * log2(x)`` for ``1 <= x < 2**31`` by 16 truncated squarings: integer-exact
+    (the bitstream defines this procedure), within one unit below the true floor."""
     e = 0
     while (x >> (e + 1)) > 0:
         e += 1
