@@ -27,10 +27,13 @@ __all__ = ["build_decoders", "ChunkEncoder", "ChunkDecoder"]
 _T = TypeVar("_T")
 
 
-def _call_many(codec: Codec, method: str, items: Any, cancel: CancelToken) -> Any:
+def _call_many(
+    codec: Codec, method: str, items: Sequence[bytes] | Sequence[tuple[bytes, int]], cancel: CancelToken
+) -> list[bytes]:
     """``codec.encode_many(items)`` / ``decode_many``, passing ``cancel`` to codecs that take it."""
     fn = getattr(codec, method)
-    return fn(items, cancel=cancel) if codec.cancellable else fn(items)
+    out: list[bytes] = fn(items, cancel=cancel) if codec.cancellable else fn(items)
+    return out
 
 
 def build_decoders(
