@@ -111,3 +111,24 @@ def test_window_shorthand_equals_the_option(home: Path, tmp_path: Path) -> None:
     assert _codec_params(home, tmp_path / "m.nzarc", "nzarc.neural")["window"] == 256
     other = _create(home, tmp_path / "o.nzarc", text, "-c", "neural", "-m", "window=64")
     assert other != short  # the window reached the codec
+
+
+def test_the_bitstream_version_is_an_option_by_its_params_name(home: Path, tmp_path: Path) -> None:
+    """``-m version=2 -m lanes=L`` writes the version-2 bitstream, named as in the archive's
+    params (spec/NEURAL-CODEC.md section 5.1), and the archive extracts."""
+    import random
+
+    rng = random.Random(5)  # words in no order: compressible, but far below the codec's max_ratio
+    words = "the cat sat on a mat and then it ran off to see what was there".split()
+    data = " ".join(rng.choice(words) for _ in range(2500)).encode()
+    text = tmp_path / "words.txt"
+    text.write_bytes(data)
+    os.utime(text, ns=(MTIME_NS, MTIME_NS))
+    archive = tmp_path / "v2.nzarc"
+    _create(home, archive, text, "-c", "neural", "-m", "window=256", "-m", "version=2", "-m", "lanes=1")
+    params = _codec_params(home, archive, "nzarc.neural")
+    assert params["version"] == 2 and params["lanes"] == 1
+    run_nzarc("extract", "-C", tmp_path / "out", archive, home=home).assert_ok()
+    assert (tmp_path / "out" / "words.txt").read_bytes() == data
+    bad = run_nzarc("create", "--no-encrypt", "-c", "neural", "-m", "bitstream=2", "-o", tmp_path / "b.nzarc", text, home=home)
+    assert "bitstream" in bad.assert_clean_error(2).stderr

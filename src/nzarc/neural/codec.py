@@ -180,7 +180,7 @@ class NeuralCodec(Codec):
         window: int = DEFAULT_WINDOW,
         act_levels: int = DEFAULT_ACT_LEVELS,
         *,
-        bitstream: int = 1,
+        version: int = 1,
         lanes: int = DEFAULT_LANES,
         context: CodecContext | None = None,
     ) -> None:
@@ -193,7 +193,7 @@ class NeuralCodec(Codec):
 
         if act_levels not in ACT_LEVELS or isinstance(act_levels, bool) or not isinstance(act_levels, int):
             raise CodecParamsError(f"{_ID}: param 'act_levels' must be one of {', '.join(map(str, ACT_LEVELS))}")
-        if not isinstance(bitstream, int) or isinstance(bitstream, bool) or bitstream not in BITSTREAMS:
+        if not isinstance(version, int) or isinstance(version, bool) or version not in BITSTREAMS:
             raise CodecParamsError(f"{_ID}: param 'version' must be one of {', '.join(map(str, BITSTREAMS))}")
         if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= MAX_LANES:
             raise CodecParamsError(f"{_ID}: param 'lanes' must be an integer in 1..{MAX_LANES}")
@@ -209,7 +209,7 @@ class NeuralCodec(Codec):
         self.model_sha = model
         self.window = window
         self.act_levels = act_levels
-        self.bitstream = bitstream
+        self.bitstream = version
         self.lanes = lanes
         context = context or DEFAULT_CONTEXT
         if not isinstance(context, CodecContext):
@@ -246,7 +246,7 @@ class NeuralCodec(Codec):
             model=params.get("model", DEFAULT_MODEL_SHA256),
             window=params["window"],
             act_levels=params.get("act_levels", 1),
-            bitstream=params.get("version", 1),
+            version=params.get("version", 1),
             lanes=params.get("lanes", DEFAULT_LANES),
             context=context,
         )
