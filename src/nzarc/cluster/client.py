@@ -4,7 +4,9 @@ windows on its workers.
 Contracts: :func:`connect` imports ``distributed`` (missing: a
 :class:`~nzarc.errors.UsageError` with the ``pip install 'nzarc[dask]'`` hint), reaches the
 scheduler and a first worker within ``options.timeout`` seconds or raises
-:class:`~nzarc.errors.ClusterError`. The runner, before the first window of a model, registers
+:class:`~nzarc.errors.ClusterError`; a scheduler lost mid-job (not back within
+``options.timeout`` seconds, the client's reconnection bound) fails the job with a
+ClusterError that says so. The runner, before the first window of a model, registers
 a :class:`~nzarc.cluster.worker.ModelPlugin` for it and asks every worker whether the model
 loaded; a worker without it fails the job there, naming the worker and the install command.
 Windows go out as tasks (``pure=False``, ``options.retries``), at most ``inflight`` outstanding
@@ -247,10 +249,24 @@ class ClusterRunner:
             raise ClusterError(f"lost the Dask scheduler at {self._options.address} ({status})")
 
     def _lost(self, exc: BaseException) -> ClusterError:
+        if _connection_lost(exc) or getattr(self._client, "status", "running") != "running":
+            return ClusterError(
+                f"lost the Dask scheduler at {self._options.address} during the job "
+                f"({type(exc).__name__}: {exc})",
+                hint="the scheduler stopped or became unreachable and did not come back within "
+                f"{self._options.timeout:g} s (--scheduler-timeout); start it again and rerun",
+            )
         return ClusterError(
             f"the cluster at {self._options.address} failed the work: {type(exc).__name__}: {exc}",
             hint="check the scheduler and the workers' logs",
         )
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the client's connection to the scheduler closed."""
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(exc, CommClosedError)
 
 
 def _install_name(sha: str) -> str:
