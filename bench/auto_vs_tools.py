@@ -22,8 +22,6 @@ listed, because the neural attempt runs at about 1 kB/s on a 2-core CPU.
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import shutil
 import subprocess
@@ -32,20 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
-
-
-def _files() -> list[Path]:
-    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "MANIFEST.tsv")
-
-
-def _archive(path: Path, **opts: Any) -> tuple[int, dict[str, int]]:
-    import nzarc
-
-    out = io.BytesIO()
-    stats = nzarc.create(out, [path], **opts)
-    return len(out.getvalue()), dict(stats.chunks_per_codec)
+from bench.corpus_sizes import archive_size, codec_cell, corpus_rows, neural_installed, parse_args
 
 
 def _tool(argv: list[str], path: Path) -> int:
@@ -54,11 +39,11 @@ def _tool(argv: list[str], path: Path) -> int:
 
 def _row(path: Path, rel: str, recipient: str) -> dict[str, Any]:
     t0 = time.perf_counter()
-    auto_plain, per = _archive(path, codec="auto", encrypt=False)
+    auto_plain, per = archive_size(path, codec="auto", encrypt=False)
     t_auto = time.perf_counter() - t0
-    auto_enc, _ = _archive(path, codec="auto", recipients=[recipient])
-    zstd_n, _ = _archive(path, codec="zstd", level=19, encrypt=False)
-    xz_n, _ = _archive(path, codec="xz", encrypt=False)
+    auto_enc, _ = archive_size(path, codec="auto", recipients=[recipient])
+    zstd_n, _ = archive_size(path, codec="zstd", level=19, encrypt=False)
+    xz_n, _ = archive_size(path, codec="xz", encrypt=False)
     xz_t = _tool(["xz", "-9e", "-c", "-k"], path)
     zstd_t = _tool(["zstd", "-19", "-c", "-q"], path)
     return {
@@ -90,10 +75,9 @@ def _markdown(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        codecs = ", ".join(f"{k.split('.')[-1]} {v}" for k, v in sorted(r["codecs"].items()))
         lines.append(
             f"| {r['file']} | {r['bytes']} | {r['auto']} | {r['xz_9e']} | {r['zstd_19']} | "
-            f"{r['vs_tools']:.4f} | {r['vs_nzarc']:.4f} | {codecs} |"
+            f"{r['vs_tools']:.4f} | {r['vs_nzarc']:.4f} | {codec_cell(r['codecs'])} |"
         )
     if result["skipped"]:
         lines += ["", "Not run (text over the limit; the neural attempt is too slow here):", ""]
@@ -102,34 +86,17 @@ def _markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--max-text-bytes", type=int, default=30_000)
-    ap.add_argument("--out", default=str(REPO / "bench" / "RESULTS-auto-vs-tools"))
-    args = ap.parse_args(argv)
-    if not CORPUS.is_dir():
-        print(f"no corpus at {CORPUS}", file=sys.stderr)
+    args = parse_args(__doc__ or "", "RESULTS-auto-vs-tools", argv)
+    if args is None:
         return 2
     if not (shutil.which("xz") and shutil.which("zstd")):
         print("xz and zstd must be on PATH", file=sys.stderr)
         return 2
     from nzarc.crypto.recipients import generate_identity
-    from nzarc.neural.codec import _model_installed
-    from nzarc.neural.store import SMOLLM2_MODEL_SHA256
-    from nzarc.neural.textdetect import looks_like_text
 
     _, recipient = generate_identity()
-    model = _model_installed(SMOLLM2_MODEL_SHA256)
-    rows: list[dict[str, Any]] = []
-    skipped: list[str] = []
-    for path in _files():
-        rel = str(path.relative_to(CORPUS))
-        data = path.read_bytes()
-        if model and len(data) > args.max_text_bytes and looks_like_text(data[: 1 << 20]):
-            skipped.append(f"{rel} ({len(data)} bytes)")
-            continue
-        row = _row(path, rel, recipient)
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+    model = neural_installed()
+    rows, skipped = corpus_rows(args.max_text_bytes, model, lambda path, rel: _row(path, rel, recipient))
 
     def version(tool: str) -> str:
         out = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout

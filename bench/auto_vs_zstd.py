@@ -14,61 +14,31 @@ neural attempt runs at about 1 kB/s on a 2-core CPU); they are listed as skipped
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
+from bench.corpus_sizes import archive_size, codec_cell, corpus_rows, neural_installed, parse_args
 
 
-def _files() -> list[Path]:
-    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "MANIFEST.tsv")
-
-
-def _archive(path: Path, **opts: Any) -> tuple[int, dict[str, int]]:
-    import nzarc
-
-    out = io.BytesIO()
-    stats = nzarc.create(out, [path], encrypt=False, **opts)
-    return len(out.getvalue()), dict(stats.chunks_per_codec)
+def _row(path: Path, rel: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    auto, per = archive_size(path, codec="auto", encrypt=False)
+    t_auto = time.perf_counter() - t0
+    zstd, _ = archive_size(path, codec="zstd", level=19, encrypt=False)
+    return {
+        "file": rel, "bytes": path.stat().st_size, "auto": auto, "zstd19": zstd,
+        "ratio": round(auto / zstd, 5), "codecs": per, "auto_s": round(t_auto, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--max-text-bytes", type=int, default=30_000)
-    ap.add_argument("--out", default=str(REPO / "bench" / "RESULTS-auto-vs-zstd"))
-    args = ap.parse_args(argv)
-    if not CORPUS.is_dir():
-        print(f"no corpus at {CORPUS}", file=sys.stderr)
+    args = parse_args(__doc__ or "", "RESULTS-auto-vs-zstd", argv)
+    if args is None:
         return 2
-    from nzarc.neural.codec import _model_installed
-    from nzarc.neural.store import SMOLLM2_MODEL_SHA256
-    from nzarc.neural.textdetect import looks_like_text
-
-    model = _model_installed(SMOLLM2_MODEL_SHA256)
-    rows: list[dict[str, Any]] = []
-    skipped: list[str] = []
-    for path in _files():
-        rel = str(path.relative_to(CORPUS))
-        data = path.read_bytes()
-        if model and len(data) > args.max_text_bytes and looks_like_text(data[: 1 << 20]):
-            skipped.append(f"{rel} ({len(data)} bytes)")
-            continue
-        t0 = time.perf_counter()
-        auto, per = _archive(path, codec="auto")
-        t_auto = time.perf_counter() - t0
-        zstd, _ = _archive(path, codec="zstd", level=19)
-        row = {
-            "file": rel, "bytes": len(data), "auto": auto, "zstd19": zstd,
-            "ratio": round(auto / zstd, 5), "codecs": per, "auto_s": round(t_auto, 1),
-        }
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+    model = neural_installed()
+    rows, skipped = corpus_rows(args.max_text_bytes, model, _row)
     worst = max(rows, key=lambda r: r["ratio"])
     result = {"model_installed": model, "rows": rows, "skipped": skipped, "worst": worst}
     Path(args.out + ".json").write_text(json.dumps(result, indent=1) + "\n")
@@ -82,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        codecs = ", ".join(f"{k.split('.')[-1]} {v}" for k, v in sorted(r["codecs"].items()))
-        lines.append(f"| {r['file']} | {r['bytes']} | {r['auto']} | {r['zstd19']} | {r['ratio']:.4f} | {codecs} |")
+        lines.append(
+            f"| {r['file']} | {r['bytes']} | {r['auto']} | {r['zstd19']} | {r['ratio']:.4f} | "
+            f"{codec_cell(r['codecs'])} |"
+        )
     if skipped:
         lines += ["", "Not run (text larger than the limit; the neural attempt is too slow for this CPU):", ""]
         lines += [f"- {s}" for s in skipped]

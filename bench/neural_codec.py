@@ -42,16 +42,16 @@ class _InfoMeter:
     """Sums the model's ideal code length, -log2(freq / total), over everything encoded."""
 
     def __init__(self) -> None:
-        import nzarc.neural.codec as module
+        import nzarc.neural.windowcode as module  # where the codec's window coding looks it up
 
         self.bits = 0.0
         self._module = module
         self._inner = module.window_intervals
         module.window_intervals = self._wrapped
 
-    def _wrapped(self, model, windows, cancel=None):  # type: ignore[no-untyped-def]
+    def _wrapped(self, model, windows, cancel=None, progress=None):  # type: ignore[no-untyped-def]
         total = float(1 << int(model.freq_bits))
-        for wi, cums, freqs in self._inner(model, windows, cancel):
+        for wi, cums, freqs in self._inner(model, windows, cancel, progress):
             self.bits += sum(-math.log2(f / total) for f in freqs)
             yield wi, cums, freqs
 

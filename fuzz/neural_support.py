@@ -11,8 +11,12 @@ from __future__ import annotations
 import random
 import struct
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from nzarc.codecs.context import CodecContext
 
 FREQ_BITS = (1, 2, 8, 12, 16, 24, 32)
 MAX_SYMBOLS = 48
@@ -85,12 +89,13 @@ def raw_len_of(data: bytes) -> int:
     return data[0] % (MAX_RAW + 1)
 
 
-def tiny_codec() -> object:
-    """``nzarc.neural`` over the tiny model of seed 0, window :data:`TINY_WINDOW`."""
+def tiny_codec(context: CodecContext | None = None) -> object:
+    """``nzarc.neural`` over the tiny model of seed 0, window :data:`TINY_WINDOW`, built
+    with ``context`` (None: the default context)."""
     from nzarc.neural.codec import NeuralCodec, register_model
     from nzarc.neural.tiny import tiny_model
 
-    return NeuralCodec(model=register_model(tiny_model(0)), window=TINY_WINDOW)
+    return NeuralCodec(model=register_model(tiny_model(0)), window=TINY_WINDOW, context=context)
 
 
 def codec_seeds() -> Iterator[bytes]:

@@ -233,3 +233,16 @@ def test_cli_progress_prints_lines_to_a_pipe(tmp_path) -> None:
     assert "\r" not in err and err.endswith("\n")
     lines = err.splitlines()
     assert len(lines) >= 3 and lines[-1].startswith("371.1 KiB / 371.1 KiB 100%")
+
+
+def test_model_events_show_the_worker_count_of_a_cluster() -> None:
+    from nzarc.events import ProgressEvent
+
+    p = Progress(stream=FakeTTY())
+    p.model_event(ProgressEvent("encode-planned", tokens=200))
+    assert "worker" not in p.line()  # in-process work names no workers
+    p.model_event(ProgressEvent("encode", tokens=50, workers=3))
+    line = p.line()
+    assert "model 50/200 tok" in line and line.endswith(" 3 workers"), line
+    p.model_event(ProgressEvent("chunk", bytes_in=10, chunks=1))  # not model work: ignored here
+    assert (p.tokens_planned, p.tokens_done, p.done) == (200, 50, 0)

@@ -43,22 +43,25 @@ def test_every_input_asks_for_at_most_max_raw_bytes() -> None:
 
 
 def test_seeds_decode_and_fit_the_input_limit() -> None:
-    from nzarc.neural import codec as codec_module
+    from nzarc.codecs.context import CodecContext
+    from nzarc.events import ProgressEvent
 
     max_len = _load_run().TARGETS["neural_codec"][0]
-    codec = neural_support.tiny_codec()
+    tokens: list[int] = []
+
+    def sink(event: ProgressEvent) -> None:
+        if event.kind == "decode":
+            tokens.append(event.tokens)
+
+    codec = neural_support.tiny_codec(CodecContext(progress=sink))
     assert codec.window == neural_support.TINY_WINDOW  # type: ignore[attr-defined]
     seeds = list(neural_support.codec_seeds())
     assert len(seeds) == len(neural_support.CODEC_SEED_TEXTS)
-    tokens: list[int] = []
-    codec_module.set_progress_hook(lambda kind, n: tokens.append(n) if kind == "decode" else None)
-    try:
-        for seed, text in zip(seeds, neural_support.CODEC_SEED_TEXTS, strict=True):
-            assert len(seed) <= max_len  # libFuzzer would cut a longer seed
-            raw_len = neural_support.raw_len_of(seed)
-            assert raw_len == len(text)
-            tokens.clear()
-            assert codec.decode(seed[1:], raw_len) == text  # type: ignore[attr-defined]
-            assert sum(tokens) <= 2 * raw_len
-    finally:
-        codec_module.set_progress_hook(None)
+    for seed, text in zip(seeds, neural_support.CODEC_SEED_TEXTS, strict=True):
+        assert len(seed) <= max_len  # libFuzzer would cut a longer seed
+        raw_len = neural_support.raw_len_of(seed)
+        assert raw_len == len(text)
+        tokens.clear()
+        assert codec.decode(seed[1:], raw_len) == text  # type: ignore[attr-defined]
+        assert sum(tokens) <= 2 * raw_len
+        assert (sum(tokens) > 0) == (raw_len > 0)  # the sink hears every decoding

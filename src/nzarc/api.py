@@ -56,7 +56,7 @@ def create(
 
 
 def _write(
-    fh: Any, paths: Iterable[str | os.PathLike[str]], writer_args: dict[str, Any]
+    fh: BinaryIO | IO[bytes], paths: Iterable[str | os.PathLike[str]], writer_args: dict[str, Any]
 ) -> WriteStats:
     with ArchiveWriter(fh, **writer_args) as writer:
         for path in paths:

@@ -1,12 +1,12 @@
 """Codec params given by the caller: which params a codec class takes, and building a codec
 from them through the class's own validation.
 
-A codec class takes the keyword parameters of its ``__init__`` (``context`` aside), as a
-numcodecs codec's ``from_config`` is ``cls(**config)``. Caller params overlay the params of
-the codec built with its defaults, and the result goes through
-:meth:`~nzarc.codecs.contract.Codec.from_params`, the same validation a header's params get;
-so a built-in codec and a plugin codec are configured alike, and a codec's bounds are its
-own. A refusal is a :class:`~nzarc.errors.CodecOptionError` (a usage error) naming the codec
+A codec class takes the keyword parameters of its ``__init__`` (``context`` aside), and is
+built from caller params as ``cls(**params)``, as a numcodecs codec's ``from_config`` is
+``cls(**config)``: params left out keep the class's defaults, and the class's own
+validation checks the rest; so a built-in codec and a plugin codec are configured alike,
+and a codec's bounds are its own (a codec's ``get_params`` must read back through its
+``from_params``, which the conformance kit, :mod:`nzarc.testing`, checks). A refusal is a :class:`~nzarc.errors.CodecOptionError` (a usage error) naming the codec
 and the param.
 """
 
@@ -63,25 +63,20 @@ def _refusal(cls: type[Codec], params: CodecParams, build: Callable[[], Codec]) 
         ) from None
 
 
-def _from_params(cls: type[Codec], params: CodecParams, context: CodecContext | None) -> Codec:
-    """``cls.from_params(params)`` (with ``context`` for codecs that take one), refusals as
-    :func:`_refusal` says."""
-    kwargs = _context_kwargs(cls, context)
-    return _refusal(cls, params, lambda: cls.from_params(params, **kwargs))
-
-
 def configured(
     cls: type[Codec], params: CodecParams | None = None, context: CodecContext | None = None
 ) -> Codec:
-    """Build codec class ``cls`` with ``params`` (None or empty: its defaults) and
-    ``context`` (for the codecs that take one).
+    """Build codec class ``cls`` once, as ``cls(**params)`` (None or empty: its defaults),
+    with ``context`` for the codecs that take one.
 
     Raises CodecOptionError for a param ``cls`` does not take (naming it and the params it
     does) or a value it refuses (its own message, which names the param); a ``level`` that
-    does not suit it has the message and hint of :func:`nzarc.levels.level_refused`.
+    does not suit it has the message and hint of :func:`nzarc.levels.level_refused`. Other
+    NzarcErrors (a model not installed) pass through, after the params were checked.
     """
+    kwargs = _context_kwargs(cls, context)
     if not params:
-        return cls(**_context_kwargs(cls, context))
+        return cls(**kwargs)
     names = param_names(cls)
     unknown = [] if names is None else sorted(set(params) - names)
     if "level" in unknown:
@@ -92,16 +87,23 @@ def configured(
             f"{cls.codec_id} takes no param {unknown[0]!r}", hint=f"its params: {taken}"
         )
     try:
-        defaults = cls(**_context_kwargs(cls, context)).get_params()
-    except NzarcError as unavailable:  # e.g. its model is not installed: refuse bad params first
-        _refusal(cls, params, lambda: cls(**params, **_context_kwargs(cls, context)))
-        raise unavailable
-    try:
-        return _from_params(cls, {**defaults, **params}, context)
+        return _refusal(cls, params, lambda: cls(**params, **kwargs))
     except CodecOptionError:
-        if "level" in params and has_levels(cls):
-            try:  # is it the level that is refused?
-                _from_params(cls, {**defaults, "level": params["level"]}, context)
-            except CodecOptionError:
-                raise level_refused(cls) from None
+        if "level" in params and has_levels(cls) and _level_refused(cls, params, kwargs):
+            raise level_refused(cls) from None
         raise
+
+
+def _level_refused(cls: type[Codec], params: CodecParams, kwargs: dict[str, Any]) -> bool:
+    """Whether the ``level`` of refused ``params`` is refused on its own (the error path
+    only: with other params given, one more codec is built to find out)."""
+    if len(params) == 1:
+        return True
+    level = {"level": params["level"]}
+    try:
+        _refusal(cls, level, lambda: cls(**level, **kwargs))
+    except CodecOptionError:
+        return True
+    except NzarcError:
+        return False
+    return False

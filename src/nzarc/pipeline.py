@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
-from typing import Any
+from typing import Any, TypeVar
 
 from nzarc.codecs.context import CodecContext
 from nzarc.codecs.contract import Codec
@@ -24,11 +24,16 @@ from nzarc.workers import cancel_token, wait_result
 
 __all__ = ["build_decoders", "ChunkEncoder", "ChunkDecoder"]
 
+_T = TypeVar("_T")
 
-def _call_many(codec: Codec, method: str, items: Any, cancel: CancelToken) -> Any:
+
+def _call_many(
+    codec: Codec, method: str, items: Sequence[bytes] | Sequence[tuple[bytes, int]], cancel: CancelToken
+) -> list[bytes]:
     """``codec.encode_many(items)`` / ``decode_many``, passing ``cancel`` to codecs that take it."""
     fn = getattr(codec, method)
-    return fn(items, cancel=cancel) if codec.cancellable else fn(items)
+    out: list[bytes] = fn(items, cancel=cancel) if codec.cancellable else fn(items)
+    return out
 
 
 def build_decoders(
@@ -80,7 +85,7 @@ def _guard_build(cls: type[Codec], entry: CodecEntry, context: CodecContext | No
         ) from None
 
 
-def _parts(codec: Codec, items: list[Any], jobs: int) -> list[list[Any]]:
+def _parts(codec: Codec, items: list[_T], jobs: int) -> list[list[_T]]:
     """Split ``items`` into ``jobs`` contiguous parts for codecs that run well in threads; one
     part for codecs that batch internally or hold the GIL."""
     if not items:
@@ -92,7 +97,7 @@ def _parts(codec: Codec, items: list[Any], jobs: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _guard(codec: Codec, fn: Callable[[], Any]) -> Any:
+def _guard(codec: Codec, fn: Callable[[], _T]) -> _T:
     try:
         return fn()
     except (NzarcError, MemoryError):

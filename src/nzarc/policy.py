@@ -24,9 +24,33 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from nzarc.errors import CodecRefused, LimitExceeded, UsageError
+
+if TYPE_CHECKING:
+    from nzarc.codecs.contract import Codec
+
+
+class _Declared(Protocol):
+    @property
+    def codecs(self) -> list[dict[str, object]]: ...
+
+
+class _Indexed(Protocol):
+    @property
+    def chunks_per_codec(self) -> dict[str, int]: ...
+
+
+class ArchiveView(Protocol):
+    """What :meth:`DecodePolicy.check_reader` needs of a reader (an ArchiveReader)."""
+
+    @property
+    def seekable(self) -> bool: ...
+
+    def info(self) -> _Indexed: ...
+
+    def header_info(self) -> _Declared: ...
 
 __all__ = ["DecodePolicy", "DEFAULT_POLICY", "parse_codec_list", "ALWAYS_ALLOWED"]
 
@@ -91,7 +115,7 @@ class DecodePolicy:
                     hint=f"if the archive is trusted, allow it too (--codecs {wider})",
                 )
 
-    def check_reader(self, reader: Any) -> None:
+    def check_reader(self, reader: ArchiveView) -> None:
         """Refuse, as a full read of ``reader`` (an ArchiveReader) would, the codecs it needs:
         those holding chunks per the index on a seekable file, every declared one on a pipe
         (for ``nzarc list``, which decodes nothing; a pipe is not consumed)."""
@@ -102,13 +126,13 @@ class DecodePolicy:
         else:
             self.check_codecs(str(c.get("id")) for c in reader.header_info().codecs)
 
-    def ratio_limit(self, codec: Any) -> float | None:
+    def ratio_limit(self, codec: Codec) -> float | None:
         """The expansion limit for chunks of ``codec`` (None: unlimited)."""
         limit = self.max_ratio if self.max_ratio is not None else getattr(codec, "max_ratio", None)
         return None if limit is None or math.isinf(limit) else float(limit)
 
     def check_chunks(
-        self, codecs: dict[int, Any], items: Sequence[tuple[int, Any, int]], first: int | None
+        self, codecs: dict[int, Codec], items: Sequence[tuple[int, bytes, int]], first: int | None
     ) -> None:
         """Raise LimitExceeded for the first ``(slot, coded, raw_len)`` above its ratio limit;
         ``first`` is the number of the first chunk (for the message), when known."""

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from nzarc.display import printable
+from nzarc.events import MODEL_KINDS, ProgressEvent
 from nzarc.progress_estimate import ModelBytes, RateEstimator
 
 __all__ = ["DEFAULT_PERIOD", "Progress", "format_bytes", "format_duration", "progress_period"]
@@ -120,6 +121,8 @@ class Progress:
         self._lock = threading.Lock()  # model work is reported from worker threads
         self.tokens_planned = 0
         self.tokens_done = 0
+        #: Cluster workers doing the model work, as last reported (0: in-process).
+        self.workers = 0
         self._model = ModelBytes(model)
         self._shown = 0.0  # bytes shown so far: what is shown never goes back
         self._bytes_rate = RateEstimator(self._start)
@@ -141,11 +144,21 @@ class Progress:
                     except (OSError, ValueError):  # stderr gone: the command reports on its own
                         return
 
-    def model_work(self, kind: str, tokens: int) -> None:
-        """Hook for :func:`nzarc.neural.codec.set_progress_hook`: ``*-planned`` kinds add to
-        the model tokens expected, ``encode``/``decode`` to those finished, ``*-bytes`` start
-        a codec call on the reporting thread (its raw bytes); others are ignored."""
+    def model_event(self, event: ProgressEvent) -> None:
+        """A :class:`~nzarc.events.ProgressSink` for a codec context's ``progress``: model
+        kinds (:data:`~nzarc.events.MODEL_KINDS`) go to :meth:`model_work`; others are
+        ignored."""
+        if event.kind in MODEL_KINDS:
+            self.model_work(event.kind, event.tokens, event.workers)
+
+    def model_work(self, kind: str, tokens: int, workers: int = 0) -> None:
+        """Model work reported on the calling thread: ``*-planned`` kinds add to the model
+        tokens expected, ``encode``/``decode`` to those finished, ``*-bytes`` start a codec
+        call on the reporting thread (its raw bytes); others are ignored. ``workers`` > 0
+        (cluster workers doing the work) is shown on the line."""
         with self._lock:
+            if workers > 0:
+                self.workers = workers
             self._model.report(kind, tokens, threading.get_ident())
             if kind.endswith("-planned"):
                 self.tokens_planned += tokens
@@ -221,6 +234,8 @@ class Progress:
                     tok_eta = est.eta(planned - tok)
                     if eta is None and tok_eta is not None:  # no byte ETA to show
                         part += f" ETA {format_duration(tok_eta)}"
+            if self.workers:
+                part += f" {self.workers} worker{'s' if self.workers != 1 else ''}"
             parts.append(part)
         return "  ".join(parts)
 

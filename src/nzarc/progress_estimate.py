@@ -83,7 +83,7 @@ class RateEstimator:
 class ModelBytes:
     """Raw bytes credited to model work as its tokens finish.
 
-    Fed the hook reports of :func:`nzarc.neural.codec.set_progress_hook`, with the id of
+    Fed the model-work reports of a codec context's progress sink, with the id of
     the thread that made them (one codec call runs on one thread, and reports
     ``<direction>-bytes``, then ``<direction>-planned``, then its finished tokens).
     ``direction`` is ``"encode"`` (creating) or ``"decode"`` (extracting); the other

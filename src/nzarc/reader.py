@@ -52,7 +52,7 @@ from nzarc.read.validator import (
     MemberStart,
     validate_frames,
 )
-from nzarc.workers import default_jobs, make_executor
+from nzarc.workers import CancellingExecutor, default_jobs, make_executor
 from nzarc.workqueue import HashPool
 
 __all__ = ["ArchiveReader", "ArchiveInfo", "MemberData", "TestReport"]
@@ -153,7 +153,7 @@ class ArchiveReader(DigestDeferring):
         self._jobs = default_jobs(jobs)
         self._codec_context = codec_context
         self._owned: IO[bytes] | None = None
-        self._executor: Any = None
+        self._executor: CancellingExecutor | None = None
         self._hash_pool: HashPool | None = None
         if isinstance(source, (str, os.PathLike)):
             self._owned = open(source, "rb")  # noqa: SIM115 - closed by close()
@@ -176,11 +176,13 @@ class ArchiveReader(DigestDeferring):
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
-        if getattr(self, "_executor", None) is not None:
-            self._executor.shutdown(cancel_futures=True)  # stops decoding still under way
+        executor = getattr(self, "_executor", None)  # absent when __init__ failed early
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)  # stops decoding still under way
             self._executor = None
-        if getattr(self, "_hash_pool", None) is not None:
-            self._hash_pool.shutdown()  # type: ignore[union-attr]
+        pool = getattr(self, "_hash_pool", None)
+        if pool is not None:
+            pool.shutdown()
             self._hash_pool = None
         if self._owned is not None:
             self._owned.close()
@@ -213,7 +215,7 @@ class ArchiveReader(DigestDeferring):
             self._hash_pool = HashPool(2 * self._jobs + 2)
         return self._hash_pool
 
-    def _get_executor(self) -> Any:
+    def _get_executor(self) -> CancellingExecutor:
         if self._executor is None:
             self._executor = make_executor(self._jobs)
         return self._executor

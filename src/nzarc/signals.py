@@ -17,7 +17,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
-from typing import Any
+from types import FrameType
 
 __all__ = [
     "Cancelled",
@@ -92,9 +92,9 @@ def terminate_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous: dict[int, Any] = {}
+    previous: dict[int, signal._HANDLER] = {}
 
-    def handler(signum: int, _frame: Any) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
         for s in previous:
             signal.signal(s, signal.SIG_IGN)
         raise Terminated(signum)

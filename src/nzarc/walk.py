@@ -41,22 +41,23 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
 from nzarc.errors import SourceChanged
+from nzarc.format.member import Member
 from nzarc.hostnames import check_host_encoding
 
 __all__ = ["Skipped", "WalkOptions", "add_path", "name_excluded"]
 
 
 class _Writer(Protocol):
-    def add_dir(self, arcname: str, *, mode: int = ..., mtime_ns: int | None = ...) -> Any: ...
+    def add_dir(self, arcname: str, *, mode: int = ..., mtime_ns: int | None = ...) -> Member: ...
 
-    def add_symlink(self, arcname: str, target: str, *, mtime_ns: int | None = ...) -> Any: ...
+    def add_symlink(self, arcname: str, target: str, *, mtime_ns: int | None = ...) -> Member: ...
 
     def add_file(
         self, arcname: str, fileobj: IO[bytes], *, mode: int = ..., mtime_ns: int | None = ...
-    ) -> Any: ...
+    ) -> Member: ...
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from nzarc.cluster.options import ClusterOptions
 from nzarc.codecs.context import CodecContext
 from nzarc.crypto.recipients import Argon2Params
 from nzarc.errors import ClusterError
+from nzarc.events import ProgressEvent
 from nzarc.reader import ArchiveReader
 
 PROSE = b"the " * 800  # the tiny model shrinks it: neural chunks of 64-token windows
@@ -94,6 +95,25 @@ def test_cli_round_trip_and_identical_unencrypted_archives(
         assert (out / "t" / f).read_bytes() == (src / f).read_bytes()
     done = run_cli(tiny_home, "test", "--scheduler", address, "--cluster-inflight", "1", neural)
     assert done.returncode == 0 and "OK:" in done.stdout, done.stderr
+
+
+def test_cli_progress_line_shows_the_worker_count(
+    cluster: Any, tiny_home: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "a.txt"
+    src.write_bytes(PROSE)
+    archive = tmp_path / "a.nzarc"
+    done = run_cli(tiny_home, "create", "--no-encrypt", "-c", "neural", "--window", "64",
+                   "--progress", "--progress-interval", "0", "--scheduler",
+                   cluster.scheduler_address, "-o", archive, src)
+    assert done.returncode == 0, done.stderr
+    model = [ln for ln in done.stderr.splitlines() if "model " in ln and " tok" in ln]
+    assert model, done.stderr
+    assert model[-1].endswith(" 2 workers"), model[-1]
+    done = run_cli(tiny_home, "create", "--no-encrypt", "-c", "neural", "--window", "64",
+                   "--progress", "--progress-interval", "0", "-o", tmp_path / "b.nzarc", src)
+    assert done.returncode == 0, done.stderr
+    assert "worker" not in done.stderr, done.stderr  # in-process: no worker count
 
 
 def test_cli_unreachable_scheduler_fails_in_bounded_time_and_leaves_nothing(
@@ -171,6 +191,27 @@ def test_encrypted_archives_hold_the_same_content_and_codec_choices(
     assert _contents(remote, ctx, passphrase="pw") == _contents(local, passphrase="pw")
 
 
+def test_runner_reports_each_result_with_the_worker_count(runner: Any, tmp_path: Path) -> None:
+    src = tmp_path / "a.txt"
+    src.write_bytes(PROSE * 2)
+    events: list[ProgressEvent] = []
+    lock = threading.Lock()
+
+    def sink(event: ProgressEvent) -> None:
+        with lock:
+            events.append(event)
+
+    ctx = CodecContext(windows=runner, progress=sink)
+    data = _create(src, ctx, encrypt=False, codec="neural", window=64)
+    assert _contents(data, ctx) == {"a.txt": src.read_bytes()}
+    assert runner.workers == 2
+    for direction in ("encode", "decode"):
+        done = [e for e in events if e.kind == direction]
+        planned = sum(e.tokens for e in events if e.kind == f"{direction}-planned")
+        assert len(done) > 1 and {e.workers for e in done} == {2}, direction
+        assert sum(e.tokens for e in done) == planned > 0, direction
+
+
 def test_in_flight_tasks_stay_within_the_bound_on_a_stream_larger_than_it(
     cluster: Any, store_env: None, tmp_path: Path
 ) -> None:
@@ -215,22 +256,22 @@ def test_a_worker_killed_during_create_leaves_the_archive_identical(
         pids = client.run(os.getpid)
         victim = sorted(pids.values())[0]
         finished: list[int] = []
-        from nzarc.neural import codec as neural_codec
 
-        neural_codec.set_progress_hook(lambda kind, n: finished.append(n) if kind == "encode" else None)
+        def sink(event: ProgressEvent) -> None:
+            if event.kind == "encode":
+                finished.append(event.tokens)
+
+        context = CodecContext(windows=runner, progress=sink)
         result: dict[str, bytes] = {}
         worker = threading.Thread(target=lambda: result.setdefault("a", _create(
-            src, CodecContext(windows=runner), encrypt=False, codec="neural", window=64)))
-        try:
-            worker.start()
-            deadline = time.monotonic() + 120
-            while len(finished) < 3 and worker.is_alive() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert worker.is_alive(), "the create finished before a worker could be killed"
-            os.kill(victim, signal.SIGKILL)
-            worker.join(300)
-        finally:
-            neural_codec.set_progress_hook(None)
+            src, context, encrypt=False, codec="neural", window=64)))
+        worker.start()
+        deadline = time.monotonic() + 120
+        while len(finished) < 3 and worker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert worker.is_alive(), "the create finished before a worker could be killed"
+        os.kill(victim, signal.SIGKILL)
+        worker.join(300)
         assert result["a"] == local
     client_pids = distributed_pids(cluster)
     assert victim not in client_pids

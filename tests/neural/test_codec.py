@@ -15,7 +15,8 @@ import torch
 
 from nzarc.codecs.context import CodecContext
 from nzarc.errors import CodecError, ModelMismatch
-from nzarc.neural.codec import DEFAULT_MODEL_SHA256, NeuralCodec, register_model, set_progress_hook
+from nzarc.events import ProgressEvent
+from nzarc.neural.codec import DEFAULT_MODEL_SHA256, NeuralCodec, register_model
 from nzarc.neural.coder import RangeDecoder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,7 +139,7 @@ def _fresh_process_digest(isa_env: dict[str, str], threads: int) -> str:
         import hashlib, torch
         torch.set_num_threads({threads})
         from nzarc.neural.tiny import tiny_model
-        from nzarc.neural.codec import NeuralCodec, register_model, set_progress_hook
+        from nzarc.neural.codec import NeuralCodec, register_model
         c = NeuralCodec(model=register_model(tiny_model(0)), window={WINDOW})
         data = {ALICE!r} + bytes(range(256))
         enc = c.encode(data)
@@ -170,20 +171,31 @@ def test_fresh_process_gives_identical_bytes(
     assert _fresh_process_digest(isa_env, threads) == digest
 
 
-def test_progress_hook_counts_every_token(codec: NeuralCodec, tiny) -> None:
+def test_context_progress_counts_every_token(tiny) -> None:
     seen: dict[str, int] = {"encode": 0, "decode": 0, "encode-planned": 0, "decode-planned": 0,
                             "encode-bytes": 0, "decode-bytes": 0}
     order: list[str] = []
-    set_progress_hook(lambda kind, n: (seen.__setitem__(kind, seen[kind] + n), order.append(kind)))
-    try:
-        encoded = codec.encode(ALICE)
-        codec.decode(encoded, len(ALICE))
-    finally:
-        set_progress_hook(None)
+
+    def sink(event: ProgressEvent) -> None:
+        seen[event.kind] += event.tokens
+        order.append(event.kind)
+        assert event.workers == 0  # in-process
+
+    codec = NeuralCodec(model=register_model(tiny), window=WINDOW, context=CodecContext(progress=sink))
+    encoded = codec.encode(ALICE)
+    codec.decode(encoded, len(ALICE))
     tokens = len(tiny.tokenizer.encode(ALICE))
     assert seen == {**dict.fromkeys(seen, tokens), "encode-bytes": len(ALICE), "decode-bytes": len(ALICE)}
     assert order[:2] == ["encode-bytes", "encode-planned"]  # a call's raw bytes come first
     assert order[order.index("decode-bytes") + 1] == "decode-planned"
+
+
+def test_a_codec_without_a_progress_sink_reports_to_no_other(tiny) -> None:
+    seen: list[ProgressEvent] = []
+    NeuralCodec(model=register_model(tiny), window=WINDOW, context=CodecContext(progress=seen.append))
+    quiet = NeuralCodec(model=register_model(tiny), window=WINDOW)
+    quiet.decode(quiet.encode(ALICE), len(ALICE))
+    assert seen == []  # no route through process-global state
 
 
 # ---------------------------------------------------------------------------- hostile input

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 import torch
 
+from nzarc.codecs.context import CodecContext
 from nzarc.errors import CodecError, CodecParamsError
+from nzarc.events import ProgressEvent
 from nzarc.neural.codec import NeuralCodec, register_model
 from nzarc.neural.mix import kernel
 from nzarc.neural.mix import lanes as lanes_module
@@ -39,9 +41,10 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
-def _codec(tiny, lanes: int) -> NeuralCodec:
+def _codec(tiny, lanes: int, context: CodecContext | None = None) -> NeuralCodec:
     return NeuralCodec.from_params(
-        {"model": register_model(tiny), "window": WINDOW, "version": 2, "lanes": lanes}
+        {"model": register_model(tiny), "window": WINDOW, "version": 2, "lanes": lanes},
+        context=context,
     )
 
 
@@ -84,6 +87,19 @@ def test_round_trip(tiny, lanes: int) -> None:
     chunks = [LOG, b"", LOG[:50], bytes(range(256))]
     encoded = codec.encode_many(chunks)
     assert codec.decode_many(list(zip(encoded, map(len, chunks), strict=True))) == chunks
+
+
+def test_model_work_is_reported_to_the_context(tiny) -> None:
+    seen: dict[str, int] = {}
+
+    def sink(event: ProgressEvent) -> None:
+        seen[event.kind] = seen.get(event.kind, 0) + event.tokens
+
+    codec = _codec(tiny, 3, CodecContext(progress=sink))
+    codec.decode(codec.encode(LOG), len(LOG))
+    tokens = len(tiny.tokenizer.encode(LOG))
+    assert seen == {"encode-bytes": len(LOG), "encode-planned": tokens, "encode": tokens,
+                    "decode-bytes": len(LOG), "decode-planned": tokens, "decode": tokens}
 
 
 def test_mixing_learns_the_chunks_repeats(tiny) -> None:

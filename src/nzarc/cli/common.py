@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from dataclasses import asdict, is_dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nzarc.display import one_line
 from nzarc.errors import NzarcError, UsageError
@@ -28,6 +28,7 @@ __all__ = [
     "warn",
     "write_line",
     "make_progress",
+    "with_progress",
     "codec_context",
     "cuda_available",
     "jsonable",
@@ -75,11 +76,18 @@ def make_progress(args: argparse.Namespace) -> Progress:
         period=period,
         model="decode" if getattr(args, "command", None) == "extract" else "encode",
     )
-    if prog.show_bar:  # model work is slow on a CPU: show it moving (tokens, rate, ETA)
-        from nzarc.neural.codec import set_progress_hook
-
-        set_progress_hook(prog.model_work)
     return prog
+
+
+def with_progress(context: CodecContext, prog: Progress) -> CodecContext:
+    """``context`` with ``prog`` as the sink of its codecs' model work when the line is
+    drawn (model work is slow on a CPU: the line shows it moving, in tokens, rate and ETA);
+    ``context`` unchanged otherwise."""
+    if not prog.show_bar:
+        return context
+    import dataclasses
+
+    return dataclasses.replace(context, progress=prog.model_event)
 
 
 def cuda_available() -> bool:
@@ -111,7 +119,9 @@ def codec_context(args: argparse.Namespace) -> CodecContext:
         raise UsageError(str(exc), hint="unset NZARC_KERNELS, or use --device cpu") from None
 
 
-def jsonable(obj: Any) -> Any:
+def jsonable(obj: object) -> object:
+    """``obj`` as JSON values: dataclasses and objects as maps of their public fields, bytes
+    as hex, anything else as its string."""
     if is_dataclass(obj) and not isinstance(obj, type):
         return jsonable(asdict(obj))
     if isinstance(obj, dict):
@@ -127,7 +137,7 @@ def jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def print_json(obj: Any) -> None:
+def print_json(obj: object) -> None:
     import json
 
     sys.stdout.write(json.dumps(jsonable(obj), indent=2, sort_keys=True) + "\n")

@@ -7,9 +7,9 @@ import contextlib
 import os
 import stat
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from nzarc.atomic import AtomicOutput as _AtomicOutput
 from nzarc.atomic import OutputIsDirectory, check_target
@@ -22,11 +22,17 @@ from nzarc.cli.common import (
     codec_context,
     make_progress,
     warn,
+    with_progress,
 )
 from nzarc.cli.keys import create_keys
 from nzarc.display import printable
+from nzarc.events import ProgressEvent, ProgressSink
 from nzarc.progress import Progress, format_bytes
 from nzarc.walk import WalkOptions, name_excluded
+
+if TYPE_CHECKING:
+    from nzarc.codecs.context import CodecContext
+    from nzarc.writer import WriteStats
 
 __all__ = ["cmd_create"]
 
@@ -67,10 +73,10 @@ def _check_create_paths(args: argparse.Namespace) -> None:
                 raise UsageError(f"no such file or directory: {_source(args, p)!r}")
 
 
-def _codec_params(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+def _codec_params(args: argparse.Namespace) -> dict[str, tuple[str, int | str]]:
     """The codec params of ``-m KEY=VALUE`` (a later one wins), ``-l`` (``level``) and
     ``--window`` (``window``), each with the option that gave it, for messages."""
-    params: dict[str, tuple[str, Any]] = {
+    params: dict[str, tuple[str, int | str]] = {
         key: (f"-m {key}={value}", value) for key, value in args.codec_opts
     }
     for flag, key, value in (("-l", "level", args.level), ("--window", "window", args.window)):
@@ -105,7 +111,7 @@ def _check_create_options(args: argparse.Namespace, to_stdout: bool) -> None:
             raise UsageError(e.message) from None
 
 
-def _refused(codec: str, key: str, value: Any) -> bool:
+def _refused(codec: str, key: str, value: int | str) -> bool:
     from nzarc.levels import CodecOptionError
     from nzarc.planning import check_params
 
@@ -116,15 +122,15 @@ def _refused(codec: str, key: str, value: Any) -> bool:
     return False
 
 
-def _create_progress(prog: Progress) -> Callable[[Any], None]:
+def _create_progress(prog: Progress) -> ProgressSink:
     """Adapt the writer's progress events (member / chunk / skip / done) to the display."""
 
-    def on_event(event: Any) -> None:
-        kind = getattr(event, "kind", None)
+    def on_event(event: ProgressEvent) -> None:
+        kind = event.kind
         if kind == "member" and event.name:
             prog.member(event.name)
         elif kind == "chunk":
-            prog.advance(int(getattr(event, "bytes_in", 0)))
+            prog.advance(event.bytes_in)
         elif kind == "skip":
             warn(f"skipped {event.name!r}: not a regular file, directory or symlink")
 
@@ -196,12 +202,13 @@ def cmd_create(args: argparse.Namespace) -> int:
         return _create(args, context, to_stdout)
 
 
-def _create(args: argparse.Namespace, context: Any, to_stdout: bool) -> int:
+def _create(args: argparse.Namespace, context: CodecContext, to_stdout: bool) -> int:
     import nzarc
 
     patterns = _exclude_patterns(args)  # an unreadable FILE fails before a passphrase is asked
     keys = create_keys(args)
     prog = make_progress(args)
+    context = with_progress(context, prog)
     options: dict[str, Any] = dict(
         codec=args.codec,
         codec_params={key: value for key, (_, value) in _codec_params(args).items()},
@@ -269,7 +276,7 @@ def _create(args: argparse.Namespace, context: Any, to_stdout: bool) -> int:
     return EXIT_OK
 
 
-def _summary_create(stats: Any) -> None:
+def _summary_create(stats: WriteStats) -> None:
     raw, arc = stats.raw_bytes, stats.archive_bytes
     pct = f" ({100.0 * arc / raw:.1f}% of the input)" if raw else ""
     sys.stderr.write(f"{stats.members} members, {format_bytes(raw)} -> {format_bytes(arc)}{pct}\n")

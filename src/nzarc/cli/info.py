@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nzarc.cli.common import EXIT_OK, jsonable, print_json, write_line
 from nzarc.cli.source import open_reader
 from nzarc.progress import format_bytes
+
+if TYPE_CHECKING:
+    from nzarc.neural.store import ModelStore
+    from nzarc.reader import ArchiveInfo
 
 __all__ = ["cmd_info", "print_info_human", "model_store"]
 
 _UNAUTH = "NOT authenticated against a forger (unencrypted: corruption is detected, forgery is not)"
 
 
-def model_store() -> Any:
+def model_store() -> ModelStore:
     from nzarc.neural.store import ModelStore
 
     return ModelStore.default()
 
 
-def _pinned_models(info: Any) -> list[dict[str, Any]]:
+def _pinned_models(info: ArchiveInfo) -> list[dict[str, Any]]:
     """Every model pin of the codec table, once each, with the codec that pins it and
     ``install_name``, the name it is installed under (None when unknown)."""
     seen: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -41,6 +45,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         full = reader.info() if args.have_key or not header.encrypted else None
     info = full if full is not None else header
     data = jsonable(info)
+    assert isinstance(data, dict)  # a dataclass is a map
     data["index_read"] = full is not None
     data["pinned_models"] = _pinned_models(info)
     if not info.encrypted:
@@ -52,7 +57,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def print_info_human(info: Any, full: bool) -> None:
+def print_info_human(info: ArchiveInfo, full: bool) -> None:
     w = write_line  # codec ids, recipient types, model names come from the archive
     w(f"{'format:':<12} nzarc v{info.version}\n")
     if info.encrypted:

@@ -5,12 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TypedDict
 
 from nzarc.cli.common import EXIT_OK, UsageError
 from nzarc.passphrase import read_identity_file, read_recipients_file, resolve_passphrase
 
-__all__ = ["read_keys", "create_keys", "cmd_keygen"]
+__all__ = ["read_keys", "create_keys", "cmd_keygen", "WriterKeys"]
+
+
+class WriterKeys(TypedDict, total=False):
+    """The writer's encryption keywords (:class:`~nzarc.writer.ArchiveWriter`)."""
+
+    encrypt: bool
+    passphrase: str | None
+    recipients: list[str]
 
 def read_keys(args: argparse.Namespace) -> tuple[str | None, list[str]]:
     """Passphrase (file/env only, no prompt yet) and identities for reading."""
@@ -21,7 +29,7 @@ def read_keys(args: argparse.Namespace) -> tuple[str | None, list[str]]:
     return passphrase, identities
 
 
-def create_keys(args: argparse.Namespace) -> dict[str, Any]:
+def create_keys(args: argparse.Namespace) -> WriterKeys:
     """Encryption keyword arguments for the writer, from -p/-r/-R/--no-encrypt."""
     if args.no_encrypt:
         if args.recipient or args.recipients_file or args.passphrase or args.passphrase_file:

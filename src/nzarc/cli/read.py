@@ -19,6 +19,7 @@ from nzarc.cli.common import (
     err,
     make_progress,
     print_json,
+    with_progress,
 )
 from nzarc.cli.source import decode_policy, open_reader
 from nzarc.display import non_utf8_hex, printable
@@ -46,6 +47,7 @@ def _extract(args: argparse.Namespace, context: CodecContext) -> int:
     from nzarc.extract import extract_members
 
     prog = make_progress(args)
+    context = with_progress(context, prog)
 
     def on_progress(member: Member, nbytes: int) -> None:
         if nbytes == 0:

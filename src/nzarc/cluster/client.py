@@ -4,11 +4,15 @@ windows on its workers.
 Contracts: :func:`connect` imports ``distributed`` (missing: a
 :class:`~nzarc.errors.UsageError` with the ``pip install 'nzarc[dask]'`` hint), reaches the
 scheduler and a first worker within ``options.timeout`` seconds or raises
-:class:`~nzarc.errors.ClusterError`. The runner, before the first window of a model, registers
+:class:`~nzarc.errors.ClusterError`; a scheduler lost mid-job (not back within
+``options.timeout`` seconds, the client's reconnection bound) fails the job with a
+ClusterError that says so. The runner, before the first window of a model, registers
 a :class:`~nzarc.cluster.worker.ModelPlugin` for it and asks every worker whether the model
 loaded; a worker without it fails the job there, naming the worker and the install command.
 Windows go out as tasks (``pure=False``, ``options.retries``), at most ``inflight`` outstanding
-over every thread of the process, and come back in the order given.
+over every thread of the process, and come back in the order given. As each result arrives
+the runner sends the caller's progress sink an ``encode`` / ``decode`` event of its tokens,
+on the calling thread, with ``workers`` the cluster's worker count.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from nzarc.cluster.options import INSTALL_EXTRA_HINT, ClusterOptions
 from nzarc.errors import ClusterError, NzarcError, UsageError
+from nzarc.events import ProgressSink, report_model
 
 __all__ = ["ClusterRunner", "connect", "import_distributed"]
 
@@ -108,29 +113,37 @@ class ClusterRunner:
         self,
         model: tuple[str, int],
         windows: Sequence[Sequence[int]],
-        done: Callable[[int], None],
+        progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
     ) -> list[bytes]:
         from nzarc.cluster.worker import encode_task
 
         name = self._prepare(model)
         calls = ((encode_task, (name, list(w)), len(w)) for w in windows)
-        return self._run(calls, len(windows), done, check)
+        return self._run(calls, len(windows), self._done("encode", progress), check)
 
     def decode_windows(
         self,
         model: tuple[str, int],
         jobs: Sequence[tuple[bytes, int]],
-        done: Callable[[int], None],
+        progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
     ) -> list[list[int]]:
         from nzarc.cluster.worker import decode_task
 
         name = self._prepare(model)
         calls = ((decode_task, (name, bytes(s), n, _DECODE_BUDGET), n) for s, n in jobs)
-        return self._run(calls, len(jobs), done, check)
+        return self._run(calls, len(jobs), self._done("decode", progress), check)
 
     # ----------------------------------------------------------------- internals
+
+    def _done(self, kind: str, progress: ProgressSink | None) -> Callable[[int], None]:
+        """Report ``tokens`` finished of ``kind`` to ``progress``, with the worker count."""
+
+        def done(tokens: int) -> None:
+            report_model(progress, kind, tokens, workers=self.workers)
+
+        return done
 
     def _prepare(self, model: tuple[str, int]) -> str:
         """Register the model's plugin once and fail unless every worker holds the model."""
@@ -236,10 +249,24 @@ class ClusterRunner:
             raise ClusterError(f"lost the Dask scheduler at {self._options.address} ({status})")
 
     def _lost(self, exc: BaseException) -> ClusterError:
+        if _connection_lost(exc) or getattr(self._client, "status", "running") != "running":
+            return ClusterError(
+                f"lost the Dask scheduler at {self._options.address} during the job "
+                f"({type(exc).__name__}: {exc})",
+                hint="the scheduler stopped or became unreachable and did not come back within "
+                f"{self._options.timeout:g} s (--scheduler-timeout); start it again and rerun",
+            )
         return ClusterError(
             f"the cluster at {self._options.address} failed the work: {type(exc).__name__}: {exc}",
             hint="check the scheduler and the workers' logs",
         )
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the client's connection to the scheduler closed."""
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(exc, CommClosedError)
 
 
 def _install_name(sha: str) -> str:

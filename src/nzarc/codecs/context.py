@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from nzarc.errors import UsageError
+from nzarc.events import ProgressSink
 
 __all__ = ["CodecContext", "DEFAULT_CONTEXT", "DEVICES", "KERNELS", "MATMULS", "WindowRunner"]
 
@@ -33,7 +34,9 @@ class WindowRunner(Protocol):
     ``model`` names the work: the model's SHA-256 and the codec's run params (such as
     ``act_levels``). ``encode_windows`` returns the coded stream of every window of token
     ids, in the order given; ``decode_windows`` the token ids of every ``(stream, symbols)``
-    job, in the order given. ``done(tokens)`` is called as windows finish; ``check()``,
+    job, in the order given. As windows finish, the runner sends ``progress`` (when given)
+    an ``encode`` / ``decode`` :class:`~nzarc.events.ProgressEvent` of their tokens, with
+    ``workers`` its number of workers, on the calling thread; ``check()``,
     when given, is called while waiting (it raises to stop the work). A runner must
     compute exactly what the codec computes in-process (the same functions, on the same
     pinned model), so it never changes the bytes; a failure to reach its workers is an
@@ -44,7 +47,7 @@ class WindowRunner(Protocol):
         self,
         model: tuple[str, int],
         windows: Sequence[Sequence[int]],
-        done: Callable[[int], None],
+        progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
     ) -> list[bytes]: ...
 
@@ -52,7 +55,7 @@ class WindowRunner(Protocol):
         self,
         model: tuple[str, int],
         jobs: Sequence[tuple[bytes, int]],
-        done: Callable[[int], None],
+        progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
     ) -> list[list[int]]: ...
 
@@ -68,7 +71,10 @@ class CodecContext:
     device). ``decode_memory``: bytes a codec may hold for one
     decoding batch (None: the codec's default). ``windows``: a :class:`WindowRunner`
     that codes the windows of codecs that cut their work into windows (None: in-process);
-    it is not part of the value (equality and hash ignore it). Bad values raise
+    it is not part of the value (equality and hash ignore it). ``progress``: the sink that
+    receives the model-work events (:data:`~nzarc.events.MODEL_KINDS`) of the codecs built
+    with this context, from the threads they run on (None: no reports); like ``windows`` it
+    is not part of the value. Bad values raise
     :class:`~nzarc.errors.UsageError` (a ``ValueError``).
     """
 
@@ -77,6 +83,7 @@ class CodecContext:
     matmul: str = "auto"
     decode_memory: int | None = None
     windows: WindowRunner | None = field(default=None, compare=False, hash=False, repr=False)
+    progress: ProgressSink | None = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:

@@ -55,7 +55,9 @@ Context
     The codec takes a :class:`~nzarc.codecs.context.CodecContext` (``takes_context``):
     its ``device``, ``kernels`` and ``matmul`` become the runtime's
     :class:`~nzarc.neural.runtime.options.RuntimeOptions`, and its ``decode_memory`` the
-    decoding batch budget (above). None of these changes the bytes. Without a context the
+    decoding batch budget (above), and its ``progress`` receives the model-work events
+    (:data:`~nzarc.events.MODEL_KINDS`) of every call, in-process or through the context's
+    window runner. None of these changes the bytes. Without a context the
     codec runs on the CPU with the default routes and budget; it reads no environment.
 """
 
@@ -63,12 +65,13 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from nzarc.codecs.context import DEFAULT_CONTEXT, CodecContext
 from nzarc.codecs.contract import Codec, ModelPin
 from nzarc.errors import CodecError, CodecParamsError, EncodeDeclined, ModelMismatch, NzarcError
+from nzarc.events import report_model
 from nzarc.neural.chunklayout import MAX_TOKENS_PER_BYTE, chunk_bytes, parse_chunk
 from nzarc.neural.modelaccess import (
     DEFAULT_MODEL_NAME,
@@ -79,14 +82,11 @@ from nzarc.neural.modelaccess import (
     register_model,
     runtime_options,
 )
-from nzarc.neural.modelwork import CodecModel, report, set_progress_hook
+from nzarc.neural.modelwork import CodecModel
 from nzarc.neural.store import SMOLLM2_MODEL_SHA256
 from nzarc.neural.textdetect import looks_like_text
 from nzarc.neural.windowcode import decode_jobs, encode_windows
 from nzarc.signals import CancelToken
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "NeuralCodec",
@@ -96,7 +96,6 @@ __all__ = [
     "DEFAULT_ACT_LEVELS",
     "INSTALL_HINT",
     "register_model",
-    "set_progress_hook",
 ]
 
 #: SHA-256 of the default model file; the meaning of params without ``"model"``.
@@ -155,16 +154,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _reporter(kind: str) -> Any:
-    """A ``done(tokens)`` callback that reports finished tokens of ``kind`` as progress."""
-
-    def done(tokens: int) -> None:
-        report(kind, tokens)
-
-    return done
-
-
-def _check(cancel: CancelToken | None) -> Any:
+def _check(cancel: CancelToken | None) -> Callable[[], None] | None:
     """The ``check()`` of ``cancel`` (None without one), for a window runner."""
     return cancel.check if cancel is not None else None
 
@@ -190,7 +180,7 @@ class NeuralCodec(Codec):
         window: int = DEFAULT_WINDOW,
         act_levels: int = DEFAULT_ACT_LEVELS,
         *,
-        bitstream: int = 1,
+        version: int = 1,
         lanes: int = DEFAULT_LANES,
         context: CodecContext | None = None,
     ) -> None:
@@ -203,7 +193,7 @@ class NeuralCodec(Codec):
 
         if act_levels not in ACT_LEVELS or isinstance(act_levels, bool) or not isinstance(act_levels, int):
             raise CodecParamsError(f"{_ID}: param 'act_levels' must be one of {', '.join(map(str, ACT_LEVELS))}")
-        if not isinstance(bitstream, int) or isinstance(bitstream, bool) or bitstream not in BITSTREAMS:
+        if not isinstance(version, int) or isinstance(version, bool) or version not in BITSTREAMS:
             raise CodecParamsError(f"{_ID}: param 'version' must be one of {', '.join(map(str, BITSTREAMS))}")
         if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= MAX_LANES:
             raise CodecParamsError(f"{_ID}: param 'lanes' must be an integer in 1..{MAX_LANES}")
@@ -219,7 +209,7 @@ class NeuralCodec(Codec):
         self.model_sha = model
         self.window = window
         self.act_levels = act_levels
-        self.bitstream = bitstream
+        self.bitstream = version
         self.lanes = lanes
         context = context or DEFAULT_CONTEXT
         if not isinstance(context, CodecContext):
@@ -256,7 +246,7 @@ class NeuralCodec(Codec):
             model=params.get("model", DEFAULT_MODEL_SHA256),
             window=params["window"],
             act_levels=params.get("act_levels", 1),
-            bitstream=params.get("version", 1),
+            version=params.get("version", 1),
             lanes=params.get("lanes", DEFAULT_LANES),
             context=context,
         )
@@ -325,6 +315,7 @@ class NeuralCodec(Codec):
         """Encode ``chunks``; ``cancel`` is checked between prefill slabs and windows
         (:class:`~nzarc.signals.Cancelled` once it is set)."""
         model = self._model()
+        progress = self.context.progress
         if int(model.freq_bits) > 30:
             raise EncodeDeclined(f"{_ID}: frequency tables of {model.freq_bits} bits are not supported")
         n = self.window
@@ -332,21 +323,22 @@ class NeuralCodec(Codec):
         if self.bitstream == 2:
             from nzarc.neural.mix.lanes import encode_chunks
 
-            report("encode-bytes", sum(len(c) for c in chunks))
-            return [chunk_bytes(len(t), s) for t, s in zip(token_lists, encode_chunks(model, token_lists, n, self.lanes, cancel), strict=True)]
+            report_model(progress, "encode-bytes", sum(len(c) for c in chunks))
+            coded = encode_chunks(model, token_lists, n, self.lanes, cancel, progress)
+            return [chunk_bytes(len(t), s) for t, s in zip(token_lists, coded, strict=True)]
         windows: list[list[int]] = []
         owner: list[int] = []
         for ci, toks in enumerate(token_lists):
             for start in range(0, len(toks), n):
                 windows.append(toks[start : start + n])
                 owner.append(ci)
-        report("encode-bytes", sum(len(c) for c in chunks))
-        report("encode-planned", sum(len(w) for w in windows))
+        report_model(progress, "encode-bytes", sum(len(c) for c in chunks))
+        report_model(progress, "encode-planned", sum(len(w) for w in windows))
         runner = self.context.windows
         if runner is None or not windows:
-            streams = encode_windows(model, windows, cancel)
+            streams = encode_windows(model, windows, cancel, progress)
         else:
-            streams = runner.encode_windows(self._work_key(), windows, _reporter("encode"), _check(cancel))
+            streams = runner.encode_windows(self._work_key(), windows, progress, _check(cancel))
         per_chunk: list[list[bytes]] = [[] for _ in chunks]
         for wi, ci in enumerate(owner):
             per_chunk[ci].append(streams[wi])
@@ -391,14 +383,15 @@ class NeuralCodec(Codec):
             total, streams = parsed[ci]
             for w, s in enumerate(streams):
                 jobs.append((ci, w, s, min(n, total - w * n)))
-        report("decode-bytes", sum(items[ci][1] for ci in todo))
-        report("decode-planned", sum(j[3] for j in jobs))
+        progress = self.context.progress
+        report_model(progress, "decode-bytes", sum(items[ci][1] for ci in todo))
+        report_model(progress, "decode-planned", sum(j[3] for j in jobs))
         pairs = [(j[2], j[3]) for j in jobs]
         runner = self.context.windows
         if runner is None:
-            decoded = decode_jobs(model, pairs, self._decode_memory, cancel)
+            decoded = decode_jobs(model, pairs, self._decode_memory, cancel, progress)
         else:
-            decoded = runner.decode_windows(self._work_key(), pairs, _reporter("decode"), _check(cancel))
+            decoded = runner.decode_windows(self._work_key(), pairs, progress, _check(cancel))
         tokens: dict[tuple[int, int], list[int]] = {}
         for (ci, w, _, symbols), toks in zip(jobs, decoded, strict=True):
             if len(toks) != symbols:
@@ -416,7 +409,7 @@ class NeuralCodec(Codec):
 
     def _decode_mixed(
         self,
-        model: Any,
+        model: CodecModel,
         items: Sequence[tuple[bytes, int]],
         parsed: list[tuple[int, list[bytes]]],
         todo: list[int],
@@ -427,8 +420,10 @@ class NeuralCodec(Codec):
 
         if int(model.freq_bits) > 30:  # the decoder's prefix sums are int32
             raise CodecError(f"{_ID}: frequency tables of {model.freq_bits} bits are not supported")
-        report("decode-bytes", sum(items[ci][1] for ci in todo))
-        decoded = decode_chunks(model, [parsed[ci] for ci in todo], self.window, self.lanes, self._decode_memory, cancel)
+        progress = self.context.progress
+        report_model(progress, "decode-bytes", sum(items[ci][1] for ci in todo))
+        chunks = [parsed[ci] for ci in todo]
+        decoded = decode_chunks(model, chunks, self.window, self.lanes, self._decode_memory, cancel, progress)
         results = [b""] * len(items)
         for ci, ids in zip(todo, decoded, strict=True):
             out = model.tokenizer.decode(ids)

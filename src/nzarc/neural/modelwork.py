@@ -1,5 +1,6 @@
 """The neural codec's model work: prefill for encoding, batches and lockstep steps for
-decoding, and progress reports of both.
+decoding, and progress reports of both (model-work events sent to the
+:class:`~nzarc.events.ProgressSink` a caller passes, never to a global hook).
 
 Contracts: :func:`window_intervals` gives, for every token of every window, the interval
 the range coder codes it with (the window's model input is ``BOS, t_0, ..., t_{n-2}``);
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
+from nzarc.events import ProgressSink, report_model
 from nzarc.signals import CancelToken
 
 __all__ = [
@@ -23,8 +25,6 @@ __all__ = [
     "ModelSession",
     "decode_groups",
     "decode_windows",
-    "report",
-    "set_progress_hook",
     "window_intervals",
 ]
 
@@ -101,34 +101,14 @@ PREFILL_ROWS = 256
 #: Decoding checks for corrupt streams every this many steps (an early exit).
 _CHECK_EVERY = 64
 
-_PROGRESS: Callable[[str, int], None] | None = None
-
-
-def set_progress_hook(hook: Callable[[str, int], None] | None) -> None:
-    """Report model work as it happens: ``hook(kind, tokens)`` with ``kind`` ``"encode"``
-    or ``"decode"`` and ``tokens`` the number of tokens just finished, or ``kind``
-    ``"encode-planned"`` / ``"decode-planned"`` and the number of tokens a call is about to
-    work on. Just before its ``*-planned`` report a call reports ``"encode-bytes"`` /
-    ``"decode-bytes"`` with the raw bytes of the chunks it works on (in place of a token
-    count). One call reports on one thread. Counts are deltas, so calls from several threads
-    add up; a hook ignores kinds it does not know. The hook must be cheap and thread-safe;
-    ``None`` removes it.
-    """
-    global _PROGRESS
-    _PROGRESS = hook
-
-
-def report(kind: str, tokens: int) -> None:
-    """Pass ``(kind, tokens)`` to the hook, if one is set and ``tokens`` is not 0."""
-    hook = _PROGRESS
-    if hook is not None and tokens:
-        hook(kind, tokens)
-
-
 def window_intervals(
-    model: LanguageModel, windows: list[list[int]], cancel: CancelToken | None = None
+    model: LanguageModel,
+    windows: list[list[int]],
+    cancel: CancelToken | None = None,
+    progress: ProgressSink | None = None,
 ) -> Iterator[tuple[int, list[int], list[int]]]:
-    """Yield ``(window index, cums, freqs)`` of every token of every window (prefill);
+    """Yield ``(window index, cums, freqs)`` of every token of every window (prefill),
+    sending ``progress`` an ``encode`` event of each window's tokens after it is yielded;
     ``cancel`` is checked before every model call, and inside each (between the model's
     layers and query blocks, through ``prefill_freqs(check=...)``), so that a long prefill
     stops within one layer's work."""
@@ -170,7 +150,7 @@ def window_intervals(
         for row, wi in enumerate(group):
             n = len(windows[wi])
             yield wi, cums[row, :n].tolist(), freqs[row, :n].tolist()
-            report("encode", n)
+            report_model(progress, "encode", n)
 
 
 def decode_groups(model: LanguageModel, counts: list[int], budget: int) -> list[list[int]]:
@@ -193,10 +173,15 @@ def decode_groups(model: LanguageModel, counts: list[int], budget: int) -> list[
 
 
 def decode_windows(
-    model: LanguageModel, streams: list[bytes], counts: list[int], cancel: CancelToken | None = None
+    model: LanguageModel,
+    streams: list[bytes],
+    counts: list[int],
+    cancel: CancelToken | None = None,
+    progress: ProgressSink | None = None,
 ) -> list[list[int]]:
     """Decode windows (sorted by decreasing symbol count) in one lockstep batch; ``cancel``
-    is checked before every model step."""
+    is checked before every model step, and ``progress`` gets ``decode`` events of the
+    tokens decoded (every few steps, and at the end)."""
     import torch
 
     from nzarc.neural.coder import BatchRangeDecoder
@@ -223,8 +208,8 @@ def decode_windows(
         done += live
         if t % _CHECK_EVERY == _CHECK_EVERY - 1:
             decoder.check()
-            report("decode", done)
+            report_model(progress, "decode", done)
             done = 0
     decoder.finish()
-    report("decode", done)
+    report_model(progress, "decode", done)
     return [out[b, : counts[b]].tolist() for b in range(batch)]

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from nzarc.errors import CodecError
+from nzarc.events import ProgressSink, report_model
 from nzarc.neural.mix import kernel
 from nzarc.neural.mix.lmnodes import id_bits, path_counts
-from nzarc.neural.modelwork import decode_groups, report
+from nzarc.neural.modelwork import decode_groups
 from nzarc.signals import CancelToken
 
 __all__ = ["lane_windows", "stream_limit", "encode_chunks", "decode_chunks", "decode_state_bytes"]
@@ -104,15 +105,17 @@ def encode_chunks(
     window: int,
     lanes: int,
     cancel: CancelToken | None = None,
+    progress: ProgressSink | None = None,
 ) -> list[list[bytes]]:
-    """The window streams of each chunk (see the module docstring)."""
+    """The window streams of each chunk (see the module docstring); ``progress`` gets the
+    ``encode-planned`` tokens, then an ``encode`` event as each window is coded."""
     vocab = int(model.vocab_size)
     windows: list[list[int]] = []
     first: list[int] = []
     for toks in token_lists:
         first.append(len(windows))
         windows.extend(toks[s : s + window] for s in range(0, len(toks), window))
-    report("encode-planned", sum(len(w) for w in windows))
+    report_model(progress, "encode-planned", sum(len(w) for w in windows))
     lm = _prefill_counts(model, windows, cancel)
     result: list[list[bytes]] = []
     for ci, toks in enumerate(token_lists):
@@ -128,7 +131,7 @@ def encode_chunks(
                 counts, tops = lm[first[ci] + w]
                 tokens = np.asarray(windows[first[ci] + w], dtype=np.int64)
                 streams.append(kernel.encode_window(state, lane, vocab, tokens, counts, tops))
-                report("encode", len(tokens))
+                report_model(progress, "encode", len(tokens))
         result.append(streams)
     return result
 
@@ -140,13 +143,15 @@ def decode_chunks(
     lanes: int,
     budget: int,
     cancel: CancelToken | None = None,
+    progress: ProgressSink | None = None,
 ) -> list[list[int]]:
-    """The tokens of each ``(T, streams)`` chunk; the streams passed their length checks."""
+    """The tokens of each ``(T, streams)`` chunk; the streams passed their length checks.
+    ``progress`` gets the ``decode-planned`` tokens, then ``decode`` events as steps finish."""
     vocab = int(model.vocab_size)
-    report("decode-planned", sum(t for t, _ in chunks))
+    report_model(progress, "decode-planned", sum(t for t, _ in chunks))
     tokens: list[list[list[int]]] = [[[] for _ in s] for _, s in chunks]
     for group in _state_groups(vocab, [t for t, _ in chunks], window, lanes):
-        _decode_group(model, chunks, group, tokens, window, lanes, budget, cancel)
+        _decode_group(model, chunks, group, tokens, window, lanes, budget, cancel, progress)
     return [[t for win in chunk for t in win] for chunk in tokens]
 
 
@@ -178,6 +183,7 @@ def _decode_group(
     lanes: int,
     budget: int,
     cancel: CancelToken | None,
+    progress: ProgressSink | None,
 ) -> None:
     """Decode the chunks ``group`` in lockstep rounds into ``tokens[ci][w]``."""
     import torch
@@ -230,7 +236,7 @@ def _decode_group(
                     )
                 out[:live, t] = sym
                 feed[:live] = torch.as_tensor(sym, dtype=torch.int64)
-                report("decode", live)
+                report_model(progress, "decode", live)
             if not kernel.decode_finish(rd).all():
                 raise CodecError("nzarc.neural: corrupt range-coded stream (bad termination)")
             for (ci, w, _, n), row in zip(sel, out, strict=True):
