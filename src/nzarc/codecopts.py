@@ -5,8 +5,10 @@ A codec class takes the keyword parameters of its ``__init__`` (``context`` asid
 built from caller params as ``cls(**params)``, as a numcodecs codec's ``from_config`` is
 ``cls(**config)``: params left out keep the class's defaults, and the class's own
 validation checks the rest; so a built-in codec and a plugin codec are configured alike,
-and a codec's bounds are its own (a codec's ``get_params`` must read back through its
-``from_params``, which the conformance kit, :mod:`nzarc.testing`, checks). A refusal is a :class:`~nzarc.errors.CodecOptionError` (a usage error) naming the codec
+and a codec's bounds are its own. The params a built codec would record (``get_params``)
+must read back through its ``from_params``, as a reader builds it: :func:`configured`
+checks that before anything is written (and the conformance kit, :mod:`nzarc.testing`,
+checks it for every codec). A refusal is a :class:`~nzarc.errors.CodecOptionError` (a usage error) naming the codec
 and the param.
 """
 
@@ -87,11 +89,34 @@ def configured(
             f"{cls.codec_id} takes no param {unknown[0]!r}", hint=f"its params: {taken}"
         )
     try:
-        return _refusal(cls, params, lambda: cls(**params, **kwargs))
+        codec = _refusal(cls, params, lambda: cls(**params, **kwargs))
     except CodecOptionError:
         if "level" in params and has_levels(cls) and _level_refused(cls, params, kwargs):
             raise level_refused(cls) from None
         raise
+    _check_readable(cls, codec, params, kwargs)
+    return codec
+
+
+def _check_readable(cls: type[Codec], codec: Codec, params: CodecParams, kwargs: dict[str, Any]) -> None:
+    """A reader builds the codec from the params the archive records (``get_params``)
+    through ``from_params``: refuse, before anything is written, params a codec accepts
+    but could not read back."""
+    written = codec.get_params()
+    try:
+        cls.from_params(written, **kwargs)
+    except CodecError as exc:
+        why = exc.message
+    except NzarcError:
+        raise
+    except Exception as exc:  # a plugin's own validation
+        why = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    else:
+        return
+    raise CodecOptionError(
+        f"{cls.codec_id}: params {', '.join(sorted(params))} give an archive entry "
+        f"{written!r} that the codec refuses to read ({why})"
+    )
 
 
 def _level_refused(cls: type[Codec], params: CodecParams, kwargs: dict[str, Any]) -> bool:
