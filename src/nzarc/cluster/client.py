@@ -9,7 +9,9 @@ scheduler and a first worker within ``options.timeout`` seconds or raises
 ClusterError that says so. The runner, before the first window of a model, registers
 a :class:`~nzarc.cluster.worker.ModelPlugin` for it and asks every worker whether the model
 loaded; a worker without it fails the job there, naming the worker and the install command.
-Windows go out as tasks (``pure=False``, ``options.retries``), at most ``inflight`` outstanding
+Windows go out as tasks (``pure=False``, ``options.retries``): one window per encode task, and
+the windows of a decode call split into one task per worker thread (a lockstep batch each);
+at most ``inflight`` tasks outstanding
 over every thread of the process, and come back in the order given. As each result arrives
 the runner sends the caller's progress sink an ``encode`` / ``decode`` event of its tokens,
 on the calling thread, with ``workers`` the cluster's worker count.
@@ -132,8 +134,13 @@ class ClusterRunner:
         from nzarc.cluster.worker import decode_task
 
         name = self._prepare(model)
-        calls = ((decode_task, (name, bytes(s), n, _DECODE_BUDGET), n) for s, n in jobs)
-        return self._run(calls, len(jobs), self._done("decode", progress), check)
+        # Windows decode in lockstep batches, which read the weights once per step for all
+        # rows: one task per worker thread, each a contiguous share of the windows.
+        size = -(-len(jobs) // self.threads) if jobs else 1
+        tasks = [[(bytes(s), n) for s, n in jobs[i : i + size]] for i in range(0, len(jobs), size)]
+        calls = ((decode_task, (name, t, _DECODE_BUDGET), sum(n for _, n in t)) for t in tasks)
+        parts = self._run(calls, len(tasks), self._done("decode", progress), check)
+        return [tokens for part in parts for tokens in part]
 
     # ----------------------------------------------------------------- internals
 

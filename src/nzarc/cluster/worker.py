@@ -86,6 +86,8 @@ def encode_task(name: str, tokens: list[int]) -> bytes:
     return encode_windows(_model(name), [tokens])[0]
 
 
-def decode_task(name: str, stream: bytes, symbols: int, budget: int) -> list[int]:
-    """The ``symbols`` token ids of one window's stream; a corrupt stream raises CodecError."""
-    return decode_jobs(_model(name), [(stream, symbols)], budget)[0]
+def decode_task(name: str, jobs: list[tuple[bytes, int]], budget: int) -> list[list[int]]:
+    """The token ids of each ``(stream, symbols)`` window, decoded together in lockstep
+    batches within ``budget`` bytes (the same tokens as one by one); a corrupt stream raises
+    CodecError."""
+    return decode_jobs(_model(name), jobs, budget)
