@@ -132,3 +132,23 @@ def test_the_bitstream_version_is_an_option_by_its_params_name(home: Path, tmp_p
     assert (tmp_path / "out" / "words.txt").read_bytes() == data
     bad = run_nzarc("create", "--no-encrypt", "-c", "neural", "-m", "bitstream=2", "-o", tmp_path / "b.nzarc", text, home=home)
     assert "bitstream" in bad.assert_clean_error(2).stderr
+
+
+def test_version_2_has_room_for_the_ratios_its_mixer_reaches(home: Path, tmp_path: Path) -> None:
+    """Repeats that version 2 codes at about 200x (above version 1's limit of 32) are written
+    with it, not stored, and read back with a reader's defaults."""
+    from nzarc.neural.codec import MAX_RATIO, MAX_RATIO_V2, NeuralCodec
+
+    assert NeuralCodec.max_ratio == MAX_RATIO == 32 and MAX_RATIO_V2 == 1024
+    text = tmp_path / "prose.txt"
+    text.write_bytes(PROSE)
+    os.utime(text, ns=(MTIME_NS, MTIME_NS))
+    archive = tmp_path / "v2.nzarc"
+    _create(home, archive, text, "-c", "neural", "-m", "window=256", "-m", "version=2", "-m", "lanes=1")
+    info = json.loads(run_nzarc("info", "--json", archive, home=home).assert_ok().stdout)
+    assert info["chunks_per_codec"] == {"nzarc.neural": 1}, info
+    assert next(c for c in info["codecs"] if c["id"] == "nzarc.neural")["params"]["version"] == 2
+    run_nzarc("extract", "-C", tmp_path / "out", archive, home=home).assert_ok()
+    assert (tmp_path / "out" / "prose.txt").read_bytes() == PROSE
+    refused = run_nzarc("extract", "--max-ratio", "32", "-C", tmp_path / "out2", archive, home=home)
+    assert "ratio" in refused.assert_clean_error(1).stderr

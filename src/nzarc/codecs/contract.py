@@ -204,7 +204,9 @@ class Codec(ABC):
     batches_internally: ClassVar[bool] = False
     verify_after_encode: ClassVar[bool] = False
     #: Largest plausible ``raw_len / len(data)``; None: unlimited (see "Expansion limit").
-    max_ratio: ClassVar[float | None] = None
+    #: A class attribute; an instance may narrow or widen it from its params (the neural
+    #: codec's bitstream version), and readers and writers read it from the instance.
+    max_ratio: float | None = None
     #: True when ``encode_many`` and ``decode_many`` take a keyword ``cancel`` (a
     #: :class:`nzarc.signals.CancelToken`) and call its ``check()`` between steps, so an
     #: interrupted run stops within one step rather than at the end of the chunks.

@@ -18,7 +18,7 @@ class StoreCodec(Codec):
     codec_id: ClassVar[str] = "nzarc.store"
     version: ClassVar[int] = 1
     releases_gil: ClassVar[bool] = True
-    max_ratio: ClassVar[float | None] = 1
+    max_ratio: float | None = 1
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> StoreCodec:

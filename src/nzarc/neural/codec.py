@@ -107,8 +107,12 @@ MIN_WINDOW = 8
 MAX_WINDOW = 8192
 #: Memory budget of one decoding batch (KV caches and frequency tables), in bytes.
 DEFAULT_DECODE_MEMORY = 2 << 30
-#: Largest raw_len / coded length read or written (about 4x the best measured on text, ~8).
+#: Largest raw_len / coded length read or written: version 1, about 4x the best measured on
+#: text (~8); version 2, whose mixer learns a chunk's own repeats, codes logs at 60-250x on
+#: its own, so it gets room to the next power of two above that (a reader's --max-ratio
+#: still overrides both; a chunk above the limit goes to the next candidate when written).
 MAX_RATIO = 32
+MAX_RATIO_V2 = 1024
 #: Bitstream versions: 1 (the LM alone, the default writer) and 2 (the LM mixed with
 #: adaptive context models in lanes, spec/NEURAL-CODEC.md section 5), selected by the param "version".
 BITSTREAMS = (1, 2)
@@ -172,7 +176,7 @@ class NeuralCodec(Codec):
     cancellable: ClassVar[bool] = True
     takes_context: ClassVar[bool] = True
     uses_models: ClassVar[tuple[str, ...]] = (DEFAULT_MODEL_NAME,)
-    max_ratio: ClassVar[float | None] = MAX_RATIO
+    max_ratio: float | None = MAX_RATIO
 
     def __init__(
         self,
@@ -210,6 +214,7 @@ class NeuralCodec(Codec):
         self.window = window
         self.act_levels = act_levels
         self.bitstream = version
+        self.max_ratio = MAX_RATIO_V2 if version == 2 else MAX_RATIO
         self.lanes = lanes
         context = context or DEFAULT_CONTEXT
         if not isinstance(context, CodecContext):
