@@ -187,6 +187,9 @@ def test_interrupted_wait_sets_the_cancel_token() -> None:
 
     never: Future[int] = Future()
     token = CancelToken()
+    # interrupt_main does nothing while SIGINT is ignored, as it is for a runner started in
+    # the background: Python's own handler for the length of the test
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, _thread.interrupt_main)
     timer.start()
     try:
@@ -194,6 +197,7 @@ def test_interrupted_wait_sets_the_cancel_token() -> None:
             wait_result(never, token)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert token.is_set
 
 
