@@ -87,7 +87,7 @@ def test_writer_keeps_neural_output_within_its_ratio(
 ) -> None:
     sha = register_model(tiny)
     monkeypatch.setattr(codec_module, "_default_model_sha", lambda: sha)
-    monkeypatch.setattr(NeuralCodec, "max_ratio", 1.5)  # TEXT codes at about 1.7
+    monkeypatch.setattr(codec_module, "MAX_RATIO", 1.5)  # TEXT codes at about 1.7 (v1 limit)
     buf = io.BytesIO()
     w = nzarc.ArchiveWriter(buf, encrypt=False, codec="neural", window=64, chunk_size=256, jobs=1)
     w.add_file("f.txt", io.BytesIO(TEXT), mode=0o644)
