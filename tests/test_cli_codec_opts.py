@@ -19,13 +19,9 @@ MTIME_NS = 1_600_000_000_000_000_000
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An NZARC_HOME whose default model is a tiny seeded one, installed as a user would."""
-    from nzarc.neural.codec import DEFAULT_MODEL_NAME
-    from nzarc.neural.store import ModelStore
-    from nzarc.neural.tiny import write_tiny_gguf
+    from nzarc.neural.tiny import install_tiny_home
 
-    root = tmp_path_factory.mktemp("codec-opts")
-    ModelStore(root / "home").install_gguf(write_tiny_gguf(0, root / "tiny.gguf"), name=DEFAULT_MODEL_NAME)
-    return root / "home"
+    return install_tiny_home(tmp_path_factory.mktemp("codec-opts"))
 
 
 @pytest.fixture

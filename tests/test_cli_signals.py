@@ -115,14 +115,9 @@ def tiny_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model store whose default model is the tiny seeded model (slow enough per chunk)."""
     pytest.importorskip("gguf")
     pytest.importorskip("torch")
-    from nzarc.neural.codec import DEFAULT_MODEL_NAME
-    from nzarc.neural.store import ModelStore
-    from nzarc.neural.tiny import write_tiny_gguf
+    from nzarc.neural.tiny import install_tiny_home
 
-    root = tmp_path_factory.mktemp("tiny-home")
-    gguf = write_tiny_gguf(0, root / "tiny.gguf")
-    ModelStore(root / "home").install_gguf(gguf, name=DEFAULT_MODEL_NAME)
-    return root / "home"
+    return install_tiny_home(tmp_path_factory.mktemp("tiny-home"))
 
 
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

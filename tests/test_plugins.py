@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plugin_support import make_dist
 
 import nzarc
 from nzarc.codecs import builtin
@@ -51,15 +52,6 @@ class {cls}(Codec):
 def nzarc_codecs():
     return [{cls}]
 """
-
-
-def make_dist(root: Path, dist: str, entry_point: str, module: str, source: str) -> None:
-    """A fake installed distribution: a module plus ``<dist>.dist-info`` with one entry point."""
-    (root / f"{module}.py").write_text(textwrap.dedent(source))
-    info = root / f"{dist.replace('-', '_')}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[nzarc]\n{entry_point} = {module}\n")
 
 
 @pytest.fixture
@@ -279,6 +271,7 @@ def test_good_plugin_registers_with_its_distribution(site: Path) -> None:
         "module": "nzt_rev",
         "releases_gil": False,
         "verify_after_encode": False,
+        "auto_eligible": False,
         "models": [],
     }
 

@@ -19,14 +19,17 @@ from typing import Any
 from nzarc.codecopts import CodecParams, configured, param_names
 from nzarc.codecs.context import CodecContext
 from nzarc.codecs.contract import Codec
+from nzarc.codecs.discovery import RESERVED_NAMESPACE
 from nzarc.codecs.names import AUTO, NEURAL_ID, STORE_ID, XZ_ID, ZSTD_ID, resolve
-from nzarc.codecs.registry import Registry, registry_for
+from nzarc.codecs.registry import Registry, get_registry, registry_for
 from nzarc.errors import CodecError, CodecOptionError, ModelMismatch, UnsupportedCodec
 from nzarc.format.header import CodecEntry, Header, encode_header
 
 __all__ = [
     "AUTO_CANDIDATES",
     "AUTO_ZSTD_LEVEL",
+    "MAX_AUTO_PLUGINS",
+    "auto_candidates",
     "CodecPlan",
     "CodecTable",
     "EncodedGroup",
@@ -39,6 +42,9 @@ __all__ = [
 ]
 
 AUTO_ZSTD_LEVEL = 19
+#: Most plugin codecs ``auto`` offers (the first by codec id): auto encodes every chunk with
+#: every candidate, and :func:`smallest_table` tries every subset of them.
+MAX_AUTO_PLUGINS = 4
 
 
 @dataclass
@@ -76,8 +82,8 @@ def _entry(registry: Registry, codec: Codec) -> CodecEntry:
     )
 
 
-#: What ``auto`` offers, in order: ``(codec id, required, base params)``. A required codec that
-#: is not installed fails the plan; the others are left out.
+#: What ``auto`` offers first, in order: ``(codec id, required, base params)``. A required
+#: codec that is not installed fails the plan; the others are left out.
 AUTO_CANDIDATES: tuple[tuple[str, bool, dict[str, Any]], ...] = (
     (ZSTD_ID, True, {"level": AUTO_ZSTD_LEVEL}),
     (XZ_ID, True, {}),
@@ -85,8 +91,25 @@ AUTO_CANDIDATES: tuple[tuple[str, bool, dict[str, Any]], ...] = (
 )
 
 
+def auto_candidates(registry: Registry | None = None) -> tuple[tuple[str, bool, dict[str, Any]], ...]:
+    """What ``auto`` offers: :data:`AUTO_CANDIDATES`, then the installed plugin codecs whose
+    latest version declares ``auto_eligible`` (the first :data:`MAX_AUTO_PLUGINS` by codec
+    id, with their default params, not required). ``registry``: the full registry (default:
+    :func:`~nzarc.codecs.registry.get_registry`)."""
+    reg = registry if registry is not None else get_registry()
+    eligible = sorted(
+        {
+            info.codec_id
+            for info in reg.codecs()
+            if not info.codec_id.startswith(RESERVED_NAMESPACE)
+            and reg.latest(info.codec_id).auto_eligible
+        }
+    )
+    return AUTO_CANDIDATES + tuple((cid, False, {}) for cid in eligible[:MAX_AUTO_PLUGINS])
+
+
 def _wanted(codec: str) -> tuple[tuple[str, bool, dict[str, Any]], ...]:
-    return AUTO_CANDIDATES if codec == AUTO else ((resolve(codec), True, {}),)
+    return auto_candidates() if codec == AUTO else ((resolve(codec), True, {}),)
 
 
 def _classes(
@@ -164,8 +187,9 @@ def plan_codecs(
     id) and build its codecs, each through its class's ``from_params``
     (:func:`nzarc.codecopts.configured`).
 
-    Slot 0 is always ``nzarc.store``. ``auto`` offers :data:`AUTO_CANDIDATES` (zstd at level
-    19, xz at ``-9e``, and the neural codec when it is installed with its model); each chunk
+    Slot 0 is always ``nzarc.store``. ``auto`` offers :func:`auto_candidates` (zstd at level
+    19, xz at ``-9e``, the neural codec when it is installed with its model, and installed
+    plugin codecs that declare ``auto_eligible``); each chunk
     takes the smallest output. Any other choice offers that codec. ``params`` go to the
     codec chosen; under ``auto`` each goes to the first candidate that takes it (``level``
     to zstd, ``window`` to the neural codec). ``context`` goes to the codecs that take one

@@ -126,6 +126,25 @@ def test_plugin_is_registered_through_its_entry_point() -> None:
     assert [i.plugin for i in reg.codecs() if i.codec_id == "ppmd.ppmd"] == ["ppmd"]
 
 
+def test_auto_offers_ppmd_and_takes_it_where_it_is_smallest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NZARC_HOME", str(tmp_path))  # no neural model: auto is zstd, xz, ppmd
+    from nzarc.planning import auto_candidates
+    from nzarc.reader import ArchiveReader
+    from nzarc.writer import ArchiveWriter
+
+    assert "ppmd.ppmd" in [cid for cid, _, _ in auto_candidates()]
+    text = text_sample(200_000)
+    out = io.BytesIO()
+    with ArchiveWriter(out, codec="auto", encrypt=False) as writer:
+        writer.add_bytes("text", text)
+        stats = writer.close()
+    assert stats.chunks_per_codec == {"ppmd.ppmd": 1}
+    with ArchiveReader(io.BytesIO(out.getvalue())) as reader:
+        assert [m.read() for m in reader.iter_members()] == [text]
+
+
 def _tar(directory: Path) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
-import stat
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -24,11 +23,14 @@ from nzarc.cli.common import (
     warn,
     with_progress,
 )
+from nzarc.cli.info import model_store
 from nzarc.cli.keys import create_keys
 from nzarc.display import printable
 from nzarc.events import ProgressEvent, ProgressSink
+from nzarc.inputscan import tree_size
 from nzarc.progress import Progress, format_bytes
-from nzarc.walk import WalkOptions, name_excluded
+from nzarc.ratebook import RateBook, RateMeter
+from nzarc.walk import WalkOptions
 
 if TYPE_CHECKING:
     from nzarc.codecs.context import CodecContext
@@ -85,7 +87,26 @@ def _codec_params(args: argparse.Namespace) -> dict[str, tuple[str, int | str]]:
         if key in params and params[key][1] != value:
             raise UsageError(f"{flag} {value} contradicts {params[key][0]}")
         params[key] = (f"{flag} {value}", value)
+    for key, value in args.preset_params.items():  # what the caller gives overrides a preset
+        params.setdefault(key, (f"--{args.preset}", value))
     return params
+
+
+def _apply_preset(args: argparse.Namespace) -> None:
+    """Settle ``args.codec`` and ``args.preset_params`` from ``--fast`` / ``--best`` (which
+    choose the codec, so ``-c`` is refused beside them) or ``-c`` (default ``auto``)."""
+    from nzarc.presets import PRESETS
+
+    name = getattr(args, "preset", None)
+    args.preset = name
+    args.preset_params = {}
+    if name is None:
+        args.codec = args.codec or "auto"
+        return
+    if args.codec is not None:
+        raise UsageError(f"--{name} chooses the codec; leave out -c {args.codec}")
+    args.codec = PRESETS[name].codec
+    args.preset_params = dict(PRESETS[name].params)
 
 
 def _check_create_options(args: argparse.Namespace, to_stdout: bool) -> None:
@@ -137,36 +158,6 @@ def _create_progress(prog: Progress) -> ProgressSink:
     return on_event
 
 
-def _tree_size(inputs: Sequence[tuple[str, str]], patterns: Sequence[str]) -> int:
-    """Total bytes of the regular files under the ``(source, member name)`` inputs that the
-    walk will archive, leaving out what ``patterns`` exclude (for the progress ETA)."""
-    total = 0
-    for top, arcname in inputs:
-        if arcname and name_excluded(arcname, patterns):
-            continue
-        with contextlib.suppress(OSError):
-            st = os.lstat(top)
-            if stat.S_ISREG(st.st_mode):
-                total += st.st_size
-            elif stat.S_ISDIR(st.st_mode):
-                for dirpath, dirs, files in os.walk(top):
-                    rel = os.path.relpath(dirpath, top).replace(os.sep, "/")
-                    base = arcname if rel == "." else f"{arcname}/{rel}" if arcname else rel
-                    dirs[:] = [d for d in dirs if not name_excluded(_join(base, d), patterns)]
-                    for name in files:
-                        if name_excluded(_join(base, name), patterns):
-                            continue
-                        with contextlib.suppress(OSError):
-                            fst = os.lstat(os.path.join(dirpath, name))
-                            if stat.S_ISREG(fst.st_mode):
-                                total += fst.st_size
-    return total
-
-
-def _join(base: str, name: str) -> str:
-    return f"{base}/{name}" if base else name
-
-
 def _exclude_patterns(args: argparse.Namespace) -> list[str]:
     """--exclude patterns, then those of each --exclude-from FILE (one a line, as written;
     blank lines and lines starting with ``#`` ignored)."""
@@ -189,6 +180,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     tune_process_allocator()
 
+    _apply_preset(args)
     _check_create_paths(args)
     to_stdout = args.output == "-"
     if to_stdout and sys.stdout.isatty() and not args.force_tty:
@@ -221,9 +213,12 @@ def _create(args: argparse.Namespace, context: CodecContext, to_stdout: bool) ->
         codec_context=context,
         **keys,
     )
+    inputs = [(_source(args, p), _arcname(args, p)) for p in args.paths if p != "-"]
     if prog.show_bar:
-        inputs = [(_source(args, p), _arcname(args, p)) for p in args.paths if p != "-"]
-        prog.set_total(_tree_size(inputs, patterns) or None)
+        prog.set_total(tree_size(inputs, patterns) or None)
+    rates = _NeuralRate.start(args, options, inputs, patterns)
+    if rates is not None:
+        options["codec_context"] = rates.context
     out: _AtomicOutput | None = None
     skip: set[tuple[int, int]] = set()
     if to_stdout:
@@ -257,6 +252,8 @@ def _create(args: argparse.Namespace, context: CodecContext, to_stdout: bool) ->
             out.commit()
         else:
             sys.stdout.buffer.flush()
+        if rates is not None:
+            rates.record()
     except BaseException:
         if out is not None:
             out.discard()
@@ -274,6 +271,41 @@ def _create(args: argparse.Namespace, context: CodecContext, to_stdout: bool) ->
     if walk.skipped or walk.changed:
         return EXIT_SKIPPED
     return EXIT_OK
+
+
+class _NeuralRate:
+    """The neural forecast line (printed unless ``-q``) and the measurement recorded after a
+    create that runs the neural model (:mod:`nzarc.forecast`, :mod:`nzarc.ratebook`)."""
+
+    def __init__(self, book: RateBook, key: str, context: CodecContext) -> None:
+        self.book, self.key = book, key
+        self.meter = RateMeter(context.progress)
+        self.context = dataclasses.replace(context, progress=self.meter)
+
+    @classmethod
+    def start(
+        cls, args: argparse.Namespace, options: dict[str, Any], inputs: list[tuple[str, str]], patterns: list[str]
+    ) -> _NeuralRate | None:
+        from nzarc.codecs.names import NEURAL_ID
+        from nzarc.forecast import neural_forecast, rate_key
+        from nzarc.planning import plan_codecs
+        from nzarc.workers import default_jobs
+
+        context: CodecContext = options["codec_context"]
+        plan = plan_codecs(args.codec, options["codec_params"], context)
+        neural = next((c for c in plan.codecs if c.codec_id == NEURAL_ID), None)
+        if neural is None:
+            return None
+        where = "cluster" if getattr(args, "scheduler", None) else context.device
+        key = rate_key(neural, default_jobs(args.jobs), where)
+        book = RateBook.in_home(model_store().root)
+        forecast = neural_forecast(plan.codecs, inputs, patterns, "-" in args.paths, book.get(key))
+        if forecast is not None and not forecast.empty and not args.quiet:
+            sys.stderr.write(forecast.line() + "\n")
+        return cls(book, key, context)
+
+    def record(self) -> None:
+        self.book.record(self.key, self.meter.nbytes, self.meter.stop())
 
 
 def _summary_create(stats: WriteStats) -> None:

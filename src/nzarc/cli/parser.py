@@ -247,8 +247,14 @@ def build_parser(*, with_model: bool = False) -> argparse.ArgumentParser:
                    help="encrypt to every age1... key in this file (repeatable)")
     p.add_argument("--no-encrypt", action="store_true",
                    help="do not encrypt (corruption is still detected, forgery is not)")
-    p.add_argument("-c", "--codec", default="auto", metavar="CODEC",
+    p.add_argument("-c", "--codec", metavar="CODEC",
                    help="auto (default), neural, zstd, xz, store, or a codec id")
+    preset = p.add_mutually_exclusive_group()
+    preset.add_argument("--fast", action="store_const", const="fast", dest="preset",
+                        help="-c zstd -l 3: fastest, never the neural model")
+    preset.add_argument("--best", action="store_const", const="best", dest="preset",
+                        help="-c auto -m version=2 -m lanes=1: the neural codec's mixing "
+                             "bitstream, smallest and slowest to extract")
     p.add_argument("-l", "--level", type=int,
                    help="zstd level (-7..22; default 19) or xz level (0..9; default 9, extreme); "
                         "under auto it is that of the zstd candidate; -c neural and -c store "

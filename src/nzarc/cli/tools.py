@@ -14,9 +14,11 @@ __all__ = ["cmd_codecs", "cmd_model", "cmd_bench"]
 
 def cmd_codecs(args: argparse.Namespace) -> int:
     from nzarc.codecs.registry import describe_codecs, get_registry
+    from nzarc.planning import auto_candidates
 
     reg = get_registry()
     rows = describe_codecs(reg)
+    auto = {codec_id for codec_id, _, _ in auto_candidates(reg)}
     installed = model_store().installed_status(
         (m for r in rows for m in r["models"]), {d.name: d.weights_sha256 for d in reg.models()}
     )
@@ -34,7 +36,8 @@ def cmd_codecs(args: argparse.Namespace) -> int:
         state = {True: "installed", False: "not installed"}
         models = ", ".join(f"{m} ({state[ok]})" for m, ok in r["models_installed"].items())
         models = f"  models: {models}" if models else ""
-        write_line(f"{r['id']:<{width}}  v{r['version']}  {origin} ({r.get('plugin')}){models}")
+        tried = "  (tried by auto)" if r["id"] in auto else ""
+        write_line(f"{r['id']:<{width}}  v{r['version']}  {origin} ({r.get('plugin')}){tried}{models}")
     return EXIT_OK
 
 

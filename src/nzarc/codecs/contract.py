@@ -68,6 +68,14 @@ Pre-filter (optional)
     lets automatic selection skip a codec for chunks it cannot win on (the
     neural codec declines data that is clearly not text). Default: True.
 
+Automatic selection (optional)
+    ``auto_eligible = True`` offers a codec that is not built in to ``-c auto`` (built with
+    its default params, after zstd, xz and the neural codec; at most
+    :data:`nzarc.planning.MAX_AUTO_PLUGINS` of them, by codec id). Auto encodes every chunk
+    the codec ``accepts`` with it, so a codec should declare itself eligible only when it
+    is fast enough to run on everything a user archives (MB/s, not kB/s) or filters with
+    ``accepts`` to what it wins on. Default: False.
+
 Round-trip guarantee
     A codec whose implementation cannot guarantee ``decode(encode(x)) == x``
     sets ``verify_after_encode = True``; the writer then decodes every chunk
@@ -203,6 +211,8 @@ class Codec(ABC):
     thread_safe: ClassVar[bool] = True
     batches_internally: ClassVar[bool] = False
     verify_after_encode: ClassVar[bool] = False
+    #: Offered to ``-c auto`` when installed (see "Automatic selection").
+    auto_eligible: ClassVar[bool] = False
     #: Largest plausible ``raw_len / len(data)``; None: unlimited (see "Expansion limit").
     #: A class attribute; an instance may narrow or widen it from its params (the neural
     #: codec's bitstream version), and readers and writers read it from the instance.

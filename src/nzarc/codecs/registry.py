@@ -103,7 +103,7 @@ def describe_codecs(registry: Registry | None = None) -> list[dict[str, Any]]:
     """One plain dict per codec, for ``nzarc codecs [--json]``.
 
     Keys: ``id``, ``version``, ``distribution``, ``distribution_version``,
-    ``plugin``, ``module``, ``releases_gil``, ``verify_after_encode``,
+    ``plugin``, ``module``, ``releases_gil``, ``verify_after_encode``, ``auto_eligible``,
     ``models`` (names of models the codec can use).
     """
     reg = registry if registry is not None else get_registry()
@@ -117,6 +117,7 @@ def describe_codecs(registry: Registry | None = None) -> list[dict[str, Any]]:
             "module": info.module,
             "releases_gil": bool(info.cls.releases_gil),
             "verify_after_encode": bool(info.cls.verify_after_encode),
+            "auto_eligible": bool(info.cls.auto_eligible),
             "models": list(info.cls.uses_models),
         }
         for info in reg.codecs()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from nzarc.neural.runtime.model import IntModel
 
 __all__ = [
+    "install_tiny_home",
     "TINY_MISSING_BYTES",
     "tiny_tokenizer_spec",
     "build_tiny_model",
@@ -198,3 +199,15 @@ def write_tiny_gguf(seed: int, path: str | Path, *, n_layer: int = 1) -> Path:
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+def install_tiny_home(root: str | Path, seed: int = 0) -> Path:
+    """``root/home``: an nzarc home (``NZARC_HOME``) whose default model is the tiny seeded
+    model of :func:`write_tiny_gguf` (written to ``root/tiny.gguf``), installed as a user
+    installs one."""
+    from nzarc.neural.codec import DEFAULT_MODEL_NAME
+    from nzarc.neural.store import ModelStore
+
+    root = Path(root)
+    ModelStore(root / "home").install_gguf(write_tiny_gguf(seed, root / "tiny.gguf"), name=DEFAULT_MODEL_NAME)
+    return root / "home"
