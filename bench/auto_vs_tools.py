@@ -62,7 +62,9 @@ def _markdown(result: dict[str, Any]) -> str:
         "# `-c auto` against the best of `xz -9e` and `zstd -19` (single files)",
         "",
         f"Made by `python -m bench.auto_vs_tools`; neural model installed: "
-        f"{result['model_installed']}; xz {result['xz_version']}, zstd {result['zstd_version']}.",
+        f"{result['model_installed']}; plugin codecs tried by auto: "
+        f"{', '.join(result.get('auto_plugins', [])) or 'none'};",
+        f"xz {result['xz_version']}, zstd {result['zstd_version']}.",
         "`auto` is the encrypted archive (one X25519 recipient, container included);",
         "`auto / nzarc` compares the unencrypted auto archive with the smaller unencrypted",
         "`-c zstd -l 19` / `-c xz` archive.",
@@ -102,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         out = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
         return out.splitlines()[0] if out else "?"
 
-    result = {"model_installed": model, "rows": rows, "skipped": skipped,
+    from nzarc.planning import AUTO_CANDIDATES, auto_candidates
+
+    plugins = [cid for cid, _, _ in auto_candidates()[len(AUTO_CANDIDATES):]]
+    result = {"model_installed": model, "auto_plugins": plugins, "rows": rows, "skipped": skipped,
               "xz_version": version("xz"), "zstd_version": version("zstd")}
     Path(args.out + ".json").write_text(json.dumps(result, indent=1) + "\n")
     Path(args.out + ".md").write_text(_markdown(result))

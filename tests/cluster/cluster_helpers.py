@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SRC = REPO / "src"
@@ -15,6 +18,19 @@ def worker_env(home: Path) -> dict[str, str]:
     """What a worker process needs: this tree's nzarc and the model store ``home``."""
     path = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return {"NZARC_HOME": str(home), "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def two_workers(home: Path) -> Iterator[Any]:
+    """A real LocalCluster on 127.0.0.1 of two single-threaded worker processes whose model
+    store is ``home`` (its nannies restart a killed one)."""
+    import distributed
+
+    with distributed.LocalCluster(
+        processes=True, n_workers=2, threads_per_worker=1, host="127.0.0.1",
+        dashboard_address=None, env=worker_env(home),
+    ) as cluster:
+        yield cluster
 
 
 def run_cli(home: Path, *args: str | Path, env: dict[str, str] | None = None,

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import distributed
 import pytest
-from cluster_helpers import worker_env
+from cluster_helpers import two_workers
 
 
 @pytest.fixture(scope="session")
@@ -37,8 +36,5 @@ def tiny_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def cluster(tiny_home: Path) -> Iterator[Any]:
     """A LocalCluster of two single-threaded worker processes (its nannies restart a killed one)."""
-    with distributed.LocalCluster(
-        processes=True, n_workers=2, threads_per_worker=1, host="127.0.0.1",
-        dashboard_address=None, env=worker_env(tiny_home),
-    ) as c:
+    with two_workers(tiny_home) as c:
         yield c

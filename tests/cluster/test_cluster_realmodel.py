@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import distributed
 import pytest
-from cluster_helpers import worker_env
+from cluster_helpers import two_workers
 
 import nzarc
 from nzarc.cluster.client import connect
@@ -43,10 +42,7 @@ def real_home() -> Path:
 
 @pytest.fixture(scope="module")
 def real_cluster(real_home: Path) -> Iterator[Any]:
-    with distributed.LocalCluster(
-        processes=True, n_workers=2, threads_per_worker=1, host="127.0.0.1",
-        dashboard_address=None, env=worker_env(real_home),
-    ) as c:
+    with two_workers(real_home) as c:
         yield c
 
 

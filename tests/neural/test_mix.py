@@ -102,6 +102,30 @@ def test_model_work_is_reported_to_the_context(tiny) -> None:
                     "decode-bytes": len(LOG), "decode-planned": tokens, "decode": tokens}
 
 
+def test_encode_reports_the_models_tokens_as_it_goes(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's work (all but ~0.1% of an encode) is reported slab by slab, all of it
+    before the mixer codes the first window, so the progress line moves while the model runs."""
+    done: list[int] = []
+
+    def sink(event: ProgressEvent) -> None:
+        if event.kind == "encode":
+            done.append(event.tokens)
+
+    at_first_window: list[int] = []
+    real = kernel.encode_window
+
+    def encode_window(*args, **kwargs):  # type: ignore[no-untyped-def]
+        at_first_window.append(sum(done))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kernel, "encode_window", encode_window)
+    monkeypatch.setattr(lanes_module, "PREFILL_TOKENS", WINDOW)  # one window per model call
+    _codec(tiny, 2, CodecContext(progress=sink)).encode(LOG)
+    tokens = len(tiny.tokenizer.encode(LOG))
+    assert len(done) >= -(-tokens // WINDOW) and sum(done) == tokens
+    assert at_first_window[0] == tokens
+
+
 def test_mixing_learns_the_chunks_repeats(tiny) -> None:
     v1 = NeuralCodec(model=register_model(tiny), window=WINDOW)
     v2 = _codec(tiny, 1)
