@@ -23,7 +23,7 @@ from nzarc.cluster.client import connect
 from nzarc.cluster.options import ClusterOptions
 from nzarc.codecs.context import CodecContext
 from nzarc.crypto.recipients import Argon2Params
-from nzarc.errors import ClusterError
+from nzarc.errors import ClusterError, UsageError
 from nzarc.events import ProgressEvent
 from nzarc.reader import ArchiveReader
 
@@ -225,6 +225,27 @@ def test_in_flight_tasks_stay_within_the_bound_on_a_stream_larger_than_it(
         assert runner.max_outstanding == 3  # the bound was reached, never passed
         assert remote == local
         assert _contents(remote, CodecContext(windows=runner)) == {"big.txt": src.read_bytes()}
+
+
+def test_bitstream_version_2_is_refused_on_a_cluster_rather_than_run_here(
+    cluster: Any, store_env: None, tiny_home: Path, tmp_path: Path
+) -> None:
+    """Version 2 has no cluster tasks yet: asked for with a cluster, it is a usage error (on
+    create and on extract), never a silent run on this machine."""
+    src = tmp_path / "a.txt"
+    src.write_bytes(PROSE)
+    v2 = {"codec": "neural", "codec_params": {"version": 2, "lanes": 1}, "window": 64}
+    local = _create(src, None, encrypt=False, **v2)
+    with connect(ClusterOptions(cluster.scheduler_address)) as runner:
+        with pytest.raises(UsageError, match="version 2 does not run on a cluster yet"):
+            _create(src, CodecContext(windows=runner), encrypt=False, **v2)
+        with pytest.raises(UsageError, match="version 2 does not run on a cluster yet"):
+            _contents(local, CodecContext(windows=runner))
+    archive = tmp_path / "a.nzarc"
+    done = run_cli(tiny_home, "create", "--no-encrypt", "--best", "--window", "64", "--scheduler",
+                   cluster.scheduler_address, "-o", archive, src)
+    assert done.returncode == 2 and "version 2 does not run on a cluster yet" in done.stderr, done.stderr
+    assert not archive.exists()
 
 
 def test_a_worker_without_the_model_fails_before_any_chunk_naming_it(

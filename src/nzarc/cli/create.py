@@ -198,12 +198,17 @@ def _create(args: argparse.Namespace, context: CodecContext, to_stdout: bool) ->
     import nzarc
 
     patterns = _exclude_patterns(args)  # an unreadable FILE fails before a passphrase is asked
+    inputs = [(_source(args, p), _arcname(args, p)) for p in args.paths if p != "-"]
+    codec_params = {key: value for key, (_, value) in _codec_params(args).items()}
+    rates = _NeuralRate.start(args, codec_params, context, inputs, patterns)  # before a prompt
     keys = create_keys(args)
     prog = make_progress(args)
     context = with_progress(context, prog)
+    if rates is not None:
+        context = rates.metered(context)
     options: dict[str, Any] = dict(
         codec=args.codec,
-        codec_params={key: value for key, (_, value) in _codec_params(args).items()},
+        codec_params=codec_params,
         chunk_size=args.chunk_size,
         jobs=args.jobs,
         pad=args.pad,
@@ -213,12 +218,8 @@ def _create(args: argparse.Namespace, context: CodecContext, to_stdout: bool) ->
         codec_context=context,
         **keys,
     )
-    inputs = [(_source(args, p), _arcname(args, p)) for p in args.paths if p != "-"]
     if prog.show_bar:
         prog.set_total(tree_size(inputs, patterns) or None)
-    rates = _NeuralRate.start(args, options, inputs, patterns)
-    if rates is not None:
-        options["codec_context"] = rates.context
     out: _AtomicOutput | None = None
     skip: set[tuple[int, int]] = set()
     if to_stdout:
@@ -277,22 +278,27 @@ class _NeuralRate:
     """The neural forecast line (printed unless ``-q``) and the measurement recorded after a
     create that runs the neural model (:mod:`nzarc.forecast`, :mod:`nzarc.ratebook`)."""
 
-    def __init__(self, book: RateBook, key: str, context: CodecContext) -> None:
+    def __init__(self, book: RateBook, key: str) -> None:
         self.book, self.key = book, key
-        self.meter = RateMeter(context.progress)
-        self.context = dataclasses.replace(context, progress=self.meter)
+        self.meter = RateMeter()
 
     @classmethod
     def start(
-        cls, args: argparse.Namespace, options: dict[str, Any], inputs: list[tuple[str, str]], patterns: list[str]
+        cls,
+        args: argparse.Namespace,
+        codec_params: dict[str, Any],
+        context: CodecContext,
+        inputs: list[tuple[str, str]],
+        patterns: list[str],
     ) -> _NeuralRate | None:
+        """Plan the codecs (a codec that cannot be built fails here, before any prompt) and,
+        when the neural codec is among them, print its forecast."""
         from nzarc.codecs.names import NEURAL_ID
         from nzarc.forecast import neural_forecast, rate_key
         from nzarc.planning import plan_codecs
         from nzarc.workers import default_jobs
 
-        context: CodecContext = options["codec_context"]
-        plan = plan_codecs(args.codec, options["codec_params"], context)
+        plan = plan_codecs(args.codec, codec_params, context)
         neural = next((c for c in plan.codecs if c.codec_id == NEURAL_ID), None)
         if neural is None:
             return None
@@ -302,7 +308,12 @@ class _NeuralRate:
         forecast = neural_forecast(plan.codecs, inputs, patterns, "-" in args.paths, book.get(key))
         if forecast is not None and not forecast.empty and not args.quiet:
             sys.stderr.write(forecast.line() + "\n")
-        return cls(book, key, context)
+        return cls(book, key)
+
+    def metered(self, context: CodecContext) -> CodecContext:
+        """``context`` with the meter in front of its progress sink."""
+        self.meter = RateMeter(context.progress)
+        return dataclasses.replace(context, progress=self.meter)
 
     def record(self) -> None:
         self.book.record(self.key, self.meter.nbytes, self.meter.stop())

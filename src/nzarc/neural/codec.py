@@ -70,7 +70,7 @@ from typing import Any, ClassVar
 
 from nzarc.codecs.context import DEFAULT_CONTEXT, CodecContext
 from nzarc.codecs.contract import Codec, ModelPin
-from nzarc.errors import CodecError, CodecParamsError, EncodeDeclined, ModelMismatch, NzarcError
+from nzarc.errors import CodecError, CodecParamsError, EncodeDeclined, ModelMismatch, NzarcError, UsageError
 from nzarc.events import report_model
 from nzarc.neural.chunklayout import MAX_TOKENS_PER_BYTE, chunk_bytes, parse_chunk
 from nzarc.neural.modelaccess import (
@@ -219,6 +219,11 @@ class NeuralCodec(Codec):
         context = context or DEFAULT_CONTEXT
         if not isinstance(context, CodecContext):
             raise TypeError("context must be a nzarc.codecs.context.CodecContext")
+        if version == 2 and context.windows is not None:
+            raise UsageError(
+                f"{_ID}: bitstream version 2 does not run on a cluster yet",
+                hint="leave out --scheduler to code it on this machine, or write version 1 (the default)",
+            )
         self.context = context
         self._runtime_options = runtime_options(context)
         self._decode_memory = context.decode_memory or DEFAULT_DECODE_MEMORY
