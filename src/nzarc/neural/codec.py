@@ -70,7 +70,14 @@ from typing import Any, ClassVar
 
 from nzarc.codecs.context import DEFAULT_CONTEXT, CodecContext
 from nzarc.codecs.contract import Codec, ModelPin
-from nzarc.errors import CodecError, CodecParamsError, EncodeDeclined, ModelMismatch, NzarcError, UsageError
+from nzarc.errors import (
+    CodecError,
+    CodecParamsError,
+    EncodeDeclined,
+    ModelMismatch,
+    NzarcError,
+    UsageError,
+)
 from nzarc.events import report_model
 from nzarc.neural.chunklayout import MAX_TOKENS_PER_BYTE, chunk_bytes, parse_chunk
 from nzarc.neural.modelaccess import (
