@@ -57,11 +57,14 @@ def nzarc_codecs():
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Fake plugin distributions on sys.path, alone: the bundled ppmd plugin (installed in CI)
+    is disabled and no neural model is installed, so auto's candidates are known."""
     root = tmp_path / "site"
     root.mkdir()
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.delenv("NZARC_STRICT_PLUGINS", raising=False)
-    monkeypatch.delenv("NZARC_DISABLE_PLUGINS", raising=False)
+    monkeypatch.setenv("NZARC_DISABLE_PLUGINS", "nzarc-ppmd")
+    monkeypatch.setenv("NZARC_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(registry, "_registry", None)
     monkeypatch.setattr(registry, "_builtin", None)
     yield root

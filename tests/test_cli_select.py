@@ -302,7 +302,7 @@ def test_a_mistyped_option_is_one_error_line_and_a_hint(
 
 
 def test_the_progress_total_leaves_out_excluded_files(tmp_path: Path) -> None:
-    from nzarc.cli.create import _tree_size
+    from nzarc.inputscan import tree_size as _tree_size
 
     top = _tree(tmp_path)
     sizes = {p.relative_to(top).as_posix(): p.stat().st_size for p in top.rglob("*") if p.is_file()}
