@@ -19,21 +19,19 @@ rest are counted at the text fraction of the sampled ones.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nzarc.codecs.contract import Codec
 from nzarc.codecs.names import NEURAL_ID
 from nzarc.inputscan import regular_files
-from nzarc.neural.textdetect import looks_like_text
+from nzarc.neural.textdetect import pieces_look_like_text, sample_spans
 from nzarc.progress import format_bytes
 from nzarc.ratebook import Rate
 
 __all__ = ["Forecast", "neural_forecast", "rate_key", "SAMPLE_BYTES", "MAX_SAMPLED_FILES"]
 
 SAMPLE_BYTES = 16 * 1024
-_PIECES = 4
 MAX_SAMPLED_FILES = 10_000
 
 
@@ -95,19 +93,16 @@ def rate_key(codec: Codec, jobs: int, where: str) -> str:
 
 
 def _looks_like_text(path: str, size: int) -> bool:
+    """:func:`~nzarc.neural.textdetect.looks_like_text` of the file, on a sample read from it."""
+    pieces = []
     try:
         with open(path, "rb") as f:
-            if size <= SAMPLE_BYTES:
-                return looks_like_text(f.read(SAMPLE_BYTES))
-            piece = SAMPLE_BYTES // _PIECES
-            step = (size - piece) // (_PIECES - 1)
-            parts = []
-            for i in range(_PIECES):
-                f.seek(i * step)
-                parts.append(f.read(piece))
-            return looks_like_text(b"".join(parts))
+            for offset, length in sample_spans(size, SAMPLE_BYTES):
+                f.seek(offset)
+                pieces.append(f.read(length))
     except OSError:
         return False
+    return pieces_look_like_text(pieces)
 
 
 def neural_forecast(
@@ -132,7 +127,7 @@ def neural_forecast(
             rest_files += 1
             continue
         sampled_bytes += size
-        if _looks_like_text(os.fspath(path), size):
+        if _looks_like_text(path, size):
             text_bytes += size
             text_files += 1
             sampled_text += size

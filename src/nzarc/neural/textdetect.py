@@ -17,7 +17,9 @@ never affects a bitstream.
 
 from __future__ import annotations
 
-__all__ = ["looks_like_text", "SAMPLE_BYTES", "MAX_CONTROL_FRACTION", "MAX_INVALID_UTF8_FRACTION"]
+from collections.abc import Sequence
+
+__all__ = ["looks_like_text", "pieces_look_like_text", "sample_spans", "SAMPLE_BYTES", "MAX_CONTROL_FRACTION", "MAX_INVALID_UTF8_FRACTION"]
 
 SAMPLE_BYTES = 64 * 1024
 _PIECES = 4
@@ -29,14 +31,14 @@ MAX_INVALID_UTF8_FRACTION = 0.05
 _CONTROL_BYTES = bytes(b for b in range(256) if (b < 0x20 and b not in b"\t\n\x0b\x0c\r\x1b") or b == 0x7F)
 
 
-def _sample(chunk: bytes | bytearray | memoryview) -> list[bytes]:
-    """Up to ``_PIECES`` evenly spaced pieces totalling at most ``SAMPLE_BYTES``."""
-    n = len(chunk)
-    if n <= SAMPLE_BYTES:
-        return [bytes(chunk)]
-    piece = SAMPLE_BYTES // _PIECES
+def sample_spans(n: int, limit: int = SAMPLE_BYTES) -> list[tuple[int, int]]:
+    """``(offset, length)`` of the sample of ``n`` bytes: all of them when ``n <= limit``,
+    else ``_PIECES`` evenly spaced pieces totalling at most ``limit``."""
+    if n <= limit:
+        return [(0, n)]
+    piece = limit // _PIECES
     step = (n - piece) // (_PIECES - 1)
-    return [bytes(chunk[i * step : i * step + piece]) for i in range(_PIECES)]
+    return [(i * step, piece) for i in range(_PIECES)]
 
 
 def _invalid_utf8_bytes(piece: bytes) -> int:
@@ -56,7 +58,12 @@ def _invalid_utf8_bytes(piece: bytes) -> int:
 
 def looks_like_text(chunk: bytes | bytearray | memoryview) -> bool:
     """False when a bounded sample of ``chunk`` is clearly binary; True otherwise."""
-    pieces = _sample(chunk)
+    return pieces_look_like_text([bytes(chunk[o : o + k]) for o, k in sample_spans(len(chunk))])
+
+
+def pieces_look_like_text(pieces: Sequence[bytes]) -> bool:
+    """The test of :func:`looks_like_text` on sampled ``pieces`` (each judged at its own
+    edges, so a character cut by the sampling does not count against it)."""
     total = sum(len(p) for p in pieces)
     if total == 0:
         return True
