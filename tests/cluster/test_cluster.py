@@ -23,7 +23,7 @@ from nzarc.cluster.client import connect
 from nzarc.cluster.options import ClusterOptions
 from nzarc.codecs.context import CodecContext
 from nzarc.crypto.recipients import Argon2Params
-from nzarc.errors import ClusterError, UsageError
+from nzarc.errors import ClusterError
 from nzarc.events import ProgressEvent
 from nzarc.reader import ArchiveReader
 
@@ -227,25 +227,56 @@ def test_in_flight_tasks_stay_within_the_bound_on_a_stream_larger_than_it(
         assert _contents(remote, CodecContext(windows=runner)) == {"big.txt": src.read_bytes()}
 
 
-def test_bitstream_version_2_is_refused_on_a_cluster_rather_than_run_here(
-    cluster: Any, store_env: None, tiny_home: Path, tmp_path: Path
+def test_bitstream_version_2_codes_its_lanes_on_the_workers_with_identical_bytes(
+    runner: Any, tiny_home: Path, tmp_path: Path
 ) -> None:
-    """Version 2 has no cluster tasks yet: asked for with a cluster, it is a usage error (on
-    create and on extract), never a silent run on this machine."""
+    """Version 2's unit of work is a lane: lanes go to the workers (progress comes from the
+    runner, with its worker count), and the archive is the local one byte for byte."""
     src = tmp_path / "a.txt"
-    src.write_bytes(PROSE)
-    v2 = {"codec": "neural", "codec_params": {"version": 2, "lanes": 1}, "window": 64}
-    local = _create(src, None, encrypt=False, **v2)
-    with connect(ClusterOptions(cluster.scheduler_address)) as runner:
-        with pytest.raises(UsageError, match="version 2 does not run on a cluster yet"):
-            _create(src, CodecContext(windows=runner), encrypt=False, **v2)
-        with pytest.raises(UsageError, match="version 2 does not run on a cluster yet"):
-            _contents(local, CodecContext(windows=runner))
-    archive = tmp_path / "a.nzarc"
-    done = run_cli(tiny_home, "create", "--no-encrypt", "--best", "--window", "64", "--scheduler",
-                   cluster.scheduler_address, "-o", archive, src)
-    assert done.returncode == 2 and "version 2 does not run on a cluster yet" in done.stderr, done.stderr
-    assert not archive.exists()
+    src.write_bytes(PROSE * 3 + b"".join(b"the line %d\n" % i for i in range(300)))
+    events: list[ProgressEvent] = []
+    lock = threading.Lock()
+
+    def sink(event: ProgressEvent) -> None:
+        with lock:
+            events.append(event)
+
+    v2 = {"codec": "neural", "codec_params": {"version": 2, "lanes": 3}, "window": 64,
+          "chunk_size": 4096, "encrypt": False}
+    local = _create(src, None, **v2)
+    ctx = CodecContext(windows=runner, progress=sink)
+    remote = _create(src, ctx, jobs=2, **v2)
+    assert remote == local
+    with ArchiveReader(io.BytesIO(remote)) as r:
+        assert r.info().chunks_per_codec.get("nzarc.neural", 0) >= 2
+    assert _contents(local, ctx) == {"a.txt": src.read_bytes()}
+    for direction in ("encode", "decode"):
+        done = [e for e in events if e.kind == direction]
+        planned = sum(e.tokens for e in events if e.kind == f"{direction}-planned")
+        assert len(done) > 1 and {e.workers for e in done} == {2}, direction
+        assert sum(e.tokens for e in done) == planned > 0, direction
+
+
+def test_cli_version_2_on_a_cluster_round_trips_and_matches_the_local_archive(
+    cluster: Any, tiny_home: Path, tmp_path: Path
+) -> None:
+    src = _tree(tmp_path)
+    address = cluster.scheduler_address
+    local, remote = tmp_path / "local.nzarc", tmp_path / "remote.nzarc"
+    common = ["create", "--no-encrypt", "-c", "neural", "-m", "version=2", "-m", "lanes=2",
+              "--window", "64", "--chunk-size", "4096"]
+    done = run_cli(tiny_home, *common, "-o", local, src)
+    assert done.returncode == 0, done.stderr
+    done = run_cli(tiny_home, *common, "--scheduler", address, "-o", remote, src)
+    assert done.returncode == 0, done.stderr
+    assert remote.read_bytes() == local.read_bytes()
+    info = json.loads(run_cli(tiny_home, "info", "--json", remote).stdout)
+    assert info["chunks_per_codec"]["nzarc.neural"] >= 1, info
+    out = tmp_path / "out"
+    done = run_cli(tiny_home, "extract", "--scheduler", address, "-C", out, remote)
+    assert done.returncode == 0, done.stderr
+    for f in ["a.txt", "sub/b.txt", "sub/c.bin"]:
+        assert (out / "t" / f).read_bytes() == (src / f).read_bytes()
 
 
 def test_a_worker_without_the_model_fails_before_any_chunk_naming_it(

@@ -257,21 +257,46 @@ def test_lanes_without_windows_cost_no_state(tiny) -> None:
 
 
 def test_state_groups_stay_within_the_chunks_bounds(tiny) -> None:
-    """Chunks decoded together never allocate more than the sum of their own bounds."""
+    """Lanes decoded together never allocate more than the sum of their own states, and the
+    lanes of a chunk never more than the chunk's bound (what max_decode_memory counts)."""
     vocab = tiny.vocab_size
     rng = np.random.default_rng(7)
     for _ in range(200):
         lanes = int(rng.integers(1, 9))
         totals = [int(t) for t in rng.integers(1, 40 * WINDOW, size=int(rng.integers(1, 7)))]
-        groups = lanes_module._state_groups(vocab, totals, WINDOW, lanes)
-        assert [ci for g in groups for ci in g] == list(range(len(totals)))
+        units, owner = lanes_module.split_tokens([[0] * t for t in totals], WINDOW, lanes)
+        caps = [sum(len(w) for w in lane) for lane in units]
+        groups = lanes_module._state_groups(vocab, caps)
+        assert [li for g in groups for li in g] == list(range(len(units)))
         for g in groups:
-            rows = sum(min(lanes, -(-totals[ci] // WINDOW)) for ci in g)
-            cap = max(lanes_module._lane_capacity(totals[ci], WINDOW, lanes) for ci in g)
-            bound = sum(decode_state_bytes(vocab, totals[ci], WINDOW, lanes) for ci in g)
-            assert state_bytes(rows, vocab, cap) <= bound
-    # chunks of one size share one allocation
-    assert lanes_module._state_groups(vocab, [5 * WINDOW] * 4, WINDOW, 2) == [[0, 1, 2, 3]]
+            own = sum(state_bytes(1, vocab, caps[li]) for li in g)
+            assert state_bytes(len(g), vocab, max(caps[li] for li in g)) <= own
+        for ci, total in enumerate(totals):
+            own = sum(state_bytes(1, vocab, c) for c, o in zip(caps, owner, strict=True) if o == ci)
+            assert own <= decode_state_bytes(vocab, total, WINDOW, lanes)
+    # lanes of one size share one allocation
+    assert lanes_module._state_groups(vocab, [5 * WINDOW] * 4) == [[0, 1, 2, 3]]
+
+
+def test_decoded_lanes_of_the_wrong_shape_are_a_codec_error() -> None:
+    lanes = [[(b"x", 3), (b"y", 2)], [(b"z", 1)]]
+    lanes_module.check_decoded(lanes, [[[1, 2, 3], [4, 5]], [[6]]])
+    with pytest.raises(CodecError, match="1 lanes decoded, expected 2"):
+        lanes_module.check_decoded(lanes, [[[1, 2, 3], [4, 5]]])
+    with pytest.raises(CodecError, match="wrong token counts"):
+        lanes_module.check_decoded(lanes, [[[1, 2, 3], [4]], [[6]]])
+
+
+def test_split_and_join_keep_each_chunks_window_order() -> None:
+    chunks = [list(range(t)) for t in (1, WINDOW, 7 * WINDOW + 3, 2 * WINDOW)]
+    units, owner = lanes_module.split_tokens(chunks, WINDOW, 3)
+    assert owner == [0, 1, 2, 2, 2, 3, 3]  # only lanes that hold a window
+    joined = lanes_module.join_lanes(units, owner, len(chunks))
+    assert [[t for w in c for t in w] for c in joined] == chunks
+    streams = [(len(c), [bytes([i]) for i in range(-(-len(c) // WINDOW))]) for c in chunks]
+    jobs, owner2 = lanes_module.split_streams(streams, WINDOW, 3)
+    assert owner2 == owner
+    assert [[n for _, n in lane] for lane in jobs] == [[len(w) for w in lane] for lane in units]
 
 
 def test_chunks_of_different_sizes_round_trip_in_one_call(tiny) -> None:

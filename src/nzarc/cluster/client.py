@@ -11,6 +11,8 @@ a :class:`~nzarc.cluster.worker.ModelPlugin` for it and asks every worker whethe
 loaded; a worker without it fails the job there, naming the worker and the install command.
 Windows go out as tasks (``pure=False``, ``options.retries``): one window per encode task, and
 the windows of a decode call split into one task per worker thread (a lockstep batch each);
+the lanes of a version-2 codec likewise: one lane per encode task (its prefill and its
+mixer), and the lanes of a decode call in one task per worker thread (lockstep rounds each);
 at most ``inflight`` tasks outstanding
 over every thread of the process, and come back in the order given. As each result arrives
 the runner sends the caller's progress sink an ``encode`` / ``decode`` event of its tokens,
@@ -22,7 +24,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from nzarc.cluster.options import INSTALL_EXTRA_HINT, ClusterOptions
 from nzarc.errors import ClusterError, NzarcError, UsageError
@@ -34,6 +36,8 @@ __all__ = ["ClusterRunner", "connect", "import_distributed"]
 _POLL = 0.5
 #: Bytes a worker may hold for one decoding batch of its single window.
 _DECODE_BUDGET = 2 << 30
+
+_T = TypeVar("_T")
 
 
 def import_distributed() -> Any:
@@ -134,13 +138,44 @@ class ClusterRunner:
         from nzarc.cluster.worker import decode_task
 
         name = self._prepare(model)
-        # Windows decode in lockstep batches, which read the weights once per step for all
-        # rows: one task per worker thread, each a contiguous share of the windows.
-        size = -(-len(jobs) // self.threads) if jobs else 1
-        tasks = [[(bytes(s), n) for s, n in jobs[i : i + size]] for i in range(0, len(jobs), size)]
+        tasks = _shares([(bytes(s), n) for s, n in jobs], self.threads)
         calls = ((decode_task, (name, t, _DECODE_BUDGET), sum(n for _, n in t)) for t in tasks)
         parts = self._run(calls, len(tasks), self._done("decode", progress), check)
         return [tokens for part in parts for tokens in part]
+
+    def encode_lanes(
+        self,
+        model: tuple[str, int],
+        lanes: Sequence[Sequence[Sequence[int]]],
+        progress: ProgressSink | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> list[list[bytes]]:
+        from nzarc.cluster.worker import encode_lane_task
+
+        name = self._prepare(model)
+        calls = (
+            (encode_lane_task, (name, [list(w) for w in lane]), sum(len(w) for w in lane))
+            for lane in lanes
+        )
+        return self._run(calls, len(lanes), self._done("encode", progress), check)
+
+    def decode_lanes(
+        self,
+        model: tuple[str, int],
+        lanes: Sequence[Sequence[tuple[bytes, int]]],
+        progress: ProgressSink | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> list[list[list[int]]]:
+        from nzarc.cluster.worker import decode_lanes_task
+
+        name = self._prepare(model)
+        shares = _shares([[(bytes(s), n) for s, n in lane] for lane in lanes], self.threads)
+        calls = (
+            (decode_lanes_task, (name, share, _DECODE_BUDGET), sum(n for lane in share for _, n in lane))
+            for share in shares
+        )
+        parts = self._run(calls, len(shares), self._done("decode", progress), check)
+        return [windows for part in parts for windows in part]
 
     # ----------------------------------------------------------------- internals
 
@@ -267,6 +302,16 @@ class ClusterRunner:
             f"the cluster at {self._options.address} failed the work: {type(exc).__name__}: {exc}",
             hint="check the scheduler and the workers' logs",
         )
+
+
+def _shares(items: list[_T], threads: int) -> list[list[_T]]:
+    """``items`` cut into at most ``threads`` contiguous shares of about equal length.
+
+    Windows and lanes decode in lockstep batches, which read the weights once per step for
+    all rows: one task per worker thread, each a contiguous share of the work.
+    """
+    size = -(-len(items) // threads) if items else 1
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _connection_lost(exc: BaseException) -> bool:

@@ -1,5 +1,5 @@
 """The worker side: :class:`ModelPlugin` loads the pinned model once per worker, and the
-task functions code windows with it.
+task functions code windows and lanes with it.
 
 Contracts: a :class:`ModelPlugin` registered under :func:`plugin_name` loads the model whose
 SHA-256 it carries from the worker's model store (the ``home`` it was given, else the
@@ -8,7 +8,8 @@ every later task; its ``setup`` never raises, it records why the model is unusab
 and :func:`probe` reports that to the client before any chunk is coded. The tasks call
 :func:`nzarc.neural.windowcode.encode_windows` / :func:`~nzarc.neural.windowcode.decode_jobs`,
 the functions the codec runs in-process, so a window's result is the same bytes wherever it
-is computed. Runs in the worker process; imports ``distributed``.
+is computed; the lane tasks call :func:`nzarc.neural.mix.lanes.encode_lanes` /
+:func:`~nzarc.neural.mix.lanes.decode_lanes` the same way. Runs in the worker process; imports ``distributed``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from distributed import WorkerPlugin, get_worker
 from nzarc.errors import ClusterError
 from nzarc.neural.windowcode import decode_jobs, encode_windows
 
-__all__ = ["ModelPlugin", "decode_task", "encode_task", "plugin_name", "probe"]
+__all__ = [
+    "ModelPlugin",
+    "decode_lanes_task",
+    "decode_task",
+    "encode_lane_task",
+    "encode_task",
+    "plugin_name",
+    "probe",
+]
 
 
 def plugin_name(model: tuple[str, int]) -> str:
@@ -91,3 +100,21 @@ def decode_task(name: str, jobs: list[tuple[bytes, int]], budget: int) -> list[l
     batches within ``budget`` bytes (the same tokens as one by one); a corrupt stream raises
     CodecError."""
     return decode_jobs(_model(name), jobs, budget)
+
+
+def encode_lane_task(name: str, windows: list[list[int]]) -> list[bytes]:
+    """The coded streams of the windows of one version-2 lane (token ids each), in order."""
+    from nzarc.neural.mix.lanes import encode_lanes
+
+    return encode_lanes(_model(name), [windows])[0]
+
+
+def decode_lanes_task(
+    name: str, lanes: list[list[tuple[bytes, int]]], budget: int
+) -> list[list[list[int]]]:
+    """The token ids of every window of each version-2 lane of ``(stream, symbols)``
+    windows, the lanes decoded together in lockstep rounds within ``budget`` bytes of KV
+    cache a batch; a corrupt stream raises CodecError."""
+    from nzarc.neural.mix.lanes import decode_lanes
+
+    return decode_lanes(_model(name), lanes, budget)

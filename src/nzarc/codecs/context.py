@@ -34,10 +34,13 @@ class WindowRunner(Protocol):
     ``model`` names the work: the model's SHA-256 and the codec's run params (such as
     ``act_levels``). ``encode_windows`` returns the coded stream of every window of token
     ids, in the order given; ``decode_windows`` the token ids of every ``(stream, symbols)``
-    job, in the order given. As windows finish, the runner sends ``progress`` (when given)
-    an ``encode`` / ``decode`` :class:`~nzarc.events.ProgressEvent` of their tokens, with
-    ``workers`` its number of workers, on the calling thread; ``check()``,
-    when given, is called while waiting (it raises to stop the work). A runner must
+    job, in the order given. ``encode_lanes`` / ``decode_lanes`` do the same for the lanes
+    of a version-2 neural codec (a lane is a sequence of windows coded through one adaptive
+    state, :mod:`nzarc.neural.mix.lanes`): the streams of every window of every lane, and the
+    token ids of every window of every lane of ``(stream, symbols)`` windows. As work
+    finishes, the runner sends ``progress`` (when given) an ``encode`` / ``decode``
+    :class:`~nzarc.events.ProgressEvent` of its tokens, with ``workers`` its number of
+    workers, on the calling thread; ``check()``, when given, is called while waiting (it raises to stop the work). A runner must
     compute exactly what the codec computes in-process (the same functions, on the same
     pinned model), so it never changes the bytes; a failure to reach its workers is an
     :class:`~nzarc.errors.NzarcError`.
@@ -58,6 +61,22 @@ class WindowRunner(Protocol):
         progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
     ) -> list[list[int]]: ...
+
+    def encode_lanes(
+        self,
+        model: tuple[str, int],
+        lanes: Sequence[Sequence[Sequence[int]]],
+        progress: ProgressSink | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> list[list[bytes]]: ...
+
+    def decode_lanes(
+        self,
+        model: tuple[str, int],
+        lanes: Sequence[Sequence[tuple[bytes, int]]],
+        progress: ProgressSink | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> list[list[list[int]]]: ...
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,6 @@ from nzarc.errors import (
     EncodeDeclined,
     ModelMismatch,
     NzarcError,
-    UsageError,
 )
 from nzarc.events import report_model
 from nzarc.neural.chunklayout import MAX_TOKENS_PER_BYTE, chunk_bytes, parse_chunk
@@ -226,11 +225,6 @@ class NeuralCodec(Codec):
         context = context or DEFAULT_CONTEXT
         if not isinstance(context, CodecContext):
             raise TypeError("context must be a nzarc.codecs.context.CodecContext")
-        if version == 2 and context.windows is not None:
-            raise UsageError(
-                f"{_ID}: bitstream version 2 does not run on a cluster yet",
-                hint="leave out --scheduler to code it on this machine, or write version 1 (the default)",
-            )
         self.context = context
         self._runtime_options = runtime_options(context)
         self._decode_memory = context.decode_memory or DEFAULT_DECODE_MEMORY
@@ -341,7 +335,8 @@ class NeuralCodec(Codec):
             from nzarc.neural.mix.lanes import encode_chunks
 
             report_model(progress, "encode-bytes", sum(len(c) for c in chunks))
-            coded = encode_chunks(model, token_lists, n, self.lanes, cancel, progress)
+            key, runner = self._work_key(), self.context.windows
+            coded = encode_chunks(model, token_lists, n, self.lanes, runner, key, cancel, progress)
             return [chunk_bytes(len(t), s) for t, s in zip(token_lists, coded, strict=True)]
         windows: list[list[int]] = []
         owner: list[int] = []
@@ -440,7 +435,10 @@ class NeuralCodec(Codec):
         progress = self.context.progress
         report_model(progress, "decode-bytes", sum(items[ci][1] for ci in todo))
         chunks = [parsed[ci] for ci in todo]
-        decoded = decode_chunks(model, chunks, self.window, self.lanes, self._decode_memory, cancel, progress)
+        key, runner = self._work_key(), self.context.windows
+        decoded = decode_chunks(
+            model, chunks, self.window, self.lanes, self._decode_memory, runner, key, cancel, progress
+        )
         results = [b""] * len(items)
         for ci, ids in zip(todo, decoded, strict=True):
             out = model.tokenizer.decode(ids)

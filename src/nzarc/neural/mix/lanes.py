@@ -1,20 +1,26 @@
-"""Version-2 chunks: the lane layout, and encoding and decoding of chunks with the mixer.
+"""Version-2 chunks: the lane layout, and encoding and decoding of lanes with the mixer.
 
 Contracts. A chunk of ``T`` tokens has ``W = ceil(T / N)`` windows of ``N`` tokens (the LM
 restarts from ``BOS`` in each, as in version 1); lane ``j`` of ``L`` holds windows
 ``[j W // L, (j + 1) W // L)`` (:func:`lane_windows`), and the mixer's state runs through the
 windows of one lane in order and never crosses lanes. Each window is one range-coder stream.
-:func:`encode_chunks` returns the streams of each chunk in window order;
-:func:`decode_chunks` decodes the streams of several chunks, every lane of every chunk in
-lockstep rounds (round ``r`` decodes the ``r``-th window of every lane), and raises
-:class:`CodecError` on a stream that is not canonical. The model is duck-typed
-(``prefill_freqs``, ``session``, ``vocab_size``, ``bos_id``).
+
+A lane is therefore the unit of work: :func:`split_tokens` / :func:`split_streams` cut chunks
+into their lanes that hold windows (with the owning chunk of each), :func:`encode_lanes` codes
+lanes (a list of window token lists each) into their window streams, :func:`decode_lanes`
+decodes lanes (a list of ``(stream, symbols)`` windows each) into their windows' tokens, every
+lane in lockstep rounds (round ``r`` decodes the ``r``-th window of every lane), and raises
+:class:`CodecError` on a stream that is not canonical; :func:`join_lanes` puts the per-lane
+results back in each chunk's window order. A lane's results depend on nothing but its own
+windows, so any grouping of lanes into calls, processes or cluster tasks gives the same
+bytes. :func:`encode_chunks` / :func:`decode_chunks` do a codec call's whole work, the lanes
+coded here or by a :class:`~nzarc.codecs.context.WindowRunner`. The model is duck-typed (``prefill_freqs``, ``session``, ``vocab_size``, ``bos_id``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -25,12 +31,28 @@ from nzarc.neural.mix.lmnodes import id_bits, path_counts
 from nzarc.neural.modelwork import decode_groups
 from nzarc.signals import CancelToken
 
-__all__ = ["lane_windows", "stream_limit", "encode_chunks", "decode_chunks", "decode_state_bytes"]
+if TYPE_CHECKING:
+    from nzarc.codecs.context import WindowRunner
+
+__all__ = [
+    "decode_lanes",
+    "decode_state_bytes",
+    "encode_chunks",
+    "encode_lanes",
+    "join_lanes",
+    "check_decoded",
+    "lane_windows",
+    "split_streams",
+    "split_tokens",
+    "stream_limit",
+]
 
 #: Tokens prefilled per model call when encoding (windows of one length are batched up to this).
 PREFILL_TOKENS = 4096
 #: Rows of tables per prefill slab (bounds the slab memory).
 PREFILL_ROWS = 256
+
+_T = TypeVar("_T")
 
 
 def lane_windows(windows: int, lanes: int) -> list[range]:
@@ -49,16 +71,113 @@ def _lane_capacity(total: int, window: int, lanes: int) -> int:
     return max((len(r) for r in lane_windows(count, lanes)), default=0) * window
 
 
-def _used_lanes(total: int, window: int, lanes: int) -> list[int]:
-    """The lanes of a chunk of ``total`` tokens that hold windows: only they get state."""
-    return [j for j, r in enumerate(lane_windows(-(-total // window), lanes)) if len(r)]
-
-
 def decode_state_bytes(vocab_size: int, total_tokens: int, window: int, lanes: int) -> int:
     """Bytes of mixer state a chunk of at most ``total_tokens`` tokens needs when decoding:
-    one lane state per lane that holds a window (at most ``min(L, W)``)."""
+    one lane state per lane that holds a window (at most ``min(L, W)``), each of the longest
+    lane's capacity."""
     used = min(lanes, -(-total_tokens // window))
     return kernel.state_bytes(max(1, used), vocab_size, _lane_capacity(total_tokens, window, lanes))
+
+
+def _split(items: Sequence[_T], window_count: int, lanes: int) -> list[list[_T]]:
+    return [list(items[r.start : r.stop]) for r in lane_windows(window_count, lanes) if len(r)]
+
+
+def split_tokens(
+    token_lists: Sequence[Sequence[int]], window: int, lanes: int
+) -> tuple[list[list[list[int]]], list[int]]:
+    """The lanes that hold windows of every chunk, in chunk and lane order (each a list of
+    its windows' token lists), and the chunk index of each lane."""
+    units: list[list[list[int]]] = []
+    owner: list[int] = []
+    for ci, toks in enumerate(token_lists):
+        windows = [list(toks[s : s + window]) for s in range(0, len(toks), window)]
+        for lane in _split(windows, len(windows), lanes):
+            units.append(lane)
+            owner.append(ci)
+    return units, owner
+
+
+def split_streams(
+    chunks: Sequence[tuple[int, Sequence[bytes]]], window: int, lanes: int
+) -> tuple[list[list[tuple[bytes, int]]], list[int]]:
+    """The lanes of every ``(T, streams)`` chunk as :func:`split_tokens` makes them, each a
+    list of its windows' ``(stream, symbols)``, and the chunk index of each lane."""
+    units: list[list[tuple[bytes, int]]] = []
+    owner: list[int] = []
+    for ci, (total, streams) in enumerate(chunks):
+        jobs = [(bytes(s), min(window, total - w * window)) for w, s in enumerate(streams)]
+        for lane in _split(jobs, len(jobs), lanes):
+            units.append(lane)
+            owner.append(ci)
+    return units, owner
+
+
+def join_lanes(per_lane: Sequence[Sequence[_T]], owner: Sequence[int], chunks: int) -> list[list[_T]]:
+    """Each chunk's per-window results in window order, from the results of its lanes."""
+    out: list[list[_T]] = [[] for _ in range(chunks)]
+    for items, ci in zip(per_lane, owner, strict=True):
+        out[ci].extend(items)
+    return out
+
+
+def check_decoded(lanes: Sequence[Sequence[tuple[bytes, int]]], per_lane: Sequence[Sequence[Sequence[int]]]) -> None:
+    """CodecError unless ``per_lane`` has, for every lane, one token list of each window's
+    symbol count (what a decoder, in-process or remote, must return)."""
+    if len(per_lane) != len(lanes):
+        raise CodecError(f"nzarc.neural: {len(per_lane)} lanes decoded, expected {len(lanes)}")
+    for lane, got in zip(lanes, per_lane, strict=True):
+        if [len(t) for t in got] != [n for _, n in lane]:
+            raise CodecError("nzarc.neural: a lane decoded to windows of the wrong token counts")
+
+
+def encode_chunks(
+    model: Any,
+    token_lists: Sequence[Sequence[int]],
+    window: int,
+    lanes: int,
+    runner: WindowRunner | None = None,
+    key: tuple[str, int] = ("", 1),
+    cancel: CancelToken | None = None,
+    progress: ProgressSink | None = None,
+) -> list[list[bytes]]:
+    """The window streams of each chunk; its lanes coded here, or by ``runner`` (the work
+    named ``key``); ``progress`` gets the ``encode-planned`` tokens, then ``encode`` events."""
+    units, owner = split_tokens(token_lists, window, lanes)
+    report_model(progress, "encode-planned", sum(len(t) for t in token_lists))
+    if runner is None or not units:
+        coded = encode_lanes(model, units, cancel, progress)
+    else:
+        coded = runner.encode_lanes(key, units, progress, _check(cancel))
+    return join_lanes(coded, owner, len(token_lists))
+
+
+def decode_chunks(
+    model: Any,
+    chunks: Sequence[tuple[int, Sequence[bytes]]],
+    window: int,
+    lanes: int,
+    budget: int,
+    runner: WindowRunner | None = None,
+    key: tuple[str, int] = ("", 1),
+    cancel: CancelToken | None = None,
+    progress: ProgressSink | None = None,
+) -> list[list[int]]:
+    """The tokens of each ``(T, streams)`` chunk (the streams passed their length checks);
+    its lanes decoded here within ``budget`` bytes of KV cache a batch, or by ``runner``;
+    ``progress`` gets the ``decode-planned`` tokens, then ``decode`` events."""
+    units, owner = split_streams(chunks, window, lanes)
+    report_model(progress, "decode-planned", sum(t for t, _ in chunks))
+    if runner is None or not units:
+        per_lane = decode_lanes(model, units, budget, cancel, progress)
+    else:
+        per_lane = runner.decode_lanes(key, units, progress, _check(cancel))
+    check_decoded(units, per_lane)
+    return [[t for win in chunk for t in win] for chunk in join_lanes(per_lane, owner, len(chunks))]
+
+
+def _check(cancel: CancelToken | None) -> Callable[[], None] | None:
+    return cancel.check if cancel is not None else None
 
 
 def _prefill_counts(
@@ -105,126 +224,97 @@ def _prefill_counts(
     return out
 
 
-def encode_chunks(
+def encode_lanes(
     model: Any,
-    token_lists: Sequence[list[int]],
-    window: int,
-    lanes: int,
+    lanes: Sequence[Sequence[Sequence[int]]],
     cancel: CancelToken | None = None,
     progress: ProgressSink | None = None,
 ) -> list[list[bytes]]:
-    """The window streams of each chunk (see the module docstring); ``progress`` gets the
-    ``encode-planned`` tokens, then ``encode`` events as the model finishes them (the
-    model's work; the mixer's that follows costs about 0.1% of it)."""
+    """The window streams of each lane (see the module docstring); ``progress`` gets
+    ``encode`` events as the model finishes tokens (the model's work; the mixer's that
+    follows costs about 0.1% of it)."""
     vocab = int(model.vocab_size)
-    windows: list[list[int]] = []
-    first: list[int] = []
-    for toks in token_lists:
-        first.append(len(windows))
-        windows.extend(toks[s : s + window] for s in range(0, len(toks), window))
-    report_model(progress, "encode-planned", sum(len(w) for w in windows))
+    windows = [list(w) for lane in lanes for w in lane]
     lm = _prefill_counts(model, windows, cancel, progress)
     result: list[list[bytes]] = []
-    for ci, toks in enumerate(token_lists):
-        count = -(-len(toks) // window)
+    k = 0
+    for lane in lanes:
+        state = kernel.new_state(1, vocab, sum(len(w) for w in lane))
         streams: list[bytes] = []
-        used = _used_lanes(len(toks), window, lanes)
-        state = kernel.new_state(max(1, len(used)), vocab, _lane_capacity(len(toks), window, lanes))
-        plan = lane_windows(count, lanes)
-        for lane, j in enumerate(used):
-            for w in plan[j]:
-                if cancel is not None:
-                    cancel.check()
-                counts, tops = lm[first[ci] + w]
-                tokens = np.asarray(windows[first[ci] + w], dtype=np.int64)
-                streams.append(kernel.encode_window(state, lane, vocab, tokens, counts, tops))
+        for _ in lane:
+            if cancel is not None:
+                cancel.check()
+            counts, tops = lm[k]
+            tokens = np.asarray(windows[k], dtype=np.int64)
+            streams.append(kernel.encode_window(state, 0, vocab, tokens, counts, tops))
+            k += 1
         result.append(streams)
     return result
 
 
-def decode_chunks(
+def decode_lanes(
     model: Any,
-    chunks: Sequence[tuple[int, list[bytes]]],
-    window: int,
-    lanes: int,
+    lanes: Sequence[Sequence[tuple[bytes, int]]],
     budget: int,
     cancel: CancelToken | None = None,
     progress: ProgressSink | None = None,
-) -> list[list[int]]:
-    """The tokens of each ``(T, streams)`` chunk; the streams passed their length checks.
-    ``progress`` gets the ``decode-planned`` tokens, then ``decode`` events as steps finish."""
+) -> list[list[list[int]]]:
+    """The tokens of each window of each lane of ``(stream, symbols)`` windows (the streams
+    passed their length checks); KV caches within ``budget`` bytes a batch, mixer state of at
+    most the lanes' own :func:`~nzarc.neural.mix.kernel.state_bytes`. ``progress`` gets
+    ``decode`` events as steps finish."""
     vocab = int(model.vocab_size)
-    report_model(progress, "decode-planned", sum(t for t, _ in chunks))
-    tokens: list[list[list[int]]] = [[[] for _ in s] for _, s in chunks]
-    for group in _state_groups(vocab, [t for t, _ in chunks], window, lanes):
-        _decode_group(model, chunks, group, tokens, window, lanes, budget, cancel, progress)
-    return [[t for win in chunk for t in win] for chunk in tokens]
+    tokens: list[list[list[int]]] = [[[] for _ in lane] for lane in lanes]
+    for group in _state_groups(vocab, [sum(n for _, n in lane) for lane in lanes]):
+        _decode_group(model, lanes, group, tokens, budget, cancel, progress)
+    return tokens
 
 
-def _state_groups(vocab: int, totals: list[int], window: int, lanes: int) -> list[list[int]]:
-    """Consecutive chunks whose lanes share one state allocation: a group's state (its lanes
-    at the group's largest capacity) never exceeds the sum of its chunks' own
-    :func:`decode_state_bytes`, so decoding stays within ``max_decode_memory``."""
+def _state_groups(vocab: int, capacities: list[int]) -> list[list[int]]:
+    """Consecutive lanes that share one state allocation: a group's state (its lanes at the
+    group's largest capacity) never exceeds the sum of its lanes' own states."""
     groups: list[list[int]] = []
     rows = cap = bound = 0
-    for ci, total in enumerate(totals):
-        n = max(1, len(_used_lanes(total, window, lanes)))
-        c = _lane_capacity(total, window, lanes)
-        own = kernel.state_bytes(n, vocab, c)
-        if groups and kernel.state_bytes(rows + n, vocab, max(cap, c)) <= bound + own:
-            groups[-1].append(ci)
-            rows, cap, bound = rows + n, max(cap, c), bound + own
+    for li, c in enumerate(capacities):
+        own = kernel.state_bytes(1, vocab, c)
+        if groups and kernel.state_bytes(rows + 1, vocab, max(cap, c)) <= bound + own:
+            groups[-1].append(li)
+            rows, cap, bound = rows + 1, max(cap, c), bound + own
         else:
-            groups.append([ci])
-            rows, cap, bound = n, c, own
+            groups.append([li])
+            rows, cap, bound = 1, c, own
     return groups
 
 
 def _decode_group(
     model: Any,
-    chunks: Sequence[tuple[int, list[bytes]]],
+    lanes: Sequence[Sequence[tuple[bytes, int]]],
     group: list[int],
     tokens: list[list[list[int]]],
-    window: int,
-    lanes: int,
     budget: int,
     cancel: CancelToken | None,
     progress: ProgressSink | None,
 ) -> None:
-    """Decode the chunks ``group`` in lockstep rounds into ``tokens[ci][w]``."""
+    """Decode the lanes ``group`` (row ``g`` of one state) in lockstep rounds into
+    ``tokens[lane][w]``."""
     import torch
 
     vocab = int(model.vocab_size)
     bos = int(model.bos_id)
-    lane_base: dict[int, int] = {}
-    plans: dict[int, list[range]] = {}
-    n_lanes = capacity = 0
-    for ci in group:
-        total, streams = chunks[ci]
-        full = lane_windows(len(streams), lanes)
-        plans[ci] = [full[j] for j in _used_lanes(total, window, lanes)]
-        lane_base[ci] = n_lanes
-        n_lanes += len(plans[ci])
-        capacity = max(capacity, _lane_capacity(total, window, lanes))
-    state = kernel.new_state(max(1, n_lanes), vocab, capacity)
-    rounds = max((len(r) for ci in group for r in plans[ci]), default=0)
+    capacity = max(sum(n for _, n in lanes[li]) for li in group)
+    state = kernel.new_state(len(group), vocab, capacity)
+    rounds = max(len(lanes[li]) for li in group)
     for rnd in range(rounds):
-        jobs: list[tuple[int, int, int, int]] = []  # (chunk, window, global lane, symbols)
-        for ci in group:
-            total = chunks[ci][0]
-            for lane, wins in enumerate(plans[ci]):
-                if rnd < len(wins):
-                    w = wins[rnd]
-                    jobs.append((ci, w, lane_base[ci] + lane, min(window, total - w * window)))
-        jobs.sort(key=lambda j: -j[3])
-        for batch in decode_groups(model, [j[3] for j in jobs], budget):
+        jobs = [(li, row, lanes[li][rnd]) for row, li in enumerate(group) if rnd < len(lanes[li])]
+        jobs.sort(key=lambda j: -j[2][1])
+        for batch in decode_groups(model, [j[2][1] for j in jobs], budget):
             sel = [jobs[k] for k in batch]
-            rd, data = kernel.decode_start([chunks[ci][1][w] for ci, w, _, _ in sel])
-            counts = [j[3] for j in sel]
+            rd, data = kernel.decode_start([job[0] for _, _, job in sel])
+            counts = [job[1] for _, _, job in sel]
             session = model.session(batch=len(sel), max_len=counts[0])
             out = np.zeros((len(sel), counts[0]), dtype=np.int64)
             feed = torch.full((len(sel),), bos, dtype=torch.int64)
-            lane_ids = np.asarray([j[2] for j in sel], dtype=np.int64)
+            state_rows = np.asarray([row for _, row, _ in sel], dtype=np.int64)
             for t in range(counts[0]):
                 if cancel is not None:
                     cancel.check()
@@ -234,7 +324,7 @@ def _decode_group(
                 cdf = torch.cumsum(table, dim=1, dtype=torch.int32).numpy()
                 tops = table.max(dim=1).values.numpy()
                 sym = kernel.decode_step(
-                    state, lane_ids[:live], np.arange(live), vocab, cdf, tops, rd, data
+                    state, state_rows[:live], np.arange(live), vocab, cdf, tops, rd, data
                 )
                 if rd[:live, 4].any():
                     raise CodecError(
@@ -245,5 +335,5 @@ def _decode_group(
                 report_model(progress, "decode", live)
             if not kernel.decode_finish(rd).all():
                 raise CodecError("nzarc.neural: corrupt range-coded stream (bad termination)")
-            for (ci, w, _, n), row in zip(sel, out, strict=True):
-                tokens[ci][w] = row[:n].tolist()
+            for (li, _, (_, n)), row in zip(sel, out, strict=True):
+                tokens[li][rnd] = row[:n].tolist()
