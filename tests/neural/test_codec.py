@@ -42,7 +42,7 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="module")
 def codec(tiny) -> NeuralCodec:
-    return NeuralCodec(model=register_model(tiny), window=WINDOW)
+    return NeuralCodec(model=register_model(tiny), window=WINDOW, version=1)
 
 
 def _split(data: bytes) -> tuple[int, list[int], int]:
@@ -125,7 +125,7 @@ def test_decode_many_equals_one_by_one(codec: NeuralCodec, monkeypatch: pytest.M
     monkeypatch.setenv("NZARC_NEURAL_MEMORY", "1")
     assert NeuralCodec(model=codec.model_sha, window=codec.window).max_decode_memory(0) > (1 << 30)
     tight = NeuralCodec(
-        model=codec.model_sha, window=codec.window, act_levels=codec.act_levels,
+        model=codec.model_sha, window=codec.window, act_levels=codec.act_levels, version=1,
         context=CodecContext(decode_memory=1),
     )  # fmt: skip
     assert tight.max_decode_memory(0) == 1 + (64 << 20)
@@ -140,7 +140,7 @@ def _fresh_process_digest(isa_env: dict[str, str], threads: int) -> str:
         torch.set_num_threads({threads})
         from nzarc.neural.tiny import tiny_model
         from nzarc.neural.codec import NeuralCodec, register_model
-        c = NeuralCodec(model=register_model(tiny_model(0)), window={WINDOW})
+        c = NeuralCodec(model=register_model(tiny_model(0)), window={WINDOW}, version=1)
         data = {ALICE!r} + bytes(range(256))
         enc = c.encode(data)
         assert c.decode(enc, len(data)) == data
@@ -363,10 +363,11 @@ def test_plan_takes_the_window_and_writes_the_default_model_once(
     for codec, window in (("neural", 64), ("auto", 32)):
         plan = plan_codecs(codec, {"window": window})
         (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]
-        assert entry.params == {"model": sha, "window": window, "act_levels": 2}
+        assert entry.params == {"model": sha, "window": window, "act_levels": 2, "version": 2, "lanes": 8}
         assert entry.models[0].extra == {"window": window, "act_levels": 2}
     # the pinned default model's hash is left out of the params (it is in the pin)
     monkeypatch.setattr(codec_module, "DEFAULT_MODEL_SHA256", sha)
     plan = plan_codecs("neural", {"window": 64})
     (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]
-    assert entry.params == {"window": 64, "act_levels": 2} and entry.models[0].weights_sha256 == sha
+    assert entry.params == {"window": 64, "act_levels": 2, "version": 2, "lanes": 8}
+    assert entry.models[0].weights_sha256 == sha

@@ -53,7 +53,7 @@ def store(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_context_becomes_the_runtime_options(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NZARC_KERNELS", "torch")  # never read by the codec
     monkeypatch.setenv("NZARC_NEURAL_MEMORY", "1")
-    plain = NeuralCodec(window=32)
+    plain = NeuralCodec(window=32, version=1)  # version 1: no mixer state in the decode budget
     assert plain.context == CodecContext() and plain._runtime_options == RuntimeOptions()
     assert plain.max_decode_memory(0) > (1 << 30)
     slow = NeuralCodec.from_params(plain.get_params(), context=SLOW)

@@ -22,7 +22,9 @@ def neural_archive(tiny, monkeypatch: pytest.MonkeyPatch) -> bytes:
     sha = register_model(tiny)
     monkeypatch.setattr(codec_module, "_default_model_sha", lambda: sha)
     buf = io.BytesIO()
-    w = nzarc.ArchiveWriter(buf, encrypt=False, codec="neural", window=64, chunk_size=256, jobs=1)
+    w = nzarc.ArchiveWriter(
+        buf, encrypt=False, codec="neural", codec_params={"version": 1}, window=64, chunk_size=256, jobs=1
+    )  # version 1: its ratio limit (32) is the one these tests cross
     w.add_file("f.txt", io.BytesIO(TEXT), mode=0o644)
     w.close()
     with nzarc.open(io.BytesIO(buf.getvalue())) as reader:
@@ -89,7 +91,9 @@ def test_writer_keeps_neural_output_within_its_ratio(
     monkeypatch.setattr(codec_module, "_default_model_sha", lambda: sha)
     monkeypatch.setattr(codec_module, "MAX_RATIO", 1.5)  # TEXT codes at about 1.7 (v1 limit)
     buf = io.BytesIO()
-    w = nzarc.ArchiveWriter(buf, encrypt=False, codec="neural", window=64, chunk_size=256, jobs=1)
+    w = nzarc.ArchiveWriter(
+        buf, encrypt=False, codec="neural", codec_params={"version": 1}, window=64, chunk_size=256, jobs=1
+    )  # version 1: its ratio limit (32) is the one these tests cross
     w.add_file("f.txt", io.BytesIO(TEXT), mode=0o644)
     w.close()
     with nzarc.open(io.BytesIO(buf.getvalue())) as reader:

@@ -17,7 +17,7 @@ import torch
 from nzarc.codecs.context import CodecContext
 from nzarc.errors import CodecError, CodecParamsError
 from nzarc.events import ProgressEvent
-from nzarc.neural.codec import NeuralCodec, register_model
+from nzarc.neural.codec import DEFAULT_LANES, NeuralCodec, register_model
 from nzarc.neural.mix import kernel
 from nzarc.neural.mix import lanes as lanes_module
 from nzarc.neural.mix.lanes import decode_state_bytes, lane_windows
@@ -127,7 +127,7 @@ def test_encode_reports_the_models_tokens_as_it_goes(tiny, monkeypatch: pytest.M
 
 
 def test_mixing_learns_the_chunks_repeats(tiny) -> None:
-    v1 = NeuralCodec(model=register_model(tiny), window=WINDOW)
+    v1 = NeuralCodec(model=register_model(tiny), window=WINDOW, version=1)
     v2 = _codec(tiny, 1)
     assert len(v2.encode(LOG)) < 0.6 * len(v1.encode(LOG))
     # Lanes never share state: a chunk of two lanes codes worse than one lane.
@@ -161,7 +161,7 @@ _PROBE = textwrap.dedent(
     torch.set_num_threads(1)
     sys.path.insert(0, sys.argv[1])
     from test_mix import LOG, WINDOW
-    from nzarc.neural.codec import NeuralCodec, register_model
+    from nzarc.neural.codec import DEFAULT_LANES, NeuralCodec, register_model
     from nzarc.neural.tiny import tiny_model
     codec = NeuralCodec.from_params(
         {"model": register_model(tiny_model(0)), "window": WINDOW, "version": 2, "lanes": 2}
@@ -231,12 +231,15 @@ def test_params(tiny) -> None:
     ):
         with pytest.raises(CodecParamsError, match="param '(version|lanes)'"):
             NeuralCodec.from_params({"model": sha} | bad)
-    assert NeuralCodec(model=sha, window=WINDOW).get_params().get("version") is None
+    # a writer's default is version 2 in DEFAULT_LANES lanes; version 1 is written without the key
+    assert NeuralCodec(model=sha, window=WINDOW).get_params() == {
+        "model": sha, "window": WINDOW, "act_levels": 2, "version": 2, "lanes": DEFAULT_LANES}
+    assert NeuralCodec(model=sha, window=WINDOW, version=1).get_params().get("version") is None
 
 
 def test_decode_memory_counts_the_mixer_state(tiny) -> None:
     sha = register_model(tiny)
-    v1 = NeuralCodec(model=sha, window=WINDOW)
+    v1 = NeuralCodec(model=sha, window=WINDOW, version=1)
     v2 = _codec(tiny, 4)
     assert v2.max_decode_memory(10_000) - v1.max_decode_memory(10_000) >= 4 * 4 * (1 << 18)
 
@@ -252,7 +255,7 @@ def test_lanes_without_windows_cost_no_state(tiny) -> None:
     data = b"tiny text, one window"
     encoded = codec.encode(data)
     assert codec.decode(encoded, len(data)) == data
-    v1 = NeuralCodec(model=register_model(tiny), window=WINDOW)
+    v1 = NeuralCodec(model=register_model(tiny), window=WINDOW, version=1)
     assert codec.max_decode_memory(len(data)) - v1.max_decode_memory(len(data)) < 8 * one_lane
 
 

@@ -1,9 +1,7 @@
 """``nzarc.neural``: text compressed by the exact integer language model and a range coder.
 
-Importing this module is cheap: torch, the runtime and the model are loaded
-only when a codec is used. ``spec/NEURAL-CODEC.md`` ("Range coding and the
-nzarc.neural bitstream") is the normative description of the bitstream;
-this docstring summarises it.
+Importing this module is cheap: torch, the runtime and the model are loaded only when a
+codec is used. spec/NEURAL-CODEC.md is the normative description of the bitstreams.
 
 Params (all recorded in the archive header)
     ``{"model": <lowercase hex SHA-256 of the model file>, "window": N, "act_levels": P}``.
@@ -20,6 +18,8 @@ Params (all recorded in the archive header)
     (the context's device, below; the range coder runs on the device of the tables it
     is given), the routes it takes and how many threads it uses do not affect the bytes,
     so they are not params.
+    ``"version": 2, "lanes": L`` select bitstream version 2 (spec section 5), which writers
+    use by default, in ``DEFAULT_LANES`` lanes; absent, they mean version 1.
 
 Bitstream (version 1) of a chunk of ``raw_len`` bytes
     1. The chunk is tokenised (:meth:`Tokenizer.encode`, lossless for every
@@ -119,9 +119,11 @@ DEFAULT_DECODE_MEMORY = 2 << 30
 #: still overrides both; a chunk above the limit goes to the next candidate when written).
 MAX_RATIO = 32
 MAX_RATIO_V2 = 1024
-#: Bitstream versions: 1 (the LM alone, the default writer) and 2 (the LM mixed with
-#: adaptive context models in lanes, spec/NEURAL-CODEC.md section 5), selected by the param "version".
+#: Bitstream versions: 1 (the LM alone) and 2 (the LM mixed with adaptive context models in
+#: lanes, spec/NEURAL-CODEC.md section 5), selected by the param "version" (absent: 1).
 BITSTREAMS = (1, 2)
+#: What a writer writes with when the caller names no version.
+DEFAULT_VERSION = 2
 #: Lanes of a version-2 chunk (param "lanes"): the default, and the bounds.
 DEFAULT_LANES = 8
 MAX_LANES = 64
@@ -190,7 +192,7 @@ class NeuralCodec(Codec):
         window: int = DEFAULT_WINDOW,
         act_levels: int = DEFAULT_ACT_LEVELS,
         *,
-        version: int = 1,
+        version: int = DEFAULT_VERSION,
         lanes: int = DEFAULT_LANES,
         context: CodecContext | None = None,
     ) -> None:
