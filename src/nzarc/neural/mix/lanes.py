@@ -51,6 +51,8 @@ __all__ = [
 PREFILL_TOKENS = 4096
 #: Rows of tables per prefill slab (bounds the slab memory).
 PREFILL_ROWS = 256
+#: Lanes decoded together share one state, at most ``1 + 1 / STATE_SLACK`` times their own.
+STATE_SLACK = 16
 
 _T = TypeVar("_T")
 
@@ -74,9 +76,11 @@ def _lane_capacity(total: int, window: int, lanes: int) -> int:
 def decode_state_bytes(vocab_size: int, total_tokens: int, window: int, lanes: int) -> int:
     """Bytes of mixer state a chunk of at most ``total_tokens`` tokens needs when decoding:
     one lane state per lane that holds a window (at most ``min(L, W)``), each of the longest
-    lane's capacity."""
+    lane's capacity, plus :data:`STATE_SLACK` of it (lanes of several chunks share one
+    allocation, their histories padded to the longest)."""
     used = min(lanes, -(-total_tokens // window))
-    return kernel.state_bytes(max(1, used), vocab_size, _lane_capacity(total_tokens, window, lanes))
+    own = kernel.state_bytes(max(1, used), vocab_size, _lane_capacity(total_tokens, window, lanes))
+    return own + own // STATE_SLACK
 
 
 def _split(items: Sequence[_T], window_count: int, lanes: int) -> list[list[_T]]:
@@ -271,12 +275,16 @@ def decode_lanes(
 
 
 def _state_groups(vocab: int, capacities: list[int]) -> list[list[int]]:
-    """Consecutive lanes that share one state allocation: a group's state (its lanes at the
-    group's largest capacity) never exceeds the sum of its lanes' own states."""
+    """Consecutive lanes that share one state allocation, decoded in one lockstep batch: a
+    group's state (its lanes at the group's largest capacity) never exceeds the sum over its
+    lanes of ``own + own // STATE_SLACK`` (so never their chunks' :func:`decode_state_bytes`);
+    only the histories, 4 bytes a token, depend on the capacity, so lanes of similar length
+    form one group."""
     groups: list[list[int]] = []
     rows = cap = bound = 0
     for li, c in enumerate(capacities):
         own = kernel.state_bytes(1, vocab, c)
+        own += own // STATE_SLACK
         if groups and kernel.state_bytes(rows + 1, vocab, max(cap, c)) <= bound + own:
             groups[-1].append(li)
             rows, cap, bound = rows + 1, max(cap, c), bound + own
