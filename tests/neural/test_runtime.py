@@ -196,3 +196,30 @@ def test_act_levels_variants(tiny) -> None:
     assert not torch.equal(two.prefill_all(ids), tiny.prefill_all(ids))
     with pytest.raises(ValueError, match="activation levels"):
         tiny.with_act_levels(3)
+
+
+@pytest.mark.parametrize("kernels", ["fused", "torch"])
+def test_extend_equals_steps_and_rewind_forgets_guesses(tiny, kernels: str) -> None:
+    """Several tokens a window in one call give the tables of single steps, whatever else
+    the call holds; a rewound window continues as if the forgotten tokens were never fed."""
+    model = IntModel(tiny.path, options=RuntimeOptions(kernels=kernels)).with_act_levels(2)
+    seqs = [_ids(model, TEXTS[0])[:40], _ids(model, TEXTS[1])[:40]]
+    want = [model.prefill_all(torch.tensor([s]))[0] for s in seqs]
+    sess = model.session(batch=2, max_len=64)
+    first = sess.extend(torch.tensor(seqs[0][:5] + seqs[1][:2]), torch.tensor([0] * 5 + [1] * 2))
+    assert torch.equal(first[:5], want[0][:5]) and torch.equal(first[5:], want[1][:2])
+    assert sess.positions.tolist() == [5, 2]
+    # rows interleaved, and wrong guesses after each window's true tokens
+    feed = [seqs[1][2], seqs[0][5], seqs[1][3], 9, seqs[0][6], 9, 9]
+    rows = [1, 0, 1, 1, 0, 0, 0]
+    out = sess.extend(torch.tensor(feed), torch.tensor(rows))
+    assert torch.equal(out[0], want[1][2]) and torch.equal(out[2], want[1][3])
+    assert torch.equal(out[1], want[0][5]) and torch.equal(out[4], want[0][6])
+    assert sess.positions.tolist() == [9, 5]
+    sess.rewind(torch.tensor([0, 1]), torch.tensor([7, 4]))
+    step = sess.step(torch.tensor([seqs[0][7], seqs[1][4]]))
+    assert torch.equal(step[0], want[0][7]) and torch.equal(step[1], want[1][4])
+    with pytest.raises(ValueError, match="rewound"):
+        sess.rewind(torch.tensor([0]), torch.tensor([9]))
+    with pytest.raises(ValueError, match="full"):
+        sess.extend(torch.tensor([1] * 60), torch.tensor([0] * 60))

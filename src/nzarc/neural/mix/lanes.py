@@ -27,8 +27,8 @@ import numpy as np
 from nzarc.errors import CodecError
 from nzarc.events import ProgressSink, report_model
 from nzarc.neural.mix import kernel
+from nzarc.neural.mix.lanedecode import decode_group
 from nzarc.neural.mix.lmnodes import id_bits, path_counts
-from nzarc.neural.modelwork import decode_groups
 from nzarc.signals import CancelToken
 
 if TYPE_CHECKING:
@@ -270,7 +270,7 @@ def decode_lanes(
     vocab = int(model.vocab_size)
     tokens: list[list[list[int]]] = [[[] for _ in lane] for lane in lanes]
     for group in _state_groups(vocab, [sum(n for _, n in lane) for lane in lanes]):
-        _decode_group(model, lanes, group, tokens, budget, cancel, progress)
+        decode_group(model, lanes, group, tokens, budget, cancel, progress)
     return tokens
 
 
@@ -292,56 +292,3 @@ def _state_groups(vocab: int, capacities: list[int]) -> list[list[int]]:
             groups.append([li])
             rows, cap, bound = 1, c, own
     return groups
-
-
-def _decode_group(
-    model: Any,
-    lanes: Sequence[Sequence[tuple[bytes, int]]],
-    group: list[int],
-    tokens: list[list[list[int]]],
-    budget: int,
-    cancel: CancelToken | None,
-    progress: ProgressSink | None,
-) -> None:
-    """Decode the lanes ``group`` (row ``g`` of one state) in lockstep rounds into
-    ``tokens[lane][w]``."""
-    import torch
-
-    vocab = int(model.vocab_size)
-    bos = int(model.bos_id)
-    capacity = max(sum(n for _, n in lanes[li]) for li in group)
-    state = kernel.new_state(len(group), vocab, capacity)
-    rounds = max(len(lanes[li]) for li in group)
-    for rnd in range(rounds):
-        jobs = [(li, row, lanes[li][rnd]) for row, li in enumerate(group) if rnd < len(lanes[li])]
-        jobs.sort(key=lambda j: -j[2][1])
-        for batch in decode_groups(model, [j[2][1] for j in jobs], budget):
-            sel = [jobs[k] for k in batch]
-            rd, data = kernel.decode_start([job[0] for _, _, job in sel])
-            counts = [job[1] for _, _, job in sel]
-            session = model.session(batch=len(sel), max_len=counts[0])
-            out = np.zeros((len(sel), counts[0]), dtype=np.int64)
-            feed = torch.full((len(sel),), bos, dtype=torch.int64)
-            state_rows = np.asarray([row for _, row, _ in sel], dtype=np.int64)
-            for t in range(counts[0]):
-                if cancel is not None:
-                    cancel.check()
-                live = sum(1 for c in counts if c > t)
-                rows = torch.arange(live)
-                table = session.step(feed[:live], None if live == len(sel) else rows).cpu()
-                cdf = torch.cumsum(table, dim=1, dtype=torch.int32).numpy()
-                tops = table.max(dim=1).values.numpy()
-                sym = kernel.decode_step(
-                    state, state_rows[:live], np.arange(live), vocab, cdf, tops, rd, data
-                )
-                if rd[:live, 4].any():
-                    raise CodecError(
-                        "nzarc.neural: corrupt range-coded stream (invalid value or overrun)"
-                    )
-                out[:live, t] = sym
-                feed[:live] = torch.as_tensor(sym, dtype=torch.int64)
-                report_model(progress, "decode", live)
-            if not kernel.decode_finish(rd).all():
-                raise CodecError("nzarc.neural: corrupt range-coded stream (bad termination)")
-            for (li, _, (_, n)), row in zip(sel, out, strict=True):
-                tokens[li][rnd] = row[:n].tolist()

@@ -3,7 +3,10 @@
 Contract: a session holds ``batch`` independent windows of up to ``max_len`` tokens.
 :meth:`Session.step` appends one token to each chosen window and returns the frequency
 table of each window's next token, identical to the prefill row for the same prefix; rows
-may sit at different positions and :meth:`Session.reset` empties windows. Inputs are
+may sit at different positions and :meth:`Session.reset` empties windows.
+:meth:`Session.extend` appends several tokens to a window in one call (one table per token,
+each identical to what steps give), and :meth:`Session.rewind` forgets a window's latest
+tokens, so a decoder may feed guessed tokens and keep only those that turn out right. Inputs are
 validated here, before the backend sees them (ValueError: a programming error). The cache
 layout is the backend's (:class:`TorchKV` or :class:`IntKV`); ``cache.nbytes`` is exactly
 ``batch * max_len * model.kv_bytes_per_token``. A session belongs to one thread at a time.
@@ -122,3 +125,36 @@ class Session:
         out = mdl.backend.step(self.cache, tokens, rows, pos, mdl.act_levels, all_rows)
         self.positions[rows] = pos + 1
         return out
+
+    def extend(self, tokens: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Append ``tokens[e]`` to window ``rows[e]`` for every entry ``e`` (a row may repeat:
+        its entries go to consecutive positions, in order) -> int32 [E, V]: entry ``e``'s row
+        is the table of the token after the prefix through ``tokens[e]``, identical to the
+        table :meth:`step` would return after feeding the same tokens one at a time."""
+        mdl = self.model
+        if tokens.dim() != 1 or tokens.dtype != torch.int64 or rows.shape != tokens.shape:
+            raise ValueError("tokens and rows must be LongTensors [E] of equal length")
+        if tokens.numel() == 0:
+            return torch.empty(0, mdl.vocab_size, dtype=torch.int32, device=mdl.device)
+        if int(tokens.min()) < 0 or int(tokens.max()) >= mdl.vocab_size:
+            raise ValueError("token id out of range")
+        if int(rows.min()) < 0 or int(rows.max()) >= self.batch:
+            raise ValueError(f"rows must be indices in [0, {self.batch})")
+        r = rows.numpy()
+        order = np.argsort(r, kind="stable")
+        first = np.searchsorted(r[order], r[order], side="left")
+        rank = np.empty(len(r), dtype=np.int64)
+        rank[order] = np.arange(len(r)) - first  # earlier entries of the same row
+        pos = self.positions[rows] + torch.from_numpy(rank)
+        if int(pos.max()) >= self.max_len:
+            raise ValueError("a window is full (max_len reached)")
+        out = mdl.backend.step(self.cache, tokens, rows, pos, mdl.act_levels, False)
+        self.positions.index_add_(0, rows, torch.ones_like(rows))
+        return out
+
+    def rewind(self, rows: torch.Tensor, lengths: torch.Tensor) -> None:
+        """Keep only the first ``lengths[i]`` tokens of window ``rows[i]`` (never more than
+        it holds); the tokens after them are forgotten."""
+        if bool((lengths < 0).any()) or bool((lengths > self.positions[rows]).any()):
+            raise ValueError("a window cannot be rewound past its start or beyond its end")
+        self.positions[rows] = lengths
