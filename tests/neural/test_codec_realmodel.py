@@ -64,7 +64,7 @@ def test_default_window_round_trip_in_process(real_model, tmp_path: Path) -> Non
     import io
 
     import nzarc
-    from nzarc.neural.codec import DEFAULT_ACT_LEVELS, DEFAULT_WINDOW
+    from nzarc.neural.codec import DEFAULT_ACT_LEVELS, DEFAULT_LANES, DEFAULT_VERSION, DEFAULT_WINDOW
 
     data = text_sample(4096, seed=7)
     src = tmp_path / "t.txt"
@@ -75,6 +75,11 @@ def test_default_window_round_trip_in_process(real_model, tmp_path: Path) -> Non
     with nzarc.open(io.BytesIO(out.getvalue())) as r:
         info = r.header_info()
         (neural,) = [c for c in info.codecs if c["id"] == "nzarc.neural"]
-        assert neural["params"] == {"window": DEFAULT_WINDOW, "act_levels": DEFAULT_ACT_LEVELS}
+        assert neural["params"] == {
+            "window": DEFAULT_WINDOW,
+            "act_levels": DEFAULT_ACT_LEVELS,
+            "version": DEFAULT_VERSION,
+            "lanes": DEFAULT_LANES,
+        }
         got = [md.read() for md in r.iter_members()]  # read each member as it comes
     assert got == [data]
