@@ -101,3 +101,20 @@ def test_corrupt_streams_are_still_rejected_with_guesses(tiny) -> None:
     encoded[len(encoded) // 2] ^= 0x55
     with pytest.raises(CodecError):
         codec.decode(bytes(encoded), len(LOG))
+
+
+def test_a_window_whose_guesses_fail_mostly_stops_guessing(tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guesses that are always wrong cost a few rows per window plus about one per
+    ``MAX_PAUSE`` tokens, not one per token (the pause after a failed first guess doubles)."""
+    codec = _codec(tiny, lanes=1)
+    encoded = codec.encode(LOG)
+    never = tiny.vocab_size - 1
+    tokens = tiny.tokenizer.encode(LOG)
+    assert never not in tokens
+    monkeypatch.setattr(Drafter, "draft", lambda self, limit: [never] * min(limit, 1))
+    seen = _calls(monkeypatch)
+    assert codec.decode(encoded, len(LOG)) == LOG
+    windows = -(-len(tokens) // WINDOW)
+    wasted = seen[1] - len(tokens)
+    assert seen[0] == len(tokens)  # a wrong guess decodes nothing more
+    assert 0 < wasted <= len(tokens) // lanedecode.MAX_PAUSE + 6 * windows, (wasted, len(tokens))

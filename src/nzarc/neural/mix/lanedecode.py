@@ -17,7 +17,11 @@ it, the next table is the true one and it decodes the next token too. The first 
 ends the call; :meth:`~nzarc.neural.runtime.session.Session.rewind` then forgets the guessed
 positions (the next call overwrites them). Every call decodes at least one token of each
 window, so a call costs no more model steps than plain decoding, and on repetitive text (logs,
-JSON) one call decodes several tokens of a window while reading its cache once per call.
+JSON) one call decodes several tokens of a window. A guessed row costs about what a decoded
+one does, so the number of guesses follows their success: a window's cap doubles (up to
+``MAX_DRAFTS``) while all its guesses prove right, falls to the count that did, and when its
+first guess is wrong the window feeds none for the next 1, 2, 4 … ``MAX_PAUSE`` calls (back to
+1 after a right guess); on text that does not repeat (prose) few rows are wasted.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ __all__ = ["Drafter", "MAX_DRAFTS", "decode_group"]
 
 #: Most guessed tokens fed after a window's last decoded token in one model call.
 MAX_DRAFTS = 8
+#: Longest pause, in calls, of a window's guessing after its first guesses proved wrong.
+MAX_PAUSE = 32
 #: Context lengths the drafter matches, longest first.
 DRAFT_ORDERS = (3, 2)
 
@@ -124,7 +130,9 @@ def _decode_batch(
     session = model.session(batch=len(windows), max_len=int(counts[0]))
     out = np.zeros((len(windows), int(counts[0])), dtype=np.int64)
     done = np.zeros(len(windows), dtype=np.int64)
-    cap = np.ones(len(windows), dtype=np.int64)
+    cap = np.ones(len(windows), dtype=np.int64)  # guesses a call may feed
+    pause = np.zeros(len(windows), dtype=np.int64)  # calls left without guesses
+    backoff = np.ones(len(windows), dtype=np.int64)  # the next pause after a first guess fails
     while True:
         live = np.flatnonzero(done < counts)
         if live.size == 0:
@@ -136,7 +144,11 @@ def _decode_batch(
         spans: list[tuple[int, int, list[int]]] = []  # (window, its first entry, its guesses)
         for i in live.tolist():
             last = bos if done[i] == 0 else int(out[i, done[i] - 1])
-            guesses = drafters[i].draft(min(int(cap[i]), int(counts[i] - done[i] - 1)))
+            if pause[i]:
+                pause[i] -= 1
+                guesses = []
+            else:
+                guesses = drafters[i].draft(min(int(cap[i]), int(counts[i] - done[i] - 1)))
             spans.append((i, len(feed), guesses))
             feed.append(last)
             feed.extend(guesses)
@@ -160,10 +172,18 @@ def _decode_batch(
                 drafters[i].push(t)
                 if j < len(guesses) and guesses[j] == t:
                     kept.append((i, first, guesses))
-                elif guesses and j == len(guesses):  # every guess was right: guess more
+                elif not guesses:
+                    pass
+                elif j == len(guesses):  # every guess was right: guess more
                     cap[i] = min(MAX_DRAFTS, 2 * cap[i])
-                else:
-                    cap[i] = max(1, j)
+                    backoff[i] = 1
+                elif j:  # some were right
+                    cap[i] = j
+                    backoff[i] = 1
+                else:  # the first was wrong: pause, longer each time in a row
+                    cap[i] = 1
+                    pause[i] = backoff[i]
+                    backoff[i] = min(MAX_PAUSE, 2 * backoff[i])
             active = kept
             j += 1
         session.rewind(torch.from_numpy(live), torch.from_numpy(done[live]))
