@@ -64,7 +64,12 @@ def test_default_window_round_trip_in_process(real_model, tmp_path: Path) -> Non
     import io
 
     import nzarc
-    from nzarc.neural.codec import DEFAULT_ACT_LEVELS, DEFAULT_LANES, DEFAULT_VERSION, DEFAULT_WINDOW
+    from nzarc.neural.codec import (
+        DEFAULT_ACT_LEVELS,
+        DEFAULT_LANES,
+        DEFAULT_VERSION,
+        DEFAULT_WINDOW,
+    )
 
     data = text_sample(4096, seed=7)
     src = tmp_path / "t.txt"
