@@ -18,10 +18,8 @@ ends the call; :meth:`~nzarc.neural.runtime.session.Session.rewind` then forgets
 positions (the next call overwrites them). Every call decodes at least one token of each
 window, so a call costs no more model steps than plain decoding, and on repetitive text (logs,
 JSON) one call decodes several tokens of a window. A guessed row costs about what a decoded
-one does, so the number of guesses follows their success: a window's cap doubles (up to
-``MAX_DRAFTS``) while all its guesses prove right, falls to the count that did, and when its
-first guess is wrong the window feeds none for the next 1, 2, 4 … ``MAX_PAUSE`` calls (back to
-1 after a right guess); on text that does not repeat (prose) few rows are wasted.
+one does, so the number of guesses follows their success (:class:`_GuessBudget`); on text
+that does not repeat (prose) few rows are wasted.
 """
 
 from __future__ import annotations
@@ -79,6 +77,37 @@ class Drafter:
         return []
 
 
+class _GuessBudget:
+    """How many guesses each window of a batch may feed a call: the cap doubles (up to
+    :data:`MAX_DRAFTS`) while all its guesses prove right and falls to the count that did;
+    when the first is wrong the window feeds none for the next 1, 2, 4 … :data:`MAX_PAUSE`
+    calls (back to 1 after a right guess)."""
+
+    def __init__(self, windows: int) -> None:
+        self.cap = [1] * windows  # guesses a call may feed
+        self.pause = [0] * windows  # calls left without guesses
+        self.backoff = [1] * windows  # the next pause after a first guess fails
+
+    def allow(self, i: int) -> int:
+        """Guesses window ``i`` may feed this call (counts a paused call)."""
+        if self.pause[i]:
+            self.pause[i] -= 1
+            return 0
+        return self.cap[i]
+
+    def settle(self, i: int, fed: int, right: int) -> None:
+        """Window ``i`` fed ``fed`` guesses, of which the first ``right`` proved right."""
+        if not fed:
+            return
+        if right:
+            self.cap[i] = min(MAX_DRAFTS, 2 * self.cap[i]) if right == fed else right
+            self.backoff[i] = 1
+        else:
+            self.cap[i] = 1
+            self.pause[i] = self.backoff[i]
+            self.backoff[i] = min(MAX_PAUSE, 2 * self.backoff[i])
+
+
 def decode_group(
     model: Any,
     lanes: Sequence[Sequence[tuple[bytes, int]]],
@@ -130,9 +159,7 @@ def _decode_batch(
     session = model.session(batch=len(windows), max_len=int(counts[0]))
     out = np.zeros((len(windows), int(counts[0])), dtype=np.int64)
     done = np.zeros(len(windows), dtype=np.int64)
-    cap = np.ones(len(windows), dtype=np.int64)  # guesses a call may feed
-    pause = np.zeros(len(windows), dtype=np.int64)  # calls left without guesses
-    backoff = np.ones(len(windows), dtype=np.int64)  # the next pause after a first guess fails
+    budget = _GuessBudget(len(windows))
     while True:
         live = np.flatnonzero(done < counts)
         if live.size == 0:
@@ -142,13 +169,10 @@ def _decode_batch(
         feed: list[int] = []
         feed_rows: list[int] = []
         spans: list[tuple[int, int, list[int]]] = []  # (window, its first entry, its guesses)
+        before = done.copy()
         for i in live.tolist():
             last = bos if done[i] == 0 else int(out[i, done[i] - 1])
-            if pause[i]:
-                pause[i] -= 1
-                guesses = []
-            else:
-                guesses = drafters[i].draft(min(int(cap[i]), int(counts[i] - done[i] - 1)))
+            guesses = drafters[i].draft(min(budget.allow(i), int(counts[i] - done[i] - 1)))
             spans.append((i, len(feed), guesses))
             feed.append(last)
             feed.extend(guesses)
@@ -172,20 +196,10 @@ def _decode_batch(
                 drafters[i].push(t)
                 if j < len(guesses) and guesses[j] == t:
                     kept.append((i, first, guesses))
-                elif not guesses:
-                    pass
-                elif j == len(guesses):  # every guess was right: guess more
-                    cap[i] = min(MAX_DRAFTS, 2 * cap[i])
-                    backoff[i] = 1
-                elif j:  # some were right
-                    cap[i] = j
-                    backoff[i] = 1
-                else:  # the first was wrong: pause, longer each time in a row
-                    cap[i] = 1
-                    pause[i] = backoff[i]
-                    backoff[i] = min(MAX_PAUSE, 2 * backoff[i])
             active = kept
             j += 1
+        for i, _, guesses in spans:  # a call decodes one token, then one per right guess
+            budget.settle(i, len(guesses), int(done[i] - before[i]) - 1)
         session.rewind(torch.from_numpy(live), torch.from_numpy(done[live]))
     if not kernel.decode_finish(rd).all():
         raise CodecError("nzarc.neural: corrupt range-coded stream (bad termination)")
