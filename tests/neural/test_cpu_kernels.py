@@ -198,13 +198,21 @@ def test_ffn_mid_matches_spec_on_extremes() -> None:
 
 @pytest.mark.parametrize(
     ("H", "KV", "D", "n", "nvis", "extreme"),
-    [(6, 2, 16, 40, 33, False), (9, 3, 64, 1100, 1037, False), (9, 3, 64, 600, 600, True), (4, 4, 64, 70, 64, False)],
+    [
+        (6, 2, 16, 40, 33, False),
+        (9, 3, 64, 1100, 1037, False),
+        (9, 3, 64, 600, 600, True),
+        (4, 4, 64, 70, 64, False),
+        (4, 2, 15, 50, 45, False),  # two heads a group, odd D: the kernels' general loops
+        (3, 1, 7, 30, 30, False),  # three heads, D neither a multiple of 4 nor even
+    ],
 )
 def test_attention_kernels_agree_with_the_spec(
     H: int, KV: int, D: int, n: int, nvis: int, extreme: bool
 ) -> None:
     """attn_mix (prefill operands) and attn_step (integer caches) both equal steps 4-5, for
-    groups of 3 (SmolLM2's), 2 and 1 query heads per KV head, across attn_step's key blocks
+    groups of 3 (SmolLM2's), 2 and 1 query heads per KV head, head sizes that do and do not
+    take the kernels' unrolled loops, across attn_step's key blocks
     and at the bound of the float32 score sums (|dot| = 2**24)."""
     rng = np.random.default_rng(9 + n)
     G = H // KV
@@ -238,7 +246,8 @@ def test_attention_kernels_agree_with_the_spec(
             want[h, i] = sum(wu * int(v[0, g, u, i]) for u, wu in enumerate(w)) // Z
     o = np.empty((1, H * D), np.int64)
     kt = np.ascontiguousarray(k10.transpose(0, 1, 3, 2))  # the session's layout [B, KV, D, L]
-    A.attn_step(q10, sq, kt, sk, v, np.zeros(1, np.int64), np.array([nvis]), sigma, table, o)
+    vt = np.ascontiguousarray(v.transpose(0, 1, 3, 2))  # likewise
+    A.attn_step(q10, sq, kt, sk, vt, np.zeros(1, np.int64), np.array([nvis]), sigma, table, o)
     assert np.array_equal(o.reshape(H, D), want)
     # the prefill route: float operands, score sums from a float32 GEMM
     qop = np.ldexp(q10[0].astype(np.float64), sq[0][:, None].astype(np.int64) - bias_q).astype(np.float32)

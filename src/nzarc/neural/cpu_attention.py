@@ -77,24 +77,88 @@ def _mix(z: np.ndarray, zmax: Int64, n: Int64, table: np.ndarray, last: Int64, v
         o[i] = mix[i] // total
 
 
-@njit(inline="always", **_OPTS)
-def _mix_row(mix: np.ndarray, w: np.ndarray, v: np.ndarray) -> None:
-    """mix[h] += w[h] · v for every head h (float64; exact, see :func:`attn_step`)."""
+#: Options of :func:`_mix_dots`: :data:`NJIT_OPTIONS` plus reassociation and contraction
+#: only, which let its sums vectorise. They cannot change a result: every term is an exact
+#: integer product and every partial sum, in any order, stays below 2**50 (its docstring).
+_SUM_OPTS = {**_OPTS, "fastmath": {"reassoc", "contract"}}
+
+
+@njit(**_SUM_OPTS)
+def _mix_dots(wf: np.ndarray, vt: np.ndarray, n: Int64, mix: np.ndarray) -> None:
+    """mix[h, i] = Σ_{u<n} wf[h, u] · vt[i, u] for every head h and dimension i.
+
+    wf float64 [G, >=n] (integer weights below 2**15), vt int32 [D, >=n] (values below
+    2**22 in magnitude), mix float64 [G, D]. Each term is below 2**37 and there are at most
+    2**13 of them, so every partial sum, in whatever order it is taken, is an integer below
+    2**50 and exact in float64. With three heads, each pass sums two dimensions of all three,
+    so that a weight is loaded once for six sums.
+    """
     G, D = mix.shape
-    if G == 3:  # SmolLM2's grouping: one pass over v, three accumulator rows
-        m0, m1, m2 = mix[0], mix[1], mix[2]
-        w0, w1, w2 = np.float64(w[0]), np.float64(w[1]), np.float64(w[2])
-        for i in range(D):
-            x = np.float64(v[i])
-            m0[i] += w0 * x
-            m1[i] += w1 * x
-            m2[i] += w2 * x
+    if G == 3:  # SmolLM2's grouping: each pass reads the three heads' weights once
+        w0, w1, w2 = wf[0], wf[1], wf[2]
+        for i in range(0, D - 1, 2):
+            va = vt[i]
+            vb = vt[i + 1]
+            a0 = a1 = a2 = b0 = b1 = b2 = 0.0
+            for u in range(n):
+                x = np.float64(va[u])
+                y = np.float64(vb[u])
+                p, q, r = w0[u], w1[u], w2[u]
+                a0 += p * x
+                a1 += q * x
+                a2 += r * x
+                b0 += p * y
+                b1 += q * y
+                b2 += r * y
+            mix[0, i], mix[1, i], mix[2, i] = a0, a1, a2
+            mix[0, i + 1], mix[1, i + 1], mix[2, i + 1] = b0, b1, b2
+        first = D - D % 2
+    else:
+        first = 0
+    for h in range(G if first == 0 else 3):
+        wh = wf[h]
+        for i in range(first, D):
+            va = vt[i]
+            a = 0.0
+            for u in range(n):
+                a += wh[u] * np.float64(va[u])
+            mix[h, i] = a
+
+
+@njit(**_SUM_OPTS)
+def _score_sums(qf: np.ndarray, kt: np.ndarray, u0: Int64, m: Int64, s: np.ndarray) -> None:
+    """s[h, u] = Σ_i qf[h, i] · kt[i, u0 + u] for u < m (float32).
+
+    qf float32 [G, D] (10-bit integers), kt int16 [D, >= u0 + m] (10-bit integers), s float32
+    [G, >= m]. Every term is at most 2**18 in magnitude and D <= 64, so every partial sum, in
+    whatever order it is taken, is an integer of at most 2**24 and exact in float32. With
+    three heads and D a multiple of 4, each pass adds four dimensions to all three heads.
+    """
+    G, D = qf.shape
+    s[:, :m] = 0.0
+    if G == 3 and D % 4 == 0:
+        s0, s1, s2 = s[0], s[1], s[2]
+        for i in range(0, D, 4):
+            k0, k1, k2, k3 = kt[i, u0:], kt[i + 1, u0:], kt[i + 2, u0:], kt[i + 3, u0:]
+            a0, a1, a2, a3 = qf[0, i], qf[0, i + 1], qf[0, i + 2], qf[0, i + 3]
+            b0, b1, b2, b3 = qf[1, i], qf[1, i + 1], qf[1, i + 2], qf[1, i + 3]
+            c0, c1, c2, c3 = qf[2, i], qf[2, i + 1], qf[2, i + 2], qf[2, i + 3]
+            for u in range(m):
+                x0 = np.float32(k0[u])
+                x1 = np.float32(k1[u])
+                x2 = np.float32(k2[u])
+                x3 = np.float32(k3[u])
+                s0[u] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+                s1[u] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+                s2[u] += c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
         return
-    for h in range(G):
-        wf = np.float64(w[h])
-        mh = mix[h]
-        for i in range(D):
-            mh[i] += wf * np.float64(v[i])
+    for i in range(D):
+        krow = kt[i, u0:]
+        for h in range(G):
+            qv = qf[h, i]
+            sh = s[h]
+            for u in range(m):
+                sh[u] += qv * np.float32(krow[u])
 
 
 #: Keys scored per block in :func:`attn_step` (the block's float32 sums stay in L1).
@@ -107,7 +171,7 @@ def attn_step(
     sq: np.ndarray,
     kct: np.ndarray,
     skc: np.ndarray,
-    vc: np.ndarray,
+    vct: np.ndarray,
     rows: np.ndarray,
     nvalid: np.ndarray,
     sigma: Int64,
@@ -117,14 +181,16 @@ def attn_step(
     """Steps 4-5 for one new position per window, reading the integer caches in place.
 
     q10 int16 [b, H, D], sq int16 [b, H]; kct int16 [Bc, KV, D, L] (k10, transposed: the key
-    positions of one dimension are contiguous), skc int16 [Bc, KV, L]; vc int32 [Bc, KV, L, D];
+    positions of one dimension are contiguous), skc int16 [Bc, KV, L]; vct int32
+    [Bc, KV, D, L] (values, transposed the same way);
     rows int64 [b]: cache row of each entry; nvalid int64 [b]: keys u < nvalid are visible;
     sigma: σ of step 4; table int32 [JA] -> o int64 [b, H·D].
 
     One task per (entry, KV head) serves the H/KV query heads that share the KV head, so each
     cached key and value is read once per step. Score sums are float32 multiply-adds
     vectorised over key positions: exact, as every partial sum of 10-bit by 10-bit products
-    over D <= 64 terms stays within 2**24. Mixing sums are float64 multiply-adds: exact, as
+    over D <= 64 terms stays within 2**24. The weights of all keys are then tabled, and the
+    mixing sums are float64 dot products over key positions (:func:`_mix_dots`): exact, as
     every partial sum stays below 2**13 · 2**15 · 2**22 = 2**50 (positions · weight · value).
     """
     b, H, D = q10.shape
@@ -138,7 +204,7 @@ def attn_step(
         n = nvalid[bi]
         kt = kct[cb, g]
         ks = skc[cb, g]
-        vv = vc[cb, g]
+        vv = vct[cb, g]
         qf = np.empty((G, D), np.float32)
         base = np.empty(G, np.int64)
         for h in range(G):
@@ -150,37 +216,30 @@ def attn_step(
         s = np.empty((G, _KEY_BLOCK), np.float32)
         for u0 in range(0, n, _KEY_BLOCK):
             m = min(_KEY_BLOCK, n - u0)
-            s[:, :m] = 0.0
-            for i in range(D):
-                krow = kt[i, u0 : u0 + m]
-                for h in range(G):
-                    qv = qf[h, i]
-                    sh = s[h]
-                    for u in range(m):
-                        sh[u] += qv * np.float32(krow[u])
+            _score_sums(qf, kt, u0, m, s)
             for h in range(G):
                 bh = base[h]
+                zh = z[h]
+                zm = zmax[h]
                 for u in range(m):
-                    dot = np.int64(s[h, u])
                     e = bh + ks[u0 + u]
-                    zu = (dot << e) if e >= 0 else (dot >> -e)  # floor(dot · 2**e)
-                    z[h, u0 + u] = zu
-                    if zu > zmax[h]:
-                        zmax[h] = zu
-        mix = np.zeros((G, D), np.float64)
+                    zu = (np.int64(s[h, u]) << max(e, 0)) >> max(-e, 0)  # floor(dot · 2**e)
+                    zh[u0 + u] = zu
+                    zm = max(zm, zu)
+                zmax[h] = zm
+        wf = np.empty((G, n), np.float64)
         total = np.zeros(G, np.int64)
-        w = np.empty(G, np.int64)
-        for u in range(n):
-            nonzero = False
-            for h in range(G):
-                j = zmax[h] - z[h, u]
-                wh = np.int64(table[j]) if j < last else np.int64(0)  # exp_attn[last] is 0
-                w[h] = wh
-                total[h] += wh
-                if wh != 0:
-                    nonzero = True
-            if nonzero:
-                _mix_row(mix, w, vv[u])
+        for h in range(G):
+            zh = z[h]
+            zm = zmax[h]
+            th = np.int64(0)
+            for u in range(n):
+                wh = np.int64(table[min(zm - zh[u], last)])  # exp_attn[last] is 0
+                wf[h, u] = np.float64(wh)
+                th += wh
+            total[h] = th
+        mix = np.empty((G, D), np.float64)
+        _mix_dots(wf, vv, n, mix)
         for h in range(G):
             c = (g * G + h) * D
             for i in range(D):

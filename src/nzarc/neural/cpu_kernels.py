@@ -17,7 +17,9 @@ Arithmetic rules that keep them exact on every ISA (both kernel modules follow t
   never crosses a rounding boundary. Apart from that, floats only add up integer products
   whose every partial sum is an integer below 2**24 (float32) or 2**53 (float64) by a proved
   bound (the attention sums): such sums are exact in any order, with or without fused
-  multiply-add. Kernels are compiled without fast-math (:data:`NJIT_OPTIONS`);
+  multiply-add. Kernels are compiled without fast-math (:data:`NJIT_OPTIONS`), except the
+  attention's two sum loops, which allow reassociation and contraction only (so that they
+  vectorise), as those sums are exact in any order;
 * a requantised value is ``rint(acc * mult_r * xd)`` with ``mult_r = m_r * 2**-e_r`` and
   ``xd = xm * 2**xe`` (both exact dyadics): the spec's ``rne(acc·m_r·xm·2^(xe-e_r))``.
 

@@ -232,7 +232,7 @@ class FusedBackend:
             q10, sq, k10, sk, v = self._qkv(li, q, xm, xe, pos_np, levels)
             kv.k[li, rows_np, :, :, pos_np] = k10
             kv.ks[li, rows_np, :, pos_np] = sk
-            kv.v[li, rows_np, :, pos_np] = v
+            kv.v[li, rows_np, :, :, pos_np] = v
             self.A.attn_step(
                 q10, sq, kv.k[li], kv.ks[li], kv.v[li], rows_np, nvalid, dm.score_shift, self.exp_attn, o
             )

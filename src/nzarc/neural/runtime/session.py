@@ -57,9 +57,9 @@ class TorchKV:
 
 @dataclass
 class IntKV:
-    """Integer caches of the fused path: k10 int16 [L, B, KV, hd, max_len] (transposed: the
-    positions of one dimension are contiguous), its shift int16 [L, B, KV, max_len], v int32
-    [L, B, KV, max_len, hd]."""
+    """Integer caches of the fused path: k10 int16 [L, B, KV, hd, max_len] and v int32
+    [L, B, KV, hd, max_len] (both transposed: the positions of one dimension are
+    contiguous), the keys' shift int16 [L, B, KV, max_len]."""
 
     k: np.ndarray
     ks: np.ndarray
@@ -70,7 +70,7 @@ class IntKV:
         return cls(
             k=np.zeros((n_layer, batch, n_kv, hd, max_len), np.int16),
             ks=np.zeros((n_layer, batch, n_kv, max_len), np.int16),
-            v=np.zeros((n_layer, batch, n_kv, max_len, hd), np.int32),
+            v=np.zeros((n_layer, batch, n_kv, hd, max_len), np.int32),
         )
 
     @property
