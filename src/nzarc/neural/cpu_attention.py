@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from nzarc.neural.cpu_kernels import NJIT_OPTIONS as _OPTS
-from nzarc.neural.cpu_kernels import Int64
+from nzarc.neural.cpu_kernels import Int64, NjitOptions
 
 __all__ = ["attn_mix", "attn_step"]
 
@@ -80,7 +80,7 @@ def _mix(z: np.ndarray, zmax: Int64, n: Int64, table: np.ndarray, last: Int64, v
 #: Options of :func:`_mix_dots`: :data:`NJIT_OPTIONS` plus reassociation and contraction
 #: only, which let its sums vectorise. They cannot change a result: every term is an exact
 #: integer product and every partial sum, in any order, stays below 2**50 (its docstring).
-_SUM_OPTS = {**_OPTS, "fastmath": {"reassoc", "contract"}}
+_SUM_OPTS: NjitOptions = {**_OPTS, "fastmath": {"reassoc", "contract"}}
 
 
 @njit(**_SUM_OPTS)

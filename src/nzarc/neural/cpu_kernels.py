@@ -42,7 +42,7 @@ class NjitOptions(TypedDict):
     cache: bool
     nogil: bool
     error_model: Literal["python", "numpy"]
-    fastmath: bool
+    fastmath: bool | set[str]
 
 
 #: An integer scalar of a kernel: numba types a Python int and a numpy int64 alike (int64).
