@@ -3,12 +3,13 @@
 Usage (from the repository root, with ``nzarc model install smollm2-135m`` done)::
 
     python -m bench.neural_archive --files canterbury/alice29.txt calgary/book1 enwik/enwik6 \\
-        [--window 4096] [--no-extract] [--jobs 2] [--out bench/RESULTS-neural-archive]
+        [--window 4096] [--version 1] [--no-extract] [--jobs 2] [--out bench/RESULTS-neural-archive]
 
 For each file it runs ``nzarc create -c neural --no-encrypt`` in a fresh process, then
 ``nzarc extract`` into an empty directory, compares the extracted bytes with the input and
 reports: the archive size in bytes and in bits per input byte (container overhead included;
-the codec's default activation precision, recorded as ``act_levels``),
+the codec's default activation precision, recorded as ``act_levels``, and its bitstream
+``version``: the codec's default unless ``--version`` asks for another),
 the wall-clock time of each command and its rate in input kB/s (1 kB = 1000 bytes), and
 ``xz -9`` and ``zstd -19`` bpb of the same file for comparison. Results are appended to
 ``OUT.json`` (one record per file and window, newest last) and ``OUT.md`` is regenerated.
@@ -29,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nzarc.neural.codec import DEFAULT_ACT_LEVELS
+from nzarc.neural.codec import DEFAULT_ACT_LEVELS, DEFAULT_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -61,7 +62,9 @@ def _classic_bpb(data: bytes) -> dict[str, float]:
     }
 
 
-def measure(rel: str, window: int | None, extract: bool, jobs: int | None) -> dict[str, Any]:
+def measure(
+    rel: str, window: int | None, extract: bool, jobs: int | None, version: int | None = None
+) -> dict[str, Any]:
     src = CORPUS / rel
     data = src.read_bytes()
     with tempfile.TemporaryDirectory(prefix="nzarc-bench-") as tmp:
@@ -69,6 +72,8 @@ def measure(rel: str, window: int | None, extract: bool, jobs: int | None) -> di
         create = ["create", "-c", "neural", "--no-encrypt", "-o", str(archive), str(src)]
         if window is not None:
             create[3:3] = ["--window", str(window)]
+        if version is not None:
+            create[3:3] = ["-m", f"version={version}"]
         t_create = _nzarc(create, jobs)
         size = archive.stat().st_size
         rec: dict[str, Any] = {
@@ -76,6 +81,7 @@ def measure(rel: str, window: int | None, extract: bool, jobs: int | None) -> di
             "bytes": len(data),
             "window": window,
             "act_levels": DEFAULT_ACT_LEVELS,
+            "version": DEFAULT_VERSION if version is None else version,
             "archive_bytes": size,
             "bpb": round(8 * size / len(data), 4),
             "create_s": round(t_create, 1),
@@ -105,16 +111,17 @@ def render(records: list[dict[str, Any]]) -> str:
         "Unencrypted archives (an X25519 recipient adds about 120 bytes). "
         "Rates are input kB (1000 bytes) per second of wall-clock time, model load included.",
         "",
-        "| file | window | precision | bytes | archive | bpb | required | goal | xz -9 | zstd -19 "
-        "| create kB/s | extract kB/s | identical | cpus |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| file | window | precision | version | bytes | archive | bpb | required | goal | xz -9 "
+        "| zstd -19 | create kB/s | extract kB/s | identical | cpus |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    latest: dict[tuple[str, Any, int], dict[str, Any]] = {}
-    for r in records:  # records made before the precision param were written with act_levels 1
-        latest[(r["file"], r["window"], r.get("act_levels", 1))] = r
-    for (_, _, levels), r in latest.items():
+    latest: dict[tuple[str, Any, int, int], dict[str, Any]] = {}
+    for r in records:  # records older than a field were written with act_levels 1, version 1
+        latest[(r["file"], r["window"], r.get("act_levels", 1), r.get("version", 1))] = r
+    for (_, _, levels, version), r in latest.items():
         lines.append(
-            f"| {r['file']} | {r['window'] or 'default'} | {levels} | {r['bytes']} | {r['archive_bytes']} "
+            f"| {r['file']} | {r['window'] or 'default'} | {levels} | {version} | {r['bytes']} "
+            f"| {r['archive_bytes']} "
             f"| {r['bpb']:.4f} | {r.get('required') or '–'} | {r.get('goal') or '–'} "
             f"| {r['xz-9']:.3f} | {r['zstd-19']:.3f} | {r['create_kBps']:.2f} "
             f"| {r.get('extract_kBps', '–')} | {r.get('identical', '–')} | {r['cpus']} |"
@@ -126,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", nargs="+", default=list(BAR))
     ap.add_argument("--window", type=int, default=None, help="neural window (default: the codec's)")
+    ap.add_argument("--version", type=int, default=None, help="bitstream version (default: the codec's)")
     ap.add_argument("--no-extract", action="store_true")
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--out", default=str(REPO / "bench" / "RESULTS-neural-archive"))
@@ -136,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     out_json = Path(args.out + ".json")
     records = json.loads(out_json.read_text()) if out_json.exists() else []
     for rel in args.files:
-        rec = measure(rel, args.window, not args.no_extract, args.jobs)
+        rec = measure(rel, args.window, not args.no_extract, args.jobs, args.version)
         print(json.dumps(rec), flush=True)
         records.append(rec)
         out_json.write_text(json.dumps(records, indent=1) + "\n")
