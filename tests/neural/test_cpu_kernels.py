@@ -212,8 +212,8 @@ def test_attention_kernels_agree_with_the_spec(
 ) -> None:
     """attn_mix (prefill operands) and attn_step (integer caches) both equal steps 4-5, for
     groups of 3 (SmolLM2's), 2 and 1 query heads per KV head, head sizes that do and do not
-    take the kernels' unrolled loops, across attn_step's key blocks
-    and at the bound of the float32 score sums (|dot| = 2**24)."""
+    take the kernels' unrolled loops, across attn_step's key blocks and at the bound of the
+    float32 score sums (|dot| = 2**24)."""
     rng = np.random.default_rng(9 + n)
     G = H // KV
     sigma = 2 * (_F.FA + _F.ROPE_BITS) + (D.bit_length() - 1) // 2 - _F.FZ

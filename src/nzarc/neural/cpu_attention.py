@@ -77,9 +77,10 @@ def _mix(z: np.ndarray, zmax: Int64, n: Int64, table: np.ndarray, last: Int64, v
         o[i] = mix[i] // total
 
 
-#: Options of :func:`_mix_dots`: :data:`NJIT_OPTIONS` plus reassociation and contraction
-#: only, which let its sums vectorise. They cannot change a result: every term is an exact
-#: integer product and every partial sum, in any order, stays below 2**50 (its docstring).
+#: Options of the sum loops :func:`_mix_dots` and :func:`_score_sums`: :data:`NJIT_OPTIONS`
+#: plus reassociation and contraction only, which let the sums vectorise. They cannot change
+#: a result: every term is an exact integer product and every partial sum, in any order,
+#: stays within the exact range of its type (their docstrings).
 _SUM_OPTS: NjitOptions = {**_OPTS, "fastmath": {"reassoc", "contract"}}
 
 
@@ -112,10 +113,10 @@ def _mix_dots(wf: np.ndarray, vt: np.ndarray, n: Int64, mix: np.ndarray) -> None
                 b2 += r * y
             mix[0, i], mix[1, i], mix[2, i] = a0, a1, a2
             mix[0, i + 1], mix[1, i + 1], mix[2, i + 1] = b0, b1, b2
-        first = D - D % 2
+        first = D - D % 2  # an odd D leaves its last dimension to the loop below
     else:
         first = 0
-    for h in range(G if first == 0 else 3):
+    for h in range(G):
         wh = wf[h]
         for i in range(first, D):
             va = vt[i]
