@@ -3,13 +3,14 @@
 Usage (from the repository root, with ``nzarc model install smollm2-135m`` done)::
 
     python -m bench.neural_archive --files canterbury/alice29.txt calgary/book1 enwik/enwik6 \\
-        [--window 4096] [--version 1] [--no-extract] [--jobs 2] [--out bench/RESULTS-neural-archive]
+        [--window 4096] [--version 1] [--runtime 2] [--no-extract] [--jobs 2] [--out bench/RESULTS-neural-archive]
 
 For each file it runs ``nzarc create -c neural --no-encrypt`` in a fresh process, then
 ``nzarc extract`` into an empty directory, compares the extracted bytes with the input and
 reports: the archive size in bytes and in bits per input byte (container overhead included;
 the codec's default activation precision, recorded as ``act_levels``, and its bitstream
-``version``: the codec's default unless ``--version`` asks for another),
+``version`` and model ``runtime``: the codec's defaults unless ``--version`` or ``--runtime``
+asks for another),
 the wall-clock time of each command and its rate in input kB/s (1 kB = 1000 bytes), and
 ``xz -9`` and ``zstd -19`` bpb of the same file for comparison. Results are appended to
 ``OUT.json`` (one record per file and window, newest last) and ``OUT.md`` is regenerated.
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nzarc.neural.codec import DEFAULT_ACT_LEVELS, DEFAULT_VERSION
+from nzarc.neural.codec import DEFAULT_ACT_LEVELS, DEFAULT_RUNTIME, DEFAULT_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -63,7 +64,8 @@ def _classic_bpb(data: bytes) -> dict[str, float]:
 
 
 def measure(
-    rel: str, window: int | None, extract: bool, jobs: int | None, version: int | None = None
+    rel: str, window: int | None, extract: bool, jobs: int | None, version: int | None = None,
+    runtime: int | None = None,
 ) -> dict[str, Any]:
     src = CORPUS / rel
     data = src.read_bytes()
@@ -74,6 +76,8 @@ def measure(
             create[3:3] = ["--window", str(window)]
         if version is not None:
             create[3:3] = ["-m", f"version={version}"]
+        if runtime is not None:
+            create[3:3] = ["-m", f"runtime={runtime}"]
         t_create = _nzarc(create, jobs)
         size = archive.stat().st_size
         rec: dict[str, Any] = {
@@ -82,6 +86,7 @@ def measure(
             "window": window,
             "act_levels": DEFAULT_ACT_LEVELS,
             "version": DEFAULT_VERSION if version is None else version,
+            "runtime": DEFAULT_RUNTIME if runtime is None else runtime,
             "archive_bytes": size,
             "bpb": round(8 * size / len(data), 4),
             "create_s": round(t_create, 1),
@@ -111,16 +116,16 @@ def render(records: list[dict[str, Any]]) -> str:
         "Unencrypted archives (an X25519 recipient adds about 120 bytes). "
         "Rates are input kB (1000 bytes) per second of wall-clock time, model load included.",
         "",
-        "| file | window | precision | version | bytes | archive | bpb | required | goal | xz -9 "
+        "| file | window | precision | version | runtime | bytes | archive | bpb | required | goal | xz -9 "
         "| zstd -19 | create kB/s | extract kB/s | identical | cpus |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    latest: dict[tuple[str, Any, int, int], dict[str, Any]] = {}
-    for r in records:  # records older than a field were written with act_levels 1, version 1
-        latest[(r["file"], r["window"], r.get("act_levels", 1), r.get("version", 1))] = r
-    for (_, _, levels, version), r in latest.items():
+    latest: dict[tuple[str, Any, int, int, int], dict[str, Any]] = {}
+    for r in records:  # records older than a field were written with act_levels, version, runtime 1
+        latest[(r["file"], r["window"], r.get("act_levels", 1), r.get("version", 1), r.get("runtime", 1))] = r
+    for (_, _, levels, version, runtime), r in latest.items():
         lines.append(
-            f"| {r['file']} | {r['window'] or 'default'} | {levels} | {version} | {r['bytes']} "
+            f"| {r['file']} | {r['window'] or 'default'} | {levels} | {version} | {runtime} | {r['bytes']} "
             f"| {r['archive_bytes']} "
             f"| {r['bpb']:.4f} | {r.get('required') or '–'} | {r.get('goal') or '–'} "
             f"| {r['xz-9']:.3f} | {r['zstd-19']:.3f} | {r['create_kBps']:.2f} "
@@ -134,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", nargs="+", default=list(BAR))
     ap.add_argument("--window", type=int, default=None, help="neural window (default: the codec's)")
     ap.add_argument("--version", type=int, default=None, help="bitstream version (default: the codec's)")
+    ap.add_argument("--runtime", type=int, default=None, help="model runtime, 1 or 2 (default: the codec's)")
     ap.add_argument("--no-extract", action="store_true")
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--out", default=str(REPO / "bench" / "RESULTS-neural-archive"))
@@ -144,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     out_json = Path(args.out + ".json")
     records = json.loads(out_json.read_text()) if out_json.exists() else []
     for rel in args.files:
-        rec = measure(rel, args.window, not args.no_extract, args.jobs, args.version)
+        rec = measure(rel, args.window, not args.no_extract, args.jobs, args.version, args.runtime)
         print(json.dumps(rec), flush=True)
         records.append(rec)
         out_json.write_text(json.dumps(records, indent=1) + "\n")

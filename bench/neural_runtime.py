@@ -6,6 +6,7 @@ Usage (from the repository root, model installed in $NZARC_HOME)::
         [--gguf PATH.gguf]   (adds the float32 forward of the same weights, same shapes)
     python -m bench.neural_runtime quality --gguf PATH.gguf [--bytes 200000] [--window 2048]
         [--act-levels 1|2]   (the runtime's activation precision; speed takes it too)
+        [--runtimes nzarc-int-v1 nzarc-int-v2]   (each file under each runtime, the same windows)
     ... [--out bench/RESULTS-neural-runtime.json]
 
 ``tok_per_cpu_s`` divides by the process's CPU time: with ``--threads 1`` on a shared, loaded
@@ -15,7 +16,9 @@ Quality: bits per byte = sum over tokens of -log2(f/2**24) / bytes, each file sl
 windows of ``--window`` tokens (each window starts with BOS and predicts its own tokens; the
 first token of a window is coded given BOS only). The float32 reference runs the same
 dequantised GGUF weights in plain PyTorch (rotate adjacent pairs, softmax in float64) on the
-same windows. Files come from ../shared/corpus.
+same windows. With several ``--runtimes`` each row also gives every runtime's bpb and its
+difference from the first one's in percent (``--gguf`` is then optional). Files come from
+../shared/corpus.
 """
 
 from __future__ import annotations
@@ -248,7 +251,9 @@ def bench_float_speed(args: argparse.Namespace) -> dict:
 
 
 def bench_quality(args: argparse.Namespace) -> dict:
-    m = _model().with_act_levels(args.act_levels)
+    base = _model().with_act_levels(args.act_levels)
+    models = [base.with_runtime(rt) for rt in args.runtimes]
+    m = models[0]
     ref = FloatReference(args.gguf) if args.gguf else None
     rows = []
     for name in args.files:
@@ -258,7 +263,7 @@ def bench_quality(args: argparse.Namespace) -> dict:
             continue
         data = path.read_bytes()[: args.bytes]
         wins, ntok = _windows(m, data, args.window)
-        bits_int = 0.0
+        bits = [0.0] * len(models)
         bits_float = 0.0
         t0 = time.perf_counter()
         for w in wins:
@@ -266,17 +271,22 @@ def bench_quality(args: argparse.Namespace) -> dict:
             inp = torch.tensor([w[:-1]]) if len(w) > 1 else None
             if inp is None:
                 continue
-            for s0, f in m.prefill_freqs(inp):
-                n = f.shape[1]
-                sel = f[0, torch.arange(n), tgt[s0 : s0 + n]].double()
-                bits_int += float(-(torch.log2(sel) - m.freq_bits).sum())
+            for k, mk in enumerate(models):
+                for s0, f in mk.prefill_freqs(inp):
+                    n = f.shape[1]
+                    sel = f[0, torch.arange(n), tgt[s0 : s0 + n]].double()
+                    bits[k] += float(-(torch.log2(sel) - mk.freq_bits).sum())
             if ref is not None:
                 lp = ref.logprobs(w[:-1])
                 bits_float += float(-lp[torch.arange(len(tgt)), tgt].sum()) / math.log(2)
         dt = time.perf_counter() - t0
+        bits_int = bits[0]
         row = {"file": name, "bytes": len(data), "tokens": ntok, "window": args.window,
-               "act_levels": args.act_levels,
+               "act_levels": args.act_levels, "runtime": m.runtime_id,
                "bpb_int": round(bits_int / len(data), 4)}  # fmt: skip
+        if len(models) > 1:
+            row["bpb_by_runtime"] = {mk.runtime_id: round(b / len(data), 5) for mk, b in zip(models, bits, strict=True)}
+            row["vs_first_pct"] = {mk.runtime_id: round(100 * (b / bits_int - 1), 3) for mk, b in zip(models, bits, strict=True)}
         if ref is not None:
             row["bpb_float"] = round(bits_float / len(data), 4)
             row["int_vs_float_pct"] = round(100 * (bits_int / bits_float - 1), 2)
@@ -302,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--window", type=int, default=2048)
     ap.add_argument("--act-levels", type=int, default=1, choices=[1, 2],
                     help="the runtime's activation precision (spec/NEURAL.md 3.4)")
+    ap.add_argument("--runtimes", nargs="+", default=["nzarc-int-v1"],
+                    choices=["nzarc-int-v1", "nzarc-int-v2"],
+                    help="quality: the runtimes to compare on the same windows (the first is the baseline)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -1,8 +1,9 @@
 """Prints the SHA-256 of frequency tables for a fixed mixed text+binary input.
 
-Usage: python _determinism_probe.py MODEL(PATH|SHA) NTOK ACT_LEVELS [BACKEND,...]
+Usage: python _determinism_probe.py MODEL(PATH|SHA) NTOK ACT_LEVELS[@RUNTIME] [BACKEND,...]
 Prints a JSON object {variant: sha256}: prefill/incremental, batch 1/8, 1/2 threads, and
-the listed extra GEMM backends, at activation precision ACT_LEVELS (1 or 2). test_determinism.py runs it under several environments.
+the listed extra GEMM backends, at activation precision ACT_LEVELS (1 or 2) under RUNTIME
+(default nzarc-int-v1). test_determinism.py runs it under several environments.
 """
 
 from __future__ import annotations
@@ -53,10 +54,12 @@ def main() -> None:
     from nzarc.neural.runtime import RuntimeOptions
     from nzarc.neural.store import load_model
 
-    which, ntok, levels = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    which, ntok = sys.argv[1], int(sys.argv[2])
+    levels_arg, _, runtime = sys.argv[3].partition("@")
+    levels, runtime = int(levels_arg), runtime or "nzarc-int-v1"
     backends = sys.argv[4].split(",") if len(sys.argv) > 4 else []
     options = RuntimeOptions.from_env(os.environ)
-    m = load_model(which, options).with_act_levels(levels)
+    m = load_model(which, options).with_runtime(runtime).with_act_levels(levels)
     ids = m.tokenizer.encode(sample_bytes())[:ntok]
     assert len(ids) == ntok, len(ids)
     out = {"backend": m.matmul, "kernels": m.kernels}
@@ -66,7 +69,7 @@ def main() -> None:
     out["incremental-b1-t2"] = tables_hash(m, ids[: ntok // 3], "incremental", 1, 2)
     out["prefill-b1-t1-short"] = tables_hash(m, ids[: ntok // 3], "prefill", 1, 1)
     for be in backends:  # other exact GEMM routes, in this process
-        other = load_model(which, replace(options, matmul=be)).with_act_levels(levels)
+        other = load_model(which, replace(options, matmul=be)).with_runtime(runtime).with_act_levels(levels)
         assert other.matmul == be, (other.matmul, be)
         out[f"prefill-b1-t1-{be}"] = tables_hash(other, ids, "prefill", 1, 1)
     print(json.dumps(out))

@@ -37,10 +37,11 @@ def test_macs_per_token_counts_every_linear_layer_per_level(tiny) -> None:
 def test_packed_keys_hold_every_cached_key(tiny) -> None:
     # 11 bits per key dimension and a 5-bit shift, per KV head and layer: 2 * 2 * 181 bits
     assert neural_floor.packed_key_bytes_per_token(tiny) == L * NKV * (HD * 11 + 5) / 8 == 90.5
-    # below the runtime's own layout (int16 keys and shift, int32 values: 392 bytes with the
-    # fused kernels; float32 keys and float64 values with a ones column otherwise)
+    # below the runtime's own layout (int16 keys and shift, int32 values and an int8 value
+    # shift: 396 bytes with the fused kernels; float32 keys and float64 values with a ones
+    # column otherwise)
     assert neural_floor.packed_key_bytes_per_token(tiny) < tiny.kv_bytes_per_token
-    assert tiny.kv_bytes_per_token in (L * NKV * (2 * HD + 2 + 4 * HD), L * NKV * (4 * HD + 8 * (HD + 1)))
+    assert tiny.kv_bytes_per_token in (L * NKV * (6 * HD + 3), L * NKV * (4 * HD + 8 * (HD + 1)))
 
 
 class _Clock:

@@ -284,6 +284,10 @@ def test_params_round_trip_and_validation(codec: NeuralCodec) -> None:
         {"model": codec.model_sha.upper(), "window": WINDOW},
         {"model": "abc", "window": WINDOW},
         {"model": codec.model_sha, "window": WINDOW, "device": "cuda"},
+        {"model": codec.model_sha, "window": WINDOW, "runtime": 1},  # must be left out
+        {"model": codec.model_sha, "window": WINDOW, "runtime": 3},
+        {"model": codec.model_sha, "window": WINDOW, "runtime": True},
+        {"model": codec.model_sha, "window": WINDOW, "runtime": "2"},
         ["model"],
     ]:
         with pytest.raises(CodecError):
@@ -317,6 +321,27 @@ def test_required_models_pin_the_window(codec: NeuralCodec, tiny) -> None:
     assert dict(pin.extra) == {"window": WINDOW, "act_levels": 2}
     (pin1,) = NeuralCodec(model=codec.model_sha, window=WINDOW, act_levels=1).required_models()
     assert dict(pin1.extra) == {"window": WINDOW}
+
+
+def test_runtime_2_round_trips_pins_its_runtime_and_differs(codec: NeuralCodec, tiny) -> None:
+    """``runtime`` 2 (nzarc-int-v2's 8-bit caches) is a recorded param and the pinned runtime
+    id; its streams decode only with its own tables, in both bitstream versions."""
+    params = {"model": codec.model_sha, "window": WINDOW, "act_levels": 2, "runtime": 2}
+    two = NeuralCodec.from_params(params)
+    assert two.get_params() == params and (two.runtime, two.runtime_id) == (2, "nzarc-int-v2")
+    (pin,) = two.required_models()
+    assert pin.runtime_id == "nzarc-int-v2" and dict(pin.extra) == {"window": WINDOW, "act_levels": 2, "runtime": 2}
+    assert two._model().runtime_id == "nzarc-int-v2" and two._model().weights is tiny.weights
+    data = ALICE[:400]
+    enc1, enc2 = codec.encode(data), two.encode(data)
+    assert enc1 != enc2 and two.decode(enc2, len(data)) == data
+    with pytest.raises(CodecError):  # v1's tables do not decode a v2 stream
+        assert codec.decode(enc2, len(data)) != data
+    mixed = NeuralCodec(model=codec.model_sha, window=WINDOW, version=2, lanes=2, runtime=2)
+    assert mixed.get_params()["runtime"] == 2
+    enc = mixed.encode(ALICE)
+    assert mixed.decode(enc, len(ALICE)) == ALICE
+    assert NeuralCodec.from_params(mixed.get_params()).decode(enc, len(ALICE)) == ALICE
 
 
 def test_both_precisions_round_trip_and_differ(codec: NeuralCodec) -> None:

@@ -21,40 +21,43 @@ _F = FixedPoint
 
 
 def _on(m, fused: bool, threads: int | None = None):  # noqa: ANN001, ANN202
-    """``m`` (same file, same precision) on the fused or the torch path."""
+    """``m`` (same file, precision and runtime) on the fused or the torch path."""
     kernels = "fused" if fused else "torch"
     other = IntModel(m.path, options=RuntimeOptions(kernels=kernels, threads=threads))
     assert other.kernels == kernels
-    return other.with_act_levels(m.act_levels)
+    return other.with_runtime(m.runtime_id).with_act_levels(m.act_levels)
 
 
 def _prefill(m, tokens: torch.Tensor, fused: bool, threads: int | None = None) -> torch.Tensor:
     return _on(m, fused, threads).prefill_all(tokens)
 
 
+@pytest.mark.parametrize("runtime", ["nzarc-int-v1", "nzarc-int-v2"])
 @pytest.mark.parametrize("levels", [1, 2])
-def test_paths_equal_reference(tiny, levels: int) -> None:
-    tiny = tiny.with_act_levels(levels)
+def test_paths_equal_reference(tiny, levels: int, runtime: str) -> None:
+    tiny = tiny.with_runtime(runtime).with_act_levels(levels)
     g = torch.Generator().manual_seed(7)
     toks = torch.randint(0, tiny.vocab_size, (3, 150), generator=g)
     toks[:, 0] = tiny.bos_id
     fused = _prefill(tiny, toks, True)
     slow = _prefill(tiny, toks, False)
     assert torch.equal(fused, slow)
-    ref = ReferenceModel(str(tiny.path), act_levels=levels).freqs(toks[1].tolist())
+    ref = ReferenceModel(str(tiny.path), act_levels=levels, runtime=runtime).freqs(toks[1].tolist())
     assert np.array_equal(fused[1].numpy().astype(np.int64), ref)
 
 
+@pytest.mark.parametrize("runtime", ["nzarc-int-v1", "nzarc-int-v2"])
 @pytest.mark.parametrize("levels", [1, 2])
-def test_fused_incremental_equals_prefill(tiny, levels: int) -> None:
-    tiny = tiny.with_act_levels(levels)
+def test_fused_incremental_equals_prefill(tiny, levels: int, runtime: str) -> None:
+    tiny = tiny.with_runtime(runtime).with_act_levels(levels)
     g = torch.Generator().manual_seed(3)
     toks = torch.randint(0, tiny.vocab_size, (4, 90), generator=g)
     want = _prefill(tiny, toks, False)
     fused = _on(tiny, True)
     s = fused.session(4, 90)
     assert isinstance(s.cache, IntKV)  # the integer caches
-    cache_bytes = s.cache.k.nbytes + s.cache.ks.nbytes + s.cache.v.nbytes
+    assert s.cache.k.dtype == (np.int8 if runtime == "nzarc-int-v2" else np.int16)
+    cache_bytes = s.cache.k.nbytes + s.cache.ks.nbytes + s.cache.v.nbytes + s.cache.vs.nbytes
     assert cache_bytes == s.cache.nbytes == 4 * 90 * fused.kv_bytes_per_token
     done = [0, 0, 0, 0]
     step = 0
@@ -72,8 +75,9 @@ def test_fused_incremental_equals_prefill(tiny, levels: int) -> None:
 
 
 @pytest.mark.parametrize(("threads", "levels"), [(1, 1), (2, 1), (1, 2), (2, 2)])
-def test_thread_count_does_not_change_tables(tiny, threads: int, levels: int) -> None:
-    tiny = tiny.with_act_levels(levels)
+@pytest.mark.parametrize("runtime", ["nzarc-int-v1", "nzarc-int-v2"])
+def test_thread_count_does_not_change_tables(tiny, threads: int, levels: int, runtime: str) -> None:
+    tiny = tiny.with_runtime(runtime).with_act_levels(levels)
     g = torch.Generator().manual_seed(11)
     toks = torch.randint(0, tiny.vocab_size, (2, 64), generator=g)
     base = _prefill(tiny, toks, False)
@@ -158,6 +162,54 @@ def test_act_quant_matches_spec(data: st.DataObject) -> None:
             assert (xm[2 * i + 1], xe[2 * i + 1]) == scale((m2 << 20) // 127, 20)
 
 
+@pytest.mark.parametrize("cache_bits", [0, 7])
+def test_qkv_post_rounds_keys_and_values_as_the_spec(cache_bits: int) -> None:
+    """Steps 1-3 of one row per case, with an identity requantisation (m = 1, scale 1) and
+    position 0 (cos 2**14, sin 0), so the kernel's inputs are the spec's values: v1 gives
+    10-bit keys and the clamped values; v2 (``cache_bits`` 7, spec section 7) rounds both to
+    8 bits per KV head, ties to even, and clamps a rounding up to 128 back to 127."""
+    H, KV, D = 2, 1, 4
+    edges = [
+        [255, -1, 3, 0],  # s = 1: 127.5 -> 128 -> 127, -0.5 -> 0 (even), 1.5 -> 2
+        [-255, 1, -3, 2],
+        [127, -127, 0, 1],  # s = 0: unchanged
+        [(1 << 22) - 1, -(1 << 22) + 1, 1 << 14, -(3 << 13)],  # at V_MAX: s = 15
+        [0, 0, 0, 0],
+    ]
+    rng = np.random.default_rng(5)
+    rows = edges + [list(r) for r in rng.integers(-(1 << 21), 1 << 21, (6, D)) >> rng.integers(0, 21, (6, 1))]
+    M = len(rows)
+    acc = np.zeros((M, (H + 2 * KV) * D), np.float64)
+    for i, r in enumerate(rows):
+        acc[i, : H * D] = np.tile(r, H) >> 2  # queries
+        acc[i, H * D : (H + KV) * D] = r  # keys (QK_MAX >= 2**20 clamps the largest)
+        acc[i, (H + KV) * D :] = r  # values
+    mult = np.ones(acc.shape[1])
+    cos = np.full((1, D // 2), 1 << 14, np.int64)
+    sin = np.zeros((1, D // 2), np.int64)
+    out = (
+        np.empty((M, H, D), np.int16), np.empty((M, H), np.int16), np.empty((M, KV, D), np.int16),
+        np.empty((M, KV), np.int16), np.empty((M, KV, D), np.int32), np.empty((M, KV), np.int8),
+    )  # fmt: skip
+    K.qkv_post(
+        acc, mult, np.ones(M, np.int64), np.zeros(M, np.int64), np.zeros(M, np.int64), cos, sin,
+        H, KV, _F.QK_MAX, _F.V_MAX, cache_bits, *out,
+    )  # fmt: skip
+    q10, sq, k10, sk, v, sv = out
+    kin = np.clip(acc[:, H * D : (H + KV) * D].astype(np.int64), -_F.QK_MAX, _F.QK_MAX) << 14
+    vin = np.clip(acc[:, (H + KV) * D :].astype(np.int64), -_F.V_MAX, _F.V_MAX)
+    bits = 7 if cache_bits else _F.QK_BITS
+    want_k, want_sk = ReferenceModel._qk10(kin.reshape(M, KV, D), bits)
+    assert np.array_equal(k10, want_k) and np.array_equal(sk, want_sk)
+    if cache_bits:
+        want_v, want_sv = ReferenceModel._qk10(vin.reshape(M, KV, D), 7)
+        assert np.abs(v).max() <= 127
+        assert v[0, 0].tolist() == [127, 0, 2, 0] and sv[0, 0] == 1
+    else:
+        want_v, want_sv = vin.reshape(M, KV, D), np.zeros((M, KV), np.int64)
+    assert np.array_equal(v, want_v) and np.array_equal(sv, want_sv)
+
+
 def test_ffn_mid_matches_spec_on_extremes() -> None:
     rng = np.random.default_rng(5)
     M, F = 5, 48
@@ -207,13 +259,16 @@ def test_ffn_mid_matches_spec_on_extremes() -> None:
         (3, 1, 7, 30, 30, False),  # three heads, D neither a multiple of 4 nor even
     ],
 )
+@pytest.mark.parametrize("compact", [False, True])
 def test_attention_kernels_agree_with_the_spec(
-    H: int, KV: int, D: int, n: int, nvis: int, extreme: bool
+    H: int, KV: int, D: int, n: int, nvis: int, extreme: bool, compact: bool
 ) -> None:
     """attn_mix (prefill operands) and attn_step (integer caches) both equal steps 4-5, for
     groups of 3 (SmolLM2's), 2 and 1 query heads per KV head, head sizes that do and do not
     take the kernels' unrolled loops, across attn_step's key blocks and at the bound of the
-    float32 score sums (|dot| = 2**24)."""
+    float32 score sums (|dot| = 2**24); with nzarc-int-v1's caches (int16 keys, int32
+    values) and with v2's (``compact``: int8 keys and values, a value being v8 · 2**s, at
+    their largest in the extreme case)."""
     rng = np.random.default_rng(9 + n)
     G = H // KV
     sigma = 2 * (_F.FA + _F.ROPE_BITS) + (D.bit_length() - 1) // 2 - _F.FZ
@@ -224,13 +279,24 @@ def test_attention_kernels_agree_with_the_spec(
     k10 = rng.integers(-512, 513, (1, KV, n, D)).astype(np.int16)
     sk = rng.integers(0, 26, (1, KV, n)).astype(np.int16)
     v = rng.integers(-(1 << 22) + 1, 1 << 22, (1, KV, n, D)).astype(np.int32)
+    sv = np.zeros((1, KV, n), np.int8)
+    if compact:
+        k10 = rng.integers(-127, 128, (1, KV, n, D)).astype(np.int16)
+        v8 = rng.integers(-127, 128, (1, KV, n, D)).astype(np.int32)
+        sv = rng.integers(0, 16, (1, KV, n)).astype(np.int8)
     if extreme:  # every product at its largest: score sums of exactly ±2**24
         q10[:] = 512
         q10[0, 1] = -512
-        k10[:] = 512
-        k10[0, :, ::7] = -512
+        k10[:] = 127 if compact else 512
+        k10[0, :, ::7] = -k10[0, 0, 0, 0]
         sq[:] = 0
         sk[:] = 0
+        if compact:
+            v8[:] = 127
+            v8[0, :, ::5] = -127
+            sv[:] = 15
+    if compact:
+        v = v8 << sv[..., None]
     want = np.empty((H, D), np.int64)
     for h in range(H):
         g = h // G
@@ -246,8 +312,10 @@ def test_attention_kernels_agree_with_the_spec(
             want[h, i] = sum(wu * int(v[0, g, u, i]) for u, wu in enumerate(w)) // Z
     o = np.empty((1, H * D), np.int64)
     kt = np.ascontiguousarray(k10.transpose(0, 1, 3, 2))  # the session's layout [B, KV, D, L]
-    vt = np.ascontiguousarray(v.transpose(0, 1, 3, 2))  # likewise
-    A.attn_step(q10, sq, kt, sk, vt, np.zeros(1, np.int64), np.array([nvis]), sigma, table, o)
+    vt = np.ascontiguousarray((v8 if compact else v).transpose(0, 1, 3, 2))  # likewise
+    if compact:  # the int8 caches
+        kt, vt = kt.astype(np.int8), vt.astype(np.int8)
+    A.attn_step(q10, sq, kt, sk, vt, sv, np.zeros(1, np.int64), np.array([nvis]), sigma, table, o)
     assert np.array_equal(o.reshape(H, D), want)
     # the prefill route: float operands, score sums from a float32 GEMM
     qop = np.ldexp(q10[0].astype(np.float64), sq[0][:, None].astype(np.int64) - bias_q).astype(np.float32)

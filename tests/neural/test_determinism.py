@@ -26,7 +26,7 @@ TINY_GOLDEN = {
 #: ``build_tiny_model(0, ...)``) under every environment of ``ENVS`` but ``aten-default`` and
 #: taking :func:`_check`'s result (all environments agreed). The exact runtime makes the
 #: tables machine independent, so these must hold on every machine; update deliberately.
-TINY_GOLDEN_QUICK = {
+TINY_GOLDEN_QUICK: dict[int | str, tuple[str, str]] = {
     1: (
         "042e2dbb8832ba2ca3f259f289cce24a71027a74e264b53db66e03fdea0a3872",
         "ef03ed43eebb2f606e940fb50b1cc14763f4a00f6214a048521974cebcaaf188",
@@ -34,6 +34,15 @@ TINY_GOLDEN_QUICK = {
     2: (
         "8746fd683b3ad2853461696e8387a0d07bd0c360ddef7cc5337bc58602140a70",
         "f2778aca2a8fc638898c19483311aab36c107128a7578a6d2160bd359a9a85dc",
+    ),
+    # nzarc-int-v2 (8-bit caches), made the same way with ``LEVELS@nzarc-int-v2``
+    "1@nzarc-int-v2": (
+        "430ce2d1111ffef66a3a210423d18d08bbf3fad07b85afcf749933bc15dd3f09",
+        "e9e7505cd480b1de8bb933cb00bfc988205b97d37dddeb34e192d7cc52cd7b2a",
+    ),
+    "2@nzarc-int-v2": (
+        "d8b870f40b538e79d8d1093158d9f3279beae2b72c1899ab716cb79a5507156a",
+        "45fc75a7f66f179b26132904f3dba53c8afcf6e513fb772f835f53cab3fda9d5",
     ),
 }
 
@@ -47,8 +56,9 @@ ENVS = {
 
 
 def _probe(
-    model: str, env_extra: dict[str, str], ntok: int, levels: int, backends: str = ""
+    model: str, env_extra: dict[str, str], ntok: int, levels: int | str, backends: str = ""
 ) -> dict[str, str]:
+    """The probe's hashes in a fresh process; ``levels`` may name a runtime, ``"2@nzarc-int-v2"``."""
     env = env_without_threads()
     env.update(env_extra)
     args = [sys.executable, str(PROBE), model, str(ntok), str(levels)] + ([backends] if backends else [])
@@ -98,8 +108,8 @@ def test_tiny_tables_identical_across_environments(tiny_path: str, levels: int) 
     assert full == TINY_GOLDEN[levels]
 
 
-@pytest.mark.parametrize("levels", [1, 2])
-def test_tiny_tables_identical_across_environments_quick(tiny_path: str, levels: int) -> None:
+@pytest.mark.parametrize("levels", [1, 2, "1@nzarc-int-v2", "2@nzarc-int-v2"])
+def test_tiny_tables_identical_across_environments_quick(tiny_path: str, levels: int | str) -> None:
     results = {
         name: _probe(tiny_path, env, 300, levels) for name, env in ENVS.items() if name != "aten-default"
     }
@@ -110,8 +120,8 @@ def test_tiny_tables_identical_across_environments_quick(tiny_path: str, levels:
 @pytest.mark.realmodel
 @pytest.mark.slow
 def test_real_model_tables_identical_across_environments() -> None:
-    """At the precision archives are written with (the codec's default)."""
-    from nzarc.neural.codec import DEFAULT_ACT_LEVELS
+    """At the precision and runtime archives are written with (the codec's defaults)."""
+    from nzarc.neural.codec import DEFAULT_ACT_LEVELS, DEFAULT_RUNTIME, RUNTIMES
 
     sha = installed_real_model()
     if sha is None:
@@ -120,7 +130,10 @@ def test_real_model_tables_identical_across_environments() -> None:
     # The ISA pair that matters for archives (host vs AVX2, fp32 GEMM cross-checked); the
     # kernel and ATen variants are covered on the tiny model above.
     results = {
-        name: _probe(sha, ENVS[name], ntok, DEFAULT_ACT_LEVELS, "fp32" if name == "default" else "")
+        name: _probe(
+            sha, ENVS[name], ntok, f"{DEFAULT_ACT_LEVELS}@{RUNTIMES[DEFAULT_RUNTIME]}",
+            "fp32" if name == "default" else "",
+        )  # fmt: skip
         for name in ("default", "avx2")
     }
     full, short = _check(results)

@@ -148,10 +148,27 @@ GOLDEN_HEX = (
 GOLDEN_LOG_SHA256 = "a09778117490c02e3e6c233d5bc8b3fa1b99cae3ba51b504abc2fe12005ef7a6"
 
 
+#: The same under runtime nzarc-int-v2 (param "runtime": 2, spec/NEURAL.md section 7).
+GOLDEN_V2_HEX = (
+    "60454e3919d34d38f90140ec4bd5dec5d2f516667ef6425fea783e0d703400106282724e69e51bfc"
+    "24bf9276551fbf67e7dc990f956c04992e550d2f1baa3a0b47a80f008b3414e5c6fffdfd7d0be02d"
+    "72ef75d59fef2a4c072ee9d3e130e706a24e8ff85e2528f528ca320879ea7844bec10be0bdb71d2a"
+    "6f67c9bf61612b732ed67da3e35d6c17d480fb1298acbf49f3769050fb72943ffaa04ca0152fe483"
+    "504986c925d3c08de65095cf2c1d44e15d0e71744b9599f05185abca1a52b276eec806557e8f4d33"
+    "adbc31c61b562afd"
+)
+GOLDEN_V2_LOG_SHA256 = "12ed4074c438d941d6dddda7bbeeee12a7ab3abc313d2465ca57be34fb0bc3d7"
+
+
 def test_golden_vectors(tiny) -> None:
     codec = _codec(tiny, 2)
     assert codec.encode(GOLDEN_TEXT).hex() == GOLDEN_HEX
     assert hashlib.sha256(codec.encode(LOG)).hexdigest() == GOLDEN_LOG_SHA256
+    params = {**codec.get_params(), "runtime": 2}
+    v2 = NeuralCodec.from_params(params)
+    assert v2.encode(GOLDEN_TEXT).hex() == GOLDEN_V2_HEX
+    assert hashlib.sha256(v2.encode(LOG)).hexdigest() == GOLDEN_V2_LOG_SHA256
+    assert v2.decode(bytes.fromhex(GOLDEN_V2_HEX), len(GOLDEN_TEXT)) == GOLDEN_TEXT
 
 
 _PROBE = textwrap.dedent(

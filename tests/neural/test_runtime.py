@@ -32,20 +32,25 @@ def _check_tables(f: torch.Tensor, freq_bits: int) -> None:
     assert torch.all(f.sum(dim=-1, dtype=torch.int64) == (1 << freq_bits))
 
 
+RUNTIMES = ["nzarc-int-v1", "nzarc-int-v2"]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("levels", [1, 2])
 @pytest.mark.parametrize("data", TEXTS)
-def test_prefill_equals_reference(tiny, data: bytes, levels: int) -> None:
-    tiny = tiny.with_act_levels(levels)
+def test_prefill_equals_reference(tiny, data: bytes, levels: int, runtime: str) -> None:
+    tiny = tiny.with_runtime(runtime).with_act_levels(levels)
     ids = _ids(tiny, data)
-    ref = ReferenceModel(str(tiny.path), act_levels=levels).freqs(ids)
+    ref = ReferenceModel(str(tiny.path), act_levels=levels, runtime=runtime).freqs(ids)
     got = tiny.prefill_all(torch.tensor([ids]))[0]
     _check_tables(got, tiny.freq_bits)
     assert np.array_equal(got.numpy().astype(np.int64), ref)
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("levels", [1, 2])
-def test_incremental_equals_prefill_at_mixed_positions(tiny, levels: int) -> None:
-    tiny = tiny.with_act_levels(levels)
+def test_incremental_equals_prefill_at_mixed_positions(tiny, levels: int, runtime: str) -> None:
+    tiny = tiny.with_runtime(runtime).with_act_levels(levels)
     seqs = [_ids(tiny, TEXTS[0]), _ids(tiny, TEXTS[1]), _ids(tiny, TEXTS[0][::-1])]
     want = [tiny.prefill_all(torch.tensor([s]))[0] for s in seqs]
     sess = tiny.session(batch=3, max_len=128)
@@ -85,15 +90,16 @@ def test_prefill_rows_are_independent_of_batch_and_padding(tiny) -> None:
     assert torch.equal(both[0, : len(a)], alone)
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("levels", [1, 2])
 @pytest.mark.parametrize("backend", ["fp32", "fp64", "intmm"])
-def test_backends_agree(tiny, backend: str, levels: int) -> None:
-    tiny = tiny.with_act_levels(levels)
+def test_backends_agree(tiny, backend: str, levels: int, runtime: str) -> None:
+    tiny = tiny.with_runtime(runtime).with_act_levels(levels)
     if backend == "intmm" and not int_mm_exact():
         pytest.skip("torch._int_mm is not exact on this machine")
     ids = torch.tensor([_ids(tiny, TEXTS[0])])
     want = tiny.prefill_all(ids)
-    other = IntModel(tiny.path, options=RuntimeOptions(matmul=backend)).with_act_levels(levels)
+    other = IntModel(tiny.path, options=RuntimeOptions(matmul=backend)).with_runtime(runtime).with_act_levels(levels)
     assert other.matmul == backend and {lin.route for lin in (other.lm, other.layers[0].qkv)} == {backend}
     assert torch.equal(other.prefill_all(ids), want)
 
@@ -154,9 +160,11 @@ def test_model_attributes(tiny) -> None:
 
 @pytest.mark.realmodel
 @pytest.mark.slow
-def test_real_model_equals_reference_on_a_few_positions(real_model) -> None:
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_real_model_equals_reference_on_a_few_positions(real_model, runtime: str) -> None:
+    real_model = real_model.with_runtime(runtime)
     ids = _ids(real_model, b"The quick brown fox \x04 jumps over 13 lazy dogs.\n")[:24]
-    ref = ReferenceModel(str(real_model.path)).freqs(ids)
+    ref = ReferenceModel(str(real_model.path), runtime=runtime).freqs(ids)
     got = real_model.prefill_all(torch.tensor([ids]))[0]
     assert np.array_equal(got.numpy().astype(np.int64), ref)
     sess = real_model.session(batch=2, max_len=32)
@@ -170,6 +178,9 @@ def test_real_model_equals_reference_on_a_few_positions(real_model) -> None:
 TINY_FILE_SHA256 = "56ea333599109bc3647edcf0b845fead7ea27738ba91d6de511b323267cbe0af"
 TINY_TABLES_SHA256 = "36c59c940288dade815b8edb7fd4076d86f72252a9b0f8ff83e87667b1e84a57"
 TINY_TABLES2_SHA256 = "7a7f2a58be7c2d4d2e524c8aa4f716ace450fe73e7ca4e34a1b90a70f8dc57e2"
+#: The same for nzarc-int-v2 (8-bit caches, spec/NEURAL.md section 7), precisions 1 and 2.
+TINY_V2_TABLES_SHA256 = "61ca34874ae05ec4782e211a224a6694a97a84203218ae612404c48eeb9f8fa6"
+TINY_V2_TABLES2_SHA256 = "cbc78305b15d35a5f7e560f6a88030dad77f8acc71ec1b17a37872ecaec91a6e"
 GOLDEN_TEXT = (
     b"It is a truth universally acknowledged \x00\x04\xff\xfe 0123456789 <a href='x'>caf\xc3\xa9</a>\n"
     * 3
@@ -182,9 +193,14 @@ def test_tiny_golden_hashes(tiny) -> None:
     assert tiny.weights_sha256 == TINY_FILE_SHA256
     ids = _ids(tiny, GOLDEN_TEXT)
     assert len(ids) == 211
-    for levels, want in ((1, TINY_TABLES_SHA256), (2, TINY_TABLES2_SHA256)):
-        f = tiny.with_act_levels(levels).prefill_all(torch.tensor([ids]))[0]
-        assert hashlib.sha256(f.numpy().astype("<i4").tobytes()).hexdigest() == want, levels
+    for runtime, levels, want in (
+        ("nzarc-int-v1", 1, TINY_TABLES_SHA256),
+        ("nzarc-int-v1", 2, TINY_TABLES2_SHA256),
+        ("nzarc-int-v2", 1, TINY_V2_TABLES_SHA256),
+        ("nzarc-int-v2", 2, TINY_V2_TABLES2_SHA256),
+    ):
+        f = tiny.with_runtime(runtime).with_act_levels(levels).prefill_all(torch.tensor([ids]))[0]
+        assert hashlib.sha256(f.numpy().astype("<i4").tobytes()).hexdigest() == want, (runtime, levels)
 
 
 def test_act_levels_variants(tiny) -> None:
@@ -198,11 +214,31 @@ def test_act_levels_variants(tiny) -> None:
         tiny.with_act_levels(3)
 
 
+def test_runtime_variants(tiny) -> None:
+    """A runtime variant shares the weights, keeps its precision across with_act_levels, has
+    its own backend and caches a third of v1's bytes, and computes other tables."""
+    v2 = tiny.with_runtime("nzarc-int-v2")
+    two = tiny.with_act_levels(2)
+    assert (v2.runtime_id, v2.act_levels, tiny.runtime_id) == ("nzarc-int-v2", 1, "nzarc-int-v1")
+    assert v2.with_runtime("nzarc-int-v2") is v2 and v2.with_runtime("nzarc-int-v1") is tiny
+    assert two.with_runtime("nzarc-int-v2").with_act_levels(1) is v2
+    v22 = v2.with_act_levels(2)
+    assert (v22.runtime_id, v22.act_levels) == ("nzarc-int-v2", 2) and two.with_runtime("nzarc-int-v2") is v22
+    assert v22.backend is v2.backend and v2.backend is not tiny.backend and v2.layers is tiny.layers
+    assert 2.5 * v2.kv_bytes_per_token < tiny.kv_bytes_per_token
+    assert v2.session(2, 16).cache.nbytes == 2 * 16 * v2.kv_bytes_per_token
+    ids = torch.tensor([_ids(tiny, GOLDEN_TEXT)])
+    assert not torch.equal(v2.prefill_all(ids), tiny.prefill_all(ids))
+    with pytest.raises(ValueError, match="runtime must be one of"):
+        tiny.with_runtime("nzarc-int-v3")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("kernels", ["fused", "torch"])
-def test_extend_equals_steps_and_rewind_forgets_guesses(tiny, kernels: str) -> None:
+def test_extend_equals_steps_and_rewind_forgets_guesses(tiny, kernels: str, runtime: str) -> None:
     """Several tokens a window in one call give the tables of single steps, whatever else
     the call holds; a rewound window continues as if the forgotten tokens were never fed."""
-    model = IntModel(tiny.path, options=RuntimeOptions(kernels=kernels)).with_act_levels(2)
+    model = IntModel(tiny.path, options=RuntimeOptions(kernels=kernels)).with_runtime(runtime).with_act_levels(2)
     seqs = [_ids(model, TEXTS[0])[:40], _ids(model, TEXTS[1])[:40]]
     want = [model.prefill_all(torch.tensor([s]))[0] for s in seqs]
     sess = model.session(batch=2, max_len=64)

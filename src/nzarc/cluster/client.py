@@ -117,7 +117,7 @@ class ClusterRunner:
 
     def encode_windows(
         self,
-        model: tuple[str, int],
+        model: tuple[str, int, str],
         windows: Sequence[Sequence[int]],
         progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
@@ -130,7 +130,7 @@ class ClusterRunner:
 
     def decode_windows(
         self,
-        model: tuple[str, int],
+        model: tuple[str, int, str],
         jobs: Sequence[tuple[bytes, int]],
         progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
@@ -145,7 +145,7 @@ class ClusterRunner:
 
     def encode_lanes(
         self,
-        model: tuple[str, int],
+        model: tuple[str, int, str],
         lanes: Sequence[Sequence[Sequence[int]]],
         progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
@@ -161,7 +161,7 @@ class ClusterRunner:
 
     def decode_lanes(
         self,
-        model: tuple[str, int],
+        model: tuple[str, int, str],
         lanes: Sequence[Sequence[tuple[bytes, int]]],
         progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
@@ -187,7 +187,7 @@ class ClusterRunner:
 
         return done
 
-    def _prepare(self, model: tuple[str, int]) -> str:
+    def _prepare(self, model: tuple[str, int, str]) -> str:
         """Register the model's plugin once and fail unless every worker holds the model."""
         from nzarc.cluster.worker import ModelPlugin, plugin_name, probe
 

@@ -34,17 +34,17 @@ __all__ = [
 ]
 
 
-def plugin_name(model: tuple[str, int]) -> str:
-    """The name the plugin for ``(sha256, act_levels)`` is registered under."""
-    sha, act_levels = model
-    return f"nzarc-model-{sha}-{act_levels}"
+def plugin_name(model: tuple[str, int, str]) -> str:
+    """The name the plugin for ``(sha256, act_levels, runtime_id)`` is registered under."""
+    sha, act_levels, runtime_id = model
+    return f"nzarc-model-{sha}-{act_levels}-{runtime_id}"
 
 
 class ModelPlugin(WorkerPlugin):
-    """Loads the pinned model ``(sha256, act_levels)`` once on each worker (module docstring)."""
+    """Loads the pinned model ``(sha256, act_levels, runtime_id)`` once on each worker (module docstring)."""
 
-    def __init__(self, model: tuple[str, int], home: str | None, install: str) -> None:
-        self.sha, self.act_levels = model
+    def __init__(self, model: tuple[str, int, str], home: str | None, install: str) -> None:
+        self.sha, self.act_levels, self.runtime_id = model
         self.home = home
         self.install = install
         self.model: Any = None
@@ -52,14 +52,14 @@ class ModelPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         try:
-            self.model = _load(self.sha, self.act_levels, self.home)
+            self.model = _load(self.sha, self.act_levels, self.runtime_id, self.home)
             self.error = None
         except Exception as exc:  # reported by probe(), with the worker's address
             self.model = None
             self.error = str(getattr(exc, "message", None) or exc)
 
 
-def _load(sha: str, act_levels: int, home: str | None) -> Any:
+def _load(sha: str, act_levels: int, runtime_id: str, home: str | None) -> Any:
     from nzarc.neural.runtime import load_model
     from nzarc.neural.store import ModelStore, file_sha256
 
@@ -68,7 +68,7 @@ def _load(sha: str, act_levels: int, home: str | None) -> Any:
     actual = file_sha256(path)
     if actual != sha:
         raise ClusterError(f"the model file {path} has SHA-256 {actual}, not the pinned {sha}")
-    return load_model(path, weights_sha256=sha).with_act_levels(act_levels)
+    return load_model(path, weights_sha256=sha).with_runtime(runtime_id).with_act_levels(act_levels)
 
 
 def probe(name: str, dask_worker: Any = None) -> str | None:

@@ -31,8 +31,8 @@ MATMULS: tuple[str, ...] = ("auto", "intmm", "fp32", "fp64")
 class WindowRunner(Protocol):
     """Where a model-running codec has its independent windows coded (e.g. a cluster).
 
-    ``model`` names the work: the model's SHA-256 and the codec's run params (such as
-    ``act_levels``). ``encode_windows`` returns the coded stream of every window of token
+    ``model`` names the work: the model's SHA-256, its activation precision and its runtime
+    id (``act_levels`` and ``runtime`` of the neural codec). ``encode_windows`` returns the coded stream of every window of token
     ids, in the order given; ``decode_windows`` the token ids of every ``(stream, symbols)``
     job, in the order given. ``encode_lanes`` / ``decode_lanes`` do the same for the lanes
     of a version-2 neural codec (a lane is a sequence of windows coded through one adaptive
@@ -48,7 +48,7 @@ class WindowRunner(Protocol):
 
     def encode_windows(
         self,
-        model: tuple[str, int],
+        model: tuple[str, int, str],
         windows: Sequence[Sequence[int]],
         progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
@@ -56,7 +56,7 @@ class WindowRunner(Protocol):
 
     def decode_windows(
         self,
-        model: tuple[str, int],
+        model: tuple[str, int, str],
         jobs: Sequence[tuple[bytes, int]],
         progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
@@ -64,7 +64,7 @@ class WindowRunner(Protocol):
 
     def encode_lanes(
         self,
-        model: tuple[str, int],
+        model: tuple[str, int, str],
         lanes: Sequence[Sequence[Sequence[int]]],
         progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,
@@ -72,7 +72,7 @@ class WindowRunner(Protocol):
 
     def decode_lanes(
         self,
-        model: tuple[str, int],
+        model: tuple[str, int, str],
         lanes: Sequence[Sequence[tuple[bytes, int]]],
         progress: ProgressSink | None = None,
         check: Callable[[], None] | None = None,

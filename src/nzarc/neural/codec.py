@@ -20,6 +20,9 @@ Params (all recorded in the archive header)
     so they are not params.
     ``"version": 2, "lanes": L`` select bitstream version 2 (spec section 5), which writers
     use by default, in ``DEFAULT_LANES`` lanes; absent, they mean version 1.
+    ``"runtime": 2`` runs the model as ``nzarc-int-v2`` (spec/NEURAL.md section 7: keys and
+    values rounded to 8 bits, caches a third of v1's); absent, it means ``nzarc-int-v1``.
+    Writers use ``DEFAULT_RUNTIME``. The model pin's runtime id names the same runtime.
 
 Bitstream (version 1) of a chunk of ``raw_len`` bytes
     1. The chunk is tokenised (:meth:`Tokenizer.encode`, lossless for every
@@ -100,6 +103,7 @@ __all__ = [
     "DEFAULT_MODEL_SHA256",
     "DEFAULT_WINDOW",
     "DEFAULT_ACT_LEVELS",
+    "DEFAULT_RUNTIME",
     "INSTALL_HINT",
     "register_model",
 ]
@@ -124,6 +128,10 @@ MAX_RATIO_V2 = 1024
 BITSTREAMS = (1, 2)
 #: What a writer writes with when the caller names no version.
 DEFAULT_VERSION = 2
+#: Runtime versions of the model run (param "runtime", absent: 1), by their runtime ids.
+RUNTIMES = {1: "nzarc-int-v1", 2: "nzarc-int-v2"}
+#: The runtime a writer uses when the caller names none.
+DEFAULT_RUNTIME = 1
 #: Lanes of a version-2 chunk (param "lanes"): the default, and the bounds.
 DEFAULT_LANES = 8
 MAX_LANES = 64
@@ -194,6 +202,7 @@ class NeuralCodec(Codec):
         *,
         version: int = DEFAULT_VERSION,
         lanes: int = DEFAULT_LANES,
+        runtime: int = DEFAULT_RUNTIME,
         context: CodecContext | None = None,
     ) -> None:
         if not isinstance(window, int) or isinstance(window, bool):
@@ -209,6 +218,8 @@ class NeuralCodec(Codec):
             raise CodecParamsError(f"{_ID}: param 'version' must be one of {', '.join(map(str, BITSTREAMS))}")
         if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= MAX_LANES:
             raise CodecParamsError(f"{_ID}: param 'lanes' must be an integer in 1..{MAX_LANES}")
+        if not isinstance(runtime, int) or isinstance(runtime, bool) or runtime not in RUNTIMES:
+            raise CodecParamsError(f"{_ID}: param 'runtime' must be one of {', '.join(map(str, RUNTIMES))}")
         if model is None:  # the params are checked first: a bad one is refused without a model
             model = _default_model_sha()
         if not isinstance(model, str) or not _SHA_RE.match(model):
@@ -224,6 +235,8 @@ class NeuralCodec(Codec):
         self.bitstream = version
         self.max_ratio = MAX_RATIO_V2 if version == 2 else MAX_RATIO
         self.lanes = lanes
+        self.runtime = runtime
+        self.runtime_id = RUNTIMES[runtime]
         context = context or DEFAULT_CONTEXT
         if not isinstance(context, CodecContext):
             raise TypeError("context must be a nzarc.codecs.context.CodecContext")
@@ -239,11 +252,11 @@ class NeuralCodec(Codec):
     ) -> NeuralCodec:
         if not isinstance(params, Mapping):
             raise CodecParamsError(f"{_ID}: params must be a map")
-        unknown = set(params) - {"model", "window", "act_levels", "version", "lanes"}
+        unknown = set(params) - {"model", "window", "act_levels", "version", "lanes", "runtime"}
         if unknown:
             raise CodecParamsError(
                 f"{_ID}: unknown param(s) {sorted(map(str, unknown))}"
-                " (allowed: model, window, act_levels, version, lanes)"
+                " (allowed: model, window, act_levels, version, lanes, runtime)"
             )
         if "window" not in params:
             raise CodecParamsError(f"{_ID}: param 'window' is required")
@@ -251,6 +264,8 @@ class NeuralCodec(Codec):
             raise CodecParamsError(f"{_ID}: param 'act_levels' = 1 must be left out (an absent value means 1)")
         if params.get("version") == 1:
             raise CodecParamsError(f"{_ID}: param 'version' = 1 must be left out (an absent value means 1)")
+        if params.get("runtime") == 1:
+            raise CodecParamsError(f"{_ID}: param 'runtime' = 1 must be left out (an absent value means 1)")
         if "lanes" in params and params.get("version") != 2:
             raise CodecParamsError(f"{_ID}: param 'lanes' needs 'version' = 2")
         if params.get("version") == 2 and "lanes" not in params:
@@ -261,6 +276,7 @@ class NeuralCodec(Codec):
             act_levels=params.get("act_levels", 1),
             version=params.get("version", 1),
             lanes=params.get("lanes", DEFAULT_LANES),
+            runtime=params.get("runtime", 1),
             context=context,
         )
 
@@ -273,16 +289,20 @@ class NeuralCodec(Codec):
         return {"model": self.model_sha} | params
 
     def _run_params(self) -> dict[str, Any]:
-        """How the model is run: the window, and the precision unless it is 1 (also the pin's extra)."""
-        if self.act_levels == 1:
-            return {"window": self.window}
-        return {"window": self.window, "act_levels": self.act_levels}
+        """How the model is run: the window, the precision and the runtime, each of the last
+        two unless it is 1 (also the pin's extra)."""
+        params: dict[str, Any] = {"window": self.window}
+        if self.act_levels != 1:
+            params["act_levels"] = self.act_levels
+        if self.runtime != 1:
+            params["runtime"] = self.runtime
+        return params
 
     # ------------------------------------------------------------------ model access
 
-    def _work_key(self) -> tuple[str, int]:
-        """What a window runner needs to run this codec's model: its SHA-256 and precision."""
-        return (self.model_sha, self.act_levels)
+    def _work_key(self) -> tuple[str, int, str]:
+        """What a window runner needs to run this codec's model: its SHA-256, precision and runtime."""
+        return (self.model_sha, self.act_levels, self.runtime_id)
 
     def _model(self) -> CodecModel:
         with self._lock:
@@ -292,7 +312,7 @@ class NeuralCodec(Codec):
                     raise CodecParamsError(
                         f"{_ID}: window {self.window} exceeds the model's longest window {model.max_len}"
                     )
-                self._model_obj = model.with_act_levels(self.act_levels)
+                self._model_obj = model.with_runtime(self.runtime_id).with_act_levels(self.act_levels)
             return self._model_obj
 
     def required_models(self) -> list[ModelPin]:

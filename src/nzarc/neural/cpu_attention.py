@@ -88,8 +88,10 @@ _SUM_OPTS: NjitOptions = {**_OPTS, "fastmath": {"reassoc", "contract"}}
 def _mix_dots(wf: np.ndarray, vt: np.ndarray, n: Int64, mix: np.ndarray) -> None:
     """mix[h, i] = Σ_{u<n} wf[h, u] · vt[i, u] for every head h and dimension i.
 
-    wf float64 [G, >=n] (integer weights below 2**15), vt int32 [D, >=n] (values below
-    2**22 in magnitude), mix float64 [G, D]. Each term is below 2**37 and there are at most
+    wf float64 [G, >=n] (integer weights, each of the form w · 2**s), vt int32 or int8
+    [D, >=n], mix float64 [G, D], such that every product |wf · vt| is below 2**37: v1's
+    weights (w <= 2**15, s = 0) times values below 2**22, or v2's (s <= 15) times 8-bit
+    values. Each term is below 2**37 and there are at most
     2**13 of them, so every partial sum, in whatever order it is taken, is an integer below
     2**50 and exact in float64. With three heads, each pass sums two dimensions of all three,
     so that a weight is loaded once for six sums.
@@ -173,6 +175,7 @@ def attn_step(
     kct: np.ndarray,
     skc: np.ndarray,
     vct: np.ndarray,
+    svc: np.ndarray,
     rows: np.ndarray,
     nvalid: np.ndarray,
     sigma: Int64,
@@ -181,9 +184,10 @@ def attn_step(
 ) -> None:
     """Steps 4-5 for one new position per window, reading the integer caches in place.
 
-    q10 int16 [b, H, D], sq int16 [b, H]; kct int16 [Bc, KV, D, L] (k10, transposed: the key
-    positions of one dimension are contiguous), skc int16 [Bc, KV, L]; vct int32
-    [Bc, KV, D, L] (values, transposed the same way);
+    q10 int16 [b, H, D], sq int16 [b, H]; kct int16 or int8 [Bc, KV, D, L] (k10, or v2's
+    8-bit keys; transposed: the key positions of one dimension are contiguous), skc int16
+    [Bc, KV, L]; vct int32 or int8 [Bc, KV, D, L] (values, transposed the same way) and svc
+    int8 [Bc, KV, L], the value at a position being vct · 2**svc (svc 0 in nzarc-int-v1);
     rows int64 [b]: cache row of each entry; nvalid int64 [b]: keys u < nvalid are visible;
     sigma: σ of step 4; table int32 [JA] -> o int64 [b, H·D].
 
@@ -192,7 +196,9 @@ def attn_step(
     vectorised over key positions: exact, as every partial sum of 10-bit by 10-bit products
     over D <= 64 terms stays within 2**24. The weights of all keys are then tabled, and the
     mixing sums are float64 dot products over key positions (:func:`_mix_dots`): exact, as
-    every partial sum stays below 2**13 · 2**15 · 2**22 = 2**50 (positions · weight · value).
+    every partial sum stays below 2**13 · 2**15 · 2**22 = 2**50 (positions · weight · value;
+    a value's shift is folded into its weight, w · 2**svc < 2**30, and |vct| · 2**svc < 2**22
+    still holds).
     """
     b, H, D = q10.shape
     KV = kct.shape[1]
@@ -206,6 +212,7 @@ def attn_step(
         kt = kct[cb, g]
         ks = skc[cb, g]
         vv = vct[cb, g]
+        vs = svc[cb, g]
         qf = np.empty((G, D), np.float32)
         base = np.empty(G, np.int64)
         for h in range(G):
@@ -236,7 +243,7 @@ def attn_step(
             th = np.int64(0)
             for u in range(n):
                 wh = np.int64(table[min(zm - zh[u], last)])  # exp_attn[last] is 0
-                wf[h, u] = np.float64(wh)
+                wf[h, u] = np.float64(wh << vs[u])
                 th += wh
             total[h] = th
         mix = np.empty((G, D), np.float64)

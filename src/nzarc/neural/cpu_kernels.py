@@ -211,9 +211,10 @@ def _requant(acc: np.ndarray, row: Int64, levels: Int64, col: Int64, mult: np.nd
 def _rope_head(
     acc: np.ndarray, row: Int64, levels: Int64, mult: np.ndarray, base: Int64, xd: np.ndarray,
     qmax: Int64, cos: np.ndarray, sin: np.ndarray, p: Int64, y: np.ndarray, r: np.ndarray,
+    bits: Int64,
 ) -> Int64:
     """Steps 1-3 for one q or k head of one row: requantise + clamp into y, rotate into r
-    (units 2^-(FA+14)); returns the operand shift s = max(bitlen(max|r|) - 9, 0)."""
+    (units 2^-(FA+14)); returns the operand shift s = max(bitlen(max|r|) - bits, 0)."""
     D = y.shape[0]
     for j in range(D):
         x = _requant(acc, row, levels, base + j, mult, xd)
@@ -234,7 +235,14 @@ def _rope_head(
             mx = r0
         if r1 > mx:
             mx = r1
-    sh = _bitlen(mx) - 9
+    sh = _bitlen(mx) - bits
+    return sh if sh > 0 else 0
+
+
+@njit(inline="always", **_OPTS)
+def _shift_bits(mx: Int64, bits: Int64) -> Int64:
+    """max(bitlen(mx) - bits, 0)."""
+    sh = _bitlen(mx) - bits
     return sh if sh > 0 else 0
 
 
@@ -251,22 +259,30 @@ def qkv_post(
     n_kv: Int64,
     qk_max: Int64,
     v_max: Int64,
+    cache_bits: Int64,
     q10: np.ndarray,
     sq: np.ndarray,
     k10: np.ndarray,
     sk: np.ndarray,
     v: np.ndarray,
+    sv: np.ndarray,
 ) -> None:
     """Steps 1-3 after the qkv GEMM, per row, as integers.
 
     acc [levels·M, (H+2KV)·D] (int32 or float holding integers; rows as in :func:`rms_quant`),
     mult f64 [N], xm/xe int64 [levels·M],
     pos int64 [M], cos/sin int64 [L, D/2] -> q10 int16 [M, H, D], sq int16 [M, H],
-    k10 int16 [M, KV, D], sk int16 [M, KV], v int32 [M, KV, D] (|v| <= V_MAX).
+    k10 int16 [M, KV, D], sk int16 [M, KV], v int32 [M, KV, D], sv int8 [M, KV].
+
+    ``cache_bits`` 0 is nzarc-int-v1: 10-bit keys, and v the clamped values (|v| <= V_MAX)
+    with sv 0. ``cache_bits`` 7 is nzarc-int-v2 (spec/NEURAL.md section 7): keys and values
+    are rounded to 8 bits per KV head, |k10|, |v| <= 127, and the value is v · 2**sv.
     """
     M = q10.shape[0]
     D = q10.shape[2]
     levels = acc.shape[0] // M
+    kbits = cache_bits if cache_bits > 0 else 9
+    lim = (1 << cache_bits) - 1
     for i in prange(M):
         row = levels * i
         xd = np.empty(levels, np.float64)
@@ -274,7 +290,8 @@ def qkv_post(
         y = np.empty(D, np.int64)
         r = np.empty(D, np.int64)
         for hh in range(n_head + n_kv):
-            sh = _rope_head(acc, row, levels, mult, hh * D, xd, qk_max, cos, sin, pos[i], y, r)
+            bits = 9 if hh < n_head else kbits
+            sh = _rope_head(acc, row, levels, mult, hh * D, xd, qk_max, cos, sin, pos[i], y, r, bits)
             if hh < n_head:
                 sq[i, hh] = sh
                 for j in range(D):
@@ -282,12 +299,28 @@ def qkv_post(
             else:
                 sk[i, hh - n_head] = sh
                 for j in range(D):
-                    k10[i, hh - n_head, j] = _rne_shift(r[j], sh)
+                    x = _rne_shift(r[j], sh)
+                    if cache_bits > 0:
+                        x = lim if x > lim else (-lim if x < -lim else x)
+                    k10[i, hh - n_head, j] = x
         for g in range(n_kv):
             base = (n_head + n_kv + g) * D
+            mx: Int64 = 0
             for j in range(D):
                 x = _requant(acc, row, levels, base + j, mult, xd)
-                v[i, g, j] = np.int32(v_max if x > v_max else (-v_max if x < -v_max else x))
+                x = v_max if x > v_max else (-v_max if x < -v_max else x)
+                y[j] = x
+                ax = x if x >= 0 else -x
+                if ax > mx:
+                    mx = ax
+            sh = _shift_bits(mx, cache_bits) if cache_bits > 0 else 0
+            sv[i, g] = sh
+            for j in range(D):
+                x = y[j]
+                if cache_bits > 0:
+                    x = _rne_shift(x, sh)
+                    x = lim if x > lim else (-lim if x < -lim else x)
+                v[i, g, j] = np.int32(x)
 
 
 @njit(parallel=True, **_OPTS)

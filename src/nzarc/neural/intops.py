@@ -20,6 +20,9 @@ import numpy as np
 
 __all__ = [
     "RUNTIME_ID",
+    "RUNTIME_V2",
+    "RUNTIMES",
+    "CACHE_BITS",
     "ACT_LEVELS",
     "FixedPoint",
     "DEFAULT_FIXED",
@@ -33,7 +36,15 @@ __all__ = [
     "isqrt_i64",
 ]
 
+#: The runtime a model file names (its config's ``runtime_id``): every model file is made for it.
 RUNTIME_ID = "nzarc-int-v1"
+#: The compact-cache runtime (spec/NEURAL.md section 7): v1's model files and integers, with
+#: keys and values rounded to 8 bits per position and KV head before attention uses them.
+RUNTIME_V2 = "nzarc-int-v2"
+#: Every runtime this package computes, oldest first.
+RUNTIMES = (RUNTIME_ID, RUNTIME_V2)
+#: nzarc-int-v2's cached keys and values: ``|k8|, |v8| <= 2**CACHE_BITS - 1`` (int8).
+CACHE_BITS = 7
 
 #: Activation precisions the runtime defines (spec/NEURAL.md section 3.4): 1 quantises each
 #: linear layer's input to one int8 level (two for the FFN down projection), 2 to two levels.

@@ -82,7 +82,7 @@ class LanguageModel(Protocol):
 class CodecModel(LanguageModel, Protocol):
     """A loaded model as the neural codec uses it: the model work's interface, the identity
     an archive pins (name, hashes, runtime), its longest window, its tokenizer, and its
-    variant at another activation precision."""
+    variants at another activation precision or runtime."""
 
     name: str
     weights_sha256: str
@@ -92,6 +92,8 @@ class CodecModel(LanguageModel, Protocol):
     tokenizer: Tokenizer
 
     def with_act_levels(self, levels: int) -> CodecModel: ...
+
+    def with_runtime(self, runtime_id: str) -> CodecModel: ...
 
 
 #: Tokens prefilled per model call when encoding (windows are batched up to this).

@@ -1,4 +1,5 @@
-"""Slow reference implementation of nzarc-int-v1 in numpy int64 (the executable spec).
+"""Slow reference implementation of nzarc-int-v1 and nzarc-int-v2 in numpy int64 (the
+executable spec).
 
 It follows spec/NEURAL.md literally, one sequence at a time, with integer
 operations only (floor division, shifts, round-half-even division). The
@@ -9,7 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from nzarc.neural.intops import FixedPoint, isqrt_i64, norm12, rne_div, rne_shift
+from nzarc.neural.intops import (
+    CACHE_BITS,
+    RUNTIME_ID,
+    RUNTIME_V2,
+    FixedPoint,
+    isqrt_i64,
+    norm12,
+    rne_div,
+    rne_shift,
+)
 from nzarc.neural.modelfile import ModelFile
 
 __all__ = ["ReferenceModel"]
@@ -26,11 +36,15 @@ def _bitlen(x: np.ndarray) -> np.ndarray:
 
 
 class ReferenceModel:
-    """Integer-only forward pass over a model file: ``freqs(tokens) -> int64 [T, V]``."""
+    """Integer-only forward pass over a model file: ``freqs(tokens) -> int64 [T, V]``, at
+    activation precision ``act_levels`` under runtime ``runtime`` (v1, or v2's 8-bit caches)."""
 
-    def __init__(self, path: str, act_levels: int = 1) -> None:
+    def __init__(self, path: str, act_levels: int = 1, runtime: str = RUNTIME_ID) -> None:
+        if runtime not in (RUNTIME_ID, RUNTIME_V2):
+            raise ValueError(f"unknown runtime {runtime!r}")
         mf = ModelFile(path)
         self.levels = act_levels
+        self.compact = runtime == RUNTIME_V2
         self.cfg = cfg = mf.config
         self.t = {
             n: np.asarray(mf.tensor(n)).astype(np.int64) for n in mf.names() if n != "tokenizer"
@@ -96,10 +110,15 @@ class ReferenceModel:
         return y
 
     @staticmethod
-    def _qk10(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _qk10(y: np.ndarray, bits: int = _F.QK_BITS) -> tuple[np.ndarray, np.ndarray]:
+        """Step 3 per head: (rne(y / 2**s), s) with s = max(bitlen(max|y|) - bits, 0); for
+        v2's 8-bit caches (bits = CACHE_BITS) the result is clamped to 2**bits - 1."""
         m = np.abs(y).max(axis=-1)
-        e = np.maximum(_bitlen(m) - _F.QK_BITS, 0)
-        return rne_shift(y, e[..., None]), e
+        e = np.maximum(_bitlen(m) - bits, 0)
+        r = rne_shift(y, e[..., None])
+        if bits == CACHE_BITS:
+            r = np.clip(r, -(2**bits - 1), 2**bits - 1)
+        return r, e
 
     def freqs(self, tokens: list[int]) -> np.ndarray:
         T = len(tokens)
@@ -119,7 +138,12 @@ class ReferenceModel:
             k = np.clip(out[:, nq : nq + nkv], -_F.QK_MAX, _F.QK_MAX).reshape(T, KV, hd)
             v = np.clip(out[:, nq + nkv :], -_F.V_MAX, _F.V_MAX).reshape(T, KV, hd)
             q10, eq = self._qk10(self._rope(q, pos))  # [T, H, hd], [T, H]
-            k10, ek = self._qk10(self._rope(k, pos))
+            if self.compact:  # v2, section 7: 8-bit keys, and values v8 * 2**s
+                k10, ek = self._qk10(self._rope(k, pos), CACHE_BITS)
+                v8, ev = self._qk10(v, CACHE_BITS)
+                v = v8 << ev[..., None]
+            else:
+                k10, ek = self._qk10(self._rope(k, pos))
             o = np.empty((T, H, hd), dtype=np.int64)
             for head in range(H):
                 kv = head // G

@@ -141,7 +141,7 @@ def encode_chunks(
     window: int,
     lanes: int,
     runner: WindowRunner | None = None,
-    key: tuple[str, int] = ("", 1),
+    key: tuple[str, int, str] = ("", 1, ""),
     cancel: CancelToken | None = None,
     progress: ProgressSink | None = None,
 ) -> list[list[bytes]]:
@@ -163,7 +163,7 @@ def decode_chunks(
     lanes: int,
     budget: int,
     runner: WindowRunner | None = None,
-    key: tuple[str, int] = ("", 1),
+    key: tuple[str, int, str] = ("", 1, ""),
     cancel: CancelToken | None = None,
     progress: ProgressSink | None = None,
 ) -> list[list[int]]:

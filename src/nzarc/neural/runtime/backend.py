@@ -4,8 +4,8 @@ Contract: a backend computes, between the exact int8 GEMMs of its
 :class:`~nzarc.neural.runtime.weights.Weights`, the integers spec/NEURAL.md defines, for
 prefill and for one incremental step, at activation precision ``levels`` (1 or 2). Two
 implement it: :class:`~nzarc.neural.runtime.fused_backend.FusedBackend` (numba kernels,
-the default on CPU) and :class:`~nzarc.neural.runtime.torch_backend.TorchBackend`. Both
-give identical results, so the choice is a matter of speed and of what is installed.
+the default on CPU) and :class:`~nzarc.neural.runtime.torch_backend.TorchBackend`, each
+for one runtime (nzarc-int-v1, or v2's compact caches). Both give identical results, so the choice is a matter of speed and of what is installed.
 :func:`select_backend` makes it once per model, at load; calls never re-decide it.
 """
 
@@ -89,13 +89,14 @@ def kernels_name(options: RuntimeOptions | None = None) -> str:
     return "fused" if fused_kernels(options) is not None else "torch"
 
 
-def select_backend(weights: Weights, options: RuntimeOptions) -> Backend:
-    """The backend ``options`` give for ``weights`` (see :func:`fused_kernels`)."""
+def select_backend(weights: Weights, options: RuntimeOptions, compact: bool = False) -> Backend:
+    """The backend ``options`` give for ``weights`` (see :func:`fused_kernels`), computing
+    nzarc-int-v2's 8-bit caches when ``compact`` (else nzarc-int-v1)."""
     modules = fused_kernels(options)
     if modules is None:
         from nzarc.neural.runtime.torch_backend import TorchBackend
 
-        return TorchBackend(weights, device=options.device)
+        return TorchBackend(weights, device=options.device, compact=compact)
     from nzarc.neural.runtime.fused_backend import FusedBackend
 
-    return FusedBackend(weights, *modules, threads=options.threads)
+    return FusedBackend(weights, *modules, threads=options.threads, compact=compact)

@@ -6,6 +6,8 @@ with the same integers as the torch path and the reference. Activations between 
 int64 rows with their int8 quantisations and token scales ``(q, xm, xe)``; the incremental
 caches are integers (:class:`~nzarc.neural.runtime.session.IntKV`). The kernels run on
 ``threads`` threads (None: as many as torch uses), which never changes a result.
+``compact`` selects nzarc-int-v2 (spec/NEURAL.md section 7): 8-bit keys and values, which
+the incremental caches hold as int8.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from nzarc.neural.intops import FixedPoint
+from nzarc.neural.intops import CACHE_BITS, FixedPoint
 from nzarc.neural.runtime.session import IntKV, KVCache
 from nzarc.neural.runtime.weights import Weights
 
@@ -37,8 +39,12 @@ class FusedBackend:
 
     name = "fused"
 
-    def __init__(self, w: Weights, kernels: ModuleType, attention: ModuleType, threads: int | None) -> None:
+    def __init__(
+        self, w: Weights, kernels: ModuleType, attention: ModuleType, threads: int | None, compact: bool = False
+    ) -> None:
         self.w = w
+        self.compact = compact
+        self.cache_bits = CACHE_BITS if compact else 0
         self.dims = w.dims
         self.K = kernels
         self.A = attention
@@ -54,8 +60,8 @@ class FusedBackend:
 
     @property
     def kv_bytes_per_token(self) -> int:
-        """k10 int16 + its shift int16 + v int32, per KV head and layer."""
-        return self.dims.n_layer * self.dims.n_kv * (2 * self.dims.hd + 2 + 4 * self.dims.hd)
+        """Keys, values and their shifts (:class:`IntKV`), per KV head and layer."""
+        return IntKV.bytes_per_token(self.dims.n_layer, self.dims.n_kv, self.dims.hd, self.compact)
 
     def _sync_threads(self) -> None:
         import numba
@@ -77,8 +83,9 @@ class FusedBackend:
 
     def _qkv(
         self, li: int, q: np.ndarray, xm: np.ndarray, xe: np.ndarray, pos: np.ndarray, levels: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """qkv GEMM + steps 1-3: (q10, sq, k10, sk, v) as :func:`cpu_kernels.qkv_post`."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """qkv GEMM + steps 1-3: (q10, sq, k10, sk, v, sv) as :func:`cpu_kernels.qkv_post`
+        (in v2, keys and values of 8 bits, a value being v · 2**sv)."""
         layer = self.w.layers[li]
         M = q.shape[0] // levels
         H, KV, hd = self.dims.n_head, self.dims.n_kv, self.dims.hd
@@ -89,10 +96,12 @@ class FusedBackend:
             np.empty((M, KV, hd), np.int16),
             np.empty((M, KV), np.int16),
             np.empty((M, KV, hd), np.int32),
+            np.empty((M, KV), np.int8),
         )
         self.K.qkv_post(
-            acc, layer.qkv.mult_np, xm, xe, pos, self.cos, self.sin, H, KV, _F.QK_MAX, _F.V_MAX, *out
-        )
+            acc, layer.qkv.mult_np, xm, xe, pos, self.cos, self.sin, H, KV, _F.QK_MAX, _F.V_MAX,
+            self.cache_bits, *out,
+        )  # fmt: skip
         return out
 
     def _score_operands(
@@ -154,7 +163,9 @@ class FusedBackend:
         self.K.rms_quant(h, self.attn_gain[0], dm.d * dm.eps_int, q, xm, xe)
         o = np.empty((B, KV, G, T, hd), np.int64)
         for li in range(dm.n_layer):
-            q10, sq, k10, sk, v = self._qkv(li, q, xm, xe, pos, levels)
+            q10, sq, k10, sk, v, sv = self._qkv(li, q, xm, xe, pos, levels)
+            if self.compact:
+                v = v << sv[..., None]  # the values v8 · 2**sv, |v| < 2**22
             qop, kop = self._score_operands(q10, sq, k10, sk)
             qop_t = torch.from_numpy(qop).reshape(B, T, KV, G, hd).permute(0, 2, 3, 1, 4)
             kop_t = torch.from_numpy(kop).reshape(B, T, KV, hd).permute(0, 2, 1, 3)
@@ -211,7 +222,7 @@ class FusedBackend:
 
     def new_cache(self, batch: int, max_len: int) -> IntKV:
         dm = self.dims
-        return IntKV.zeros(dm.n_layer, batch, dm.n_kv, max_len, dm.hd)
+        return IntKV.zeros(dm.n_layer, batch, dm.n_kv, max_len, dm.hd, self.compact)
 
     def step(
         self, cache: KVCache, tokens: torch.Tensor, rows: torch.Tensor, pos: torch.Tensor,
@@ -229,13 +240,15 @@ class FusedBackend:
         self.K.rms_quant(h, self.attn_gain[0], dm.d * dm.eps_int, q, xm, xe)
         o = np.empty((b, dm.n_head * dm.hd), np.int64)
         for li in range(dm.n_layer):
-            q10, sq, k10, sk, v = self._qkv(li, q, xm, xe, pos_np, levels)
-            kv.k[li, rows_np, :, :, pos_np] = k10
+            q10, sq, k10, sk, v, sv = self._qkv(li, q, xm, xe, pos_np, levels)
+            kv.k[li, rows_np, :, :, pos_np] = k10  # v2: |k10|, |v| <= 127 fit int8
             kv.ks[li, rows_np, :, pos_np] = sk
             kv.v[li, rows_np, :, :, pos_np] = v
+            kv.vs[li, rows_np, :, pos_np] = sv
             self.A.attn_step(
-                q10, sq, kv.k[li], kv.ks[li], kv.v[li], rows_np, nvalid, dm.score_shift, self.exp_attn, o
-            )
+                q10, sq, kv.k[li], kv.ks[li], kv.v[li], kv.vs[li], rows_np, nvalid, dm.score_shift,
+                self.exp_attn, o,
+            )  # fmt: skip
             self._mlp(li, h, o, q, xm, xe, levels)
         out = torch.empty((b, dm.vocab_size), dtype=torch.int32)
         self._freqs(q, xm, xe, out, levels)

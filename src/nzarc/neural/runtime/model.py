@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from nzarc.errors import FormatError, ResourceError, UnsupportedVersion
-from nzarc.neural.intops import ACT_LEVELS, RUNTIME_ID, FixedPoint
+from nzarc.neural.intops import ACT_LEVELS, RUNTIME_ID, RUNTIME_V2, RUNTIMES, FixedPoint
 from nzarc.neural.modelfile import ModelFile
 from nzarc.neural.runtime.backend import Backend, select_backend
 from nzarc.neural.runtime.digest import file_sha256
@@ -36,8 +36,6 @@ _LOCK = threading.Lock()
 
 class IntModel:
     """A loaded integer model (the API is in :mod:`nzarc.neural.runtime`'s docstring)."""
-
-    runtime_id = RUNTIME_ID
 
     def __init__(
         self, path: str | Path, weights_sha256: str | None = None, options: RuntimeOptions | None = None
@@ -67,7 +65,10 @@ class IntModel:
         self.max_len, self.eps_int = dm.max_len, dm.eps_int
         self.freq_bits: int = _F.FREQ_BITS
         self.act_levels = 1
-        self._variants: dict[int, IntModel] = {1: self}
+        #: The runtime computed: the file's (nzarc-int-v1), or a variant's (:meth:`with_runtime`).
+        self.runtime_id: str = RUNTIME_ID
+        self._variants: dict[tuple[int, str], IntModel] = {(1, RUNTIME_ID): self}
+        self._base = self
         self.tokenizer = Tokenizer.from_json(self.weights.tokenizer)
         self.tokenizer_sha256 = self.tokenizer.sha256
         self.backend: Backend = select_backend(self.weights, self.options)
@@ -101,16 +102,37 @@ class IntModel:
 
     def with_act_levels(self, levels: int) -> IntModel:
         """This model computing with activation precision ``levels`` (spec section 3.4: 1 or
-        2); shares the weights and the backend. ``m.with_act_levels(m.act_levels) is m``."""
+        2) under the same runtime; shares the weights and the backend.
+        ``m.with_act_levels(m.act_levels) is m``."""
         if levels not in ACT_LEVELS:
             raise ValueError(f"activation levels must be one of {ACT_LEVELS}")
-        base = self._variants[1]
+        return self._variant(levels, self.runtime_id)
+
+    def with_runtime(self, runtime_id: str) -> IntModel:
+        """This model computing runtime ``runtime_id`` (one of :data:`~nzarc.neural.intops.RUNTIMES`:
+        ``nzarc-int-v2`` rounds keys and values to 8 bits, spec/NEURAL.md section 7) at the
+        same precision; shares the weights. ``m.with_runtime(m.runtime_id) is m``."""
+        if runtime_id not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime_id!r}")
+        return self._variant(self.act_levels, runtime_id)
+
+    def _variant(self, levels: int, runtime_id: str) -> IntModel:
+        """The shared variant computing ``runtime_id`` at precision ``levels`` (made once: a
+        runtime's variants share its backend, all of them the weights)."""
+        base = self._base
         with _LOCK:
-            if levels not in base._variants:
-                variant = copy.copy(base)
+            twin = base._variants.get((1, runtime_id))
+            if twin is None:
+                twin = copy.copy(base)
+                twin.runtime_id = runtime_id
+                twin.backend = select_backend(base.weights, base.options, runtime_id == RUNTIME_V2)
+                base._variants[(1, runtime_id)] = twin
+            key = (levels, runtime_id)
+            if key not in base._variants:
+                variant = copy.copy(twin)
                 variant.act_levels = levels
-                base._variants[levels] = variant
-            return base._variants[levels]
+                base._variants[key] = variant
+            return base._variants[key]
 
     def _check_tokens(self, tokens: torch.Tensor, max_len: int) -> torch.Tensor:
         if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.dtype != torch.int64:

@@ -57,25 +57,36 @@ class TorchKV:
 
 @dataclass
 class IntKV:
-    """Integer caches of the fused path: k10 int16 [L, B, KV, hd, max_len] and v int32
+    """Integer caches of the fused path: keys k [L, B, KV, hd, max_len] and values v
     [L, B, KV, hd, max_len] (both transposed: the positions of one dimension are
-    contiguous), the keys' shift int16 [L, B, KV, max_len]."""
+    contiguous), the keys' shift ks int16 and the values' shift vs int8 [L, B, KV, max_len].
+
+    nzarc-int-v1 keeps k10 int16 and v int32 (vs 0); nzarc-int-v2 (``compact``) keeps 8-bit
+    keys and values in int8, a position's value being ``v · 2**vs``."""
 
     k: np.ndarray
     ks: np.ndarray
     v: np.ndarray
+    vs: np.ndarray
+
+    @staticmethod
+    def bytes_per_token(n_layer: int, n_kv: int, hd: int, compact: bool) -> int:
+        """Bytes of :meth:`zeros` per window position (all layers)."""
+        per_head = (2 * hd if compact else 6 * hd) + 2 + 1
+        return n_layer * n_kv * per_head
 
     @classmethod
-    def zeros(cls, n_layer: int, batch: int, n_kv: int, max_len: int, hd: int) -> IntKV:
+    def zeros(cls, n_layer: int, batch: int, n_kv: int, max_len: int, hd: int, compact: bool = False) -> IntKV:
         return cls(
-            k=np.zeros((n_layer, batch, n_kv, hd, max_len), np.int16),
+            k=np.zeros((n_layer, batch, n_kv, hd, max_len), np.int8 if compact else np.int16),
             ks=np.zeros((n_layer, batch, n_kv, max_len), np.int16),
-            v=np.zeros((n_layer, batch, n_kv, hd, max_len), np.int32),
+            v=np.zeros((n_layer, batch, n_kv, hd, max_len), np.int8 if compact else np.int32),
+            vs=np.zeros((n_layer, batch, n_kv, max_len), np.int8),
         )
 
     @property
     def nbytes(self) -> int:
-        return self.k.nbytes + self.ks.nbytes + self.v.nbytes
+        return self.k.nbytes + self.ks.nbytes + self.v.nbytes + self.vs.nbytes
 
 
 class Session:

@@ -16,6 +16,9 @@ to IEEE float32 (never TF32). Element-wise steps are integer operations, table l
 by powers of two built from their bits (:func:`~.torch_quant.pow2`), all correctly rounded
 on either device. The per-row scale arithmetic runs in numpy on the CPU. Tied maxima are
 resolved to the lowest index explicitly, not by a reduction's order.
+
+``compact`` selects nzarc-int-v2 (spec/NEURAL.md section 7): keys and values are rounded
+to 8 bits per KV head before attention; the caches keep their float operands.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from nzarc.neural.intops import FixedPoint
+from nzarc.neural.intops import CACHE_BITS, FixedPoint
 from nzarc.neural.runtime.session import KVCache, TorchKV
 from nzarc.neural.runtime.torch_quant import bitlen_small, isqrt_np, pow2, quant_levels
 from nzarc.neural.runtime.weights import Layer, Weights
@@ -48,8 +51,9 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, w: Weights, device: str = "cpu") -> None:
+    def __init__(self, w: Weights, device: str = "cpu", compact: bool = False) -> None:
         self.w = w
+        self.compact = compact
         self.dims = dm = w.dims
         self.device = dev = torch.device(device)
         _ieee_fp32(dev)
@@ -90,11 +94,21 @@ class TorchBackend:
         r = isqrt_np(ss + self.dims.d * self.dims.eps_int)
         return quant_levels(h * gain, levels, r)  # exact: |h| < 2**26, G < 2**16
 
-    def _qk_operand(self, y: torch.Tensor, bias: int) -> torch.Tensor:
-        """Power-of-two scaled 10-bit operand: rne(y 2**-e) * 2**(e - bias), float32 (exact)."""
+    @staticmethod
+    def _rounded(y: torch.Tensor, bits: int, bias: int) -> torch.Tensor:
+        """Step 3 per head of y float64 integers: rne(y 2**-e) * 2**(e - bias) with
+        e = max(bitlen(max|y|) - bits, 0), float64 (exact); v2's 8-bit rounding
+        (bits = CACHE_BITS) clamps to 2**bits - 1 first."""
         m = torch.maximum(y.amax(dim=-1, keepdim=True), y.amin(dim=-1, keepdim=True).neg_())
-        e = (bitlen_small(m) - _F.QK_BITS).clamp_min(0)
-        return y.mul(pow2(-e)).round_().mul_(pow2(e - bias)).float()
+        e = (bitlen_small(m) - bits).clamp_min(0)
+        r = y.mul(pow2(-e)).round_()
+        if bits == CACHE_BITS:
+            r.clamp_(-(2**bits - 1), 2**bits - 1)
+        return r.mul_(pow2(e - bias))
+
+    def _qk_operand(self, y: torch.Tensor, bias: int, bits: int = _F.QK_BITS) -> torch.Tensor:
+        """Power-of-two scaled operand of step 3 (10 bits, or v2's 8-bit keys), float32 (exact)."""
+        return self._rounded(y, bits, bias).float()
 
     def _rope(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """x [M, H, hd] float64 integers, pos [M] -> rotated (units * 2**ROPE_BITS)."""
@@ -118,6 +132,12 @@ class TorchBackend:
         k = self._rope(out[:, nq : nq + nkv].reshape(M, dm.n_kv, dm.hd), pos)
         v = out[:, nq + nkv :].reshape(M, dm.n_kv, dm.hd)
         sh = dm.score_shift
+        if self.compact:  # v2: 8-bit keys, and values v8 · 2**s (integers below 2**22)
+            return (
+                self._qk_operand(q, sh - sh // 2),
+                self._qk_operand(k, sh // 2, CACHE_BITS),
+                self._rounded(v, CACHE_BITS, 0),
+            )
         return self._qk_operand(q, sh - sh // 2), self._qk_operand(k, sh // 2), v
 
     def _attend(
