@@ -78,7 +78,7 @@ def test_archive_bytes_identical_with_padding_and_auto(
 
     monkeypatch.setenv("NZARC_HOME", str(tmp_path))  # no installed model is used
     sha = neural_codec.register_model(tiny_model(0))
-    monkeypatch.setattr(neural_codec, "_default_model_sha", lambda: sha)
+    monkeypatch.setattr(neural_codec, "default_model_sha", lambda: sha)
     a = [_write(jobs, "none", pad=True, codec="auto", level=None, window=32) for jobs in (1, 3)]
     assert a[0] == a[1]
     with ArchiveReader(io.BytesIO(a[0])) as r:

@@ -384,7 +384,7 @@ def test_plan_takes_the_window_and_writes_the_default_model_once(
     from nzarc.planning import plan_codecs
 
     sha = register_model(tiny)
-    monkeypatch.setattr(codec_module, "_default_model_sha", lambda: sha)
+    monkeypatch.setattr(codec_module, "default_model_sha", lambda: sha)
     for codec, window in (("neural", 64), ("auto", 32)):
         plan = plan_codecs(codec, {"window": window})
         (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]

@@ -20,7 +20,7 @@ TEXT = b"the " * 64  # the tiny model codes it to about 150 bytes: a neural chun
 @pytest.fixture
 def neural_archive(tiny, monkeypatch: pytest.MonkeyPatch) -> bytes:
     sha = register_model(tiny)
-    monkeypatch.setattr(codec_module, "_default_model_sha", lambda: sha)
+    monkeypatch.setattr(codec_module, "default_model_sha", lambda: sha)
     buf = io.BytesIO()
     w = nzarc.ArchiveWriter(
         buf, encrypt=False, codec="neural", codec_params={"version": 1}, window=64, chunk_size=256, jobs=1
@@ -88,7 +88,7 @@ def test_writer_keeps_neural_output_within_its_ratio(
     tiny, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sha = register_model(tiny)
-    monkeypatch.setattr(codec_module, "_default_model_sha", lambda: sha)
+    monkeypatch.setattr(codec_module, "default_model_sha", lambda: sha)
     monkeypatch.setattr(codec_module, "MAX_RATIO", 1.5)  # TEXT codes at about 1.7 (v1 limit)
     buf = io.BytesIO()
     w = nzarc.ArchiveWriter(

@@ -78,16 +78,15 @@ from nzarc.errors import (
     CodecParamsError,
     EncodeDeclined,
     ModelMismatch,
-    NzarcError,
 )
 from nzarc.events import report_model
 from nzarc.neural.chunklayout import MAX_TOKENS_PER_BYTE, chunk_bytes, parse_chunk
 from nzarc.neural.modelaccess import (
     DEFAULT_MODEL_NAME,
     INSTALL_HINT,
+    default_model_sha,
     load_codec_model,
     model_installed,
-    model_store,
     register_model,
     runtime_options,
 )
@@ -128,33 +127,14 @@ MAX_RATIO_V2 = 1024
 BITSTREAMS = (1, 2)
 #: What a writer writes with when the caller names no version.
 DEFAULT_VERSION = 2
-#: Runtime versions of the model run (param "runtime", absent: 1), by their runtime ids.
-RUNTIMES = {1: "nzarc-int-v1", 2: "nzarc-int-v2"}
-#: The runtime a writer uses when the caller names none.
-DEFAULT_RUNTIME = 1
+#: Runtimes of the model (param "runtime", absent: 1) by runtime id, and the writers' default.
+RUNTIMES, DEFAULT_RUNTIME = {1: "nzarc-int-v1", 2: "nzarc-int-v2"}, 1
 #: Lanes of a version-2 chunk (param "lanes"): the default, and the bounds.
 DEFAULT_LANES = 8
 MAX_LANES = 64
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _ID = "nzarc.neural"
-
-def _default_model_sha() -> str:
-    """The SHA-256 of the installed default model; ModelMismatch when none is installed."""
-
-    try:
-        store = model_store()
-        if store.find_sha(SMOLLM2_MODEL_SHA256) is not None:
-            return SMOLLM2_MODEL_SHA256
-        entry = store.find(DEFAULT_MODEL_NAME)
-    except NzarcError:
-        raise
-    except Exception as exc:  # an unreadable store is the same as no model for the user
-        raise ModelMismatch(f"{_ID}: cannot read the model store: {exc}", hint=INSTALL_HINT) from None
-    if entry is None:
-        raise ModelMismatch(f"{_ID}: the model {DEFAULT_MODEL_NAME} is not installed", hint=INSTALL_HINT)
-    return str(entry.sha256)
-
 
 def __getattr__(name: str) -> Any:
     """``MODELS``: the models this codec can use, for the ``nzarc_models()`` hook (lazy)."""
@@ -221,7 +201,7 @@ class NeuralCodec(Codec):
         if not isinstance(runtime, int) or isinstance(runtime, bool) or runtime not in RUNTIMES:
             raise CodecParamsError(f"{_ID}: param 'runtime' must be one of {', '.join(map(str, RUNTIMES))}")
         if model is None:  # the params are checked first: a bad one is refused without a model
-            model = _default_model_sha()
+            model = default_model_sha()
         if not isinstance(model, str) or not _SHA_RE.match(model):
             raise CodecParamsError(f"{_ID}: param 'model' must be a lowercase hex SHA-256, got {model!r}")
         if not model_installed(model):

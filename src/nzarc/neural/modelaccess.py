@@ -20,7 +20,7 @@ from nzarc.neural.runtime.options import RuntimeOptions
 if TYPE_CHECKING:
     from nzarc.neural.store import ModelStore
 
-__all__ = ["DEFAULT_MODEL_NAME", "INSTALL_HINT", "load_codec_model", "model_installed", "model_store", "register_model", "runtime_options"]
+__all__ = ["DEFAULT_MODEL_NAME", "INSTALL_HINT", "default_model_sha", "load_codec_model", "model_installed", "model_store", "register_model", "runtime_options"]
 
 _ID = "nzarc.neural"
 #: The model the codec uses unless its params name another.
@@ -93,3 +93,22 @@ def load_codec_model(sha: str, options: RuntimeOptions) -> CodecModel:
         if memory is not None:
             raise memory from None
         raise ModelMismatch(f"{_ID}: cannot load model {sha[:16]}…: {exc}", hint=INSTALL_HINT) from None
+
+
+def default_model_sha() -> str:
+    """The SHA-256 of the installed default model (the pinned SmolLM2-135M conversion when it
+    is installed); ModelMismatch when none is installed or the store cannot be read."""
+    from nzarc.neural.store import SMOLLM2_MODEL_SHA256
+
+    try:
+        store = model_store()
+        if store.find_sha(SMOLLM2_MODEL_SHA256) is not None:
+            return SMOLLM2_MODEL_SHA256
+        entry = store.find(DEFAULT_MODEL_NAME)
+    except NzarcError:
+        raise
+    except Exception as exc:  # an unreadable store is the same as no model for the user
+        raise ModelMismatch(f"{_ID}: cannot read the model store: {exc}", hint=INSTALL_HINT) from None
+    if entry is None:
+        raise ModelMismatch(f"{_ID}: the model {DEFAULT_MODEL_NAME} is not installed", hint=INSTALL_HINT)
+    return str(entry.sha256)

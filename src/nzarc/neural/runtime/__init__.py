@@ -1,4 +1,5 @@
-"""The nzarc-int-v1 language-model runtime: exact integer inference on the CPU (or CUDA).
+"""The nzarc-int-v1 and nzarc-int-v2 language-model runtimes: exact integer inference on the
+CPU (or CUDA).
 
 Semantics are defined in spec/NEURAL.md (and executable, slowly, in
 :mod:`nzarc.neural.reference`). This package computes the *same integers* with fast
@@ -36,13 +37,16 @@ Design
 Public API (shapes are exact)::
 
     m = load_model(path, RuntimeOptions())  # IntModel, weights mmapped read-only
-    m.name, m.weights_sha256, m.tokenizer_sha256, m.runtime_id == "nzarc-int-v1"
+    m.name, m.weights_sha256, m.tokenizer_sha256, m.runtime_id ("nzarc-int-v1" for a loaded model)
     m.vocab_size (V), m.freq_bits (24), m.bos_id, m.max_len (longest window, 8192)
     m.options, m.matmul ("intmm" | "fp32" | "fp64"), m.kernels ("fused" | "torch")
     m.tokenizer.encode(data: bytes) -> list[int]; m.tokenizer.decode(ids) -> bytes
     m.act_levels (1 for a loaded model); m.with_act_levels(P) -> the same weights computing
         with activation precision P in (1, 2) (spec/NEURAL.md section 3.4; P = 2 costs two
         int8 GEMM rows per token in every linear layer). Everything below follows it.
+    m.with_runtime(R) -> the same weights computing runtime R, "nzarc-int-v1" or "nzarc-int-v2"
+        (spec/NEURAL.md section 7: 8-bit keys and values, caches a third of v1's), at the same
+        precision; variants of one runtime share its backend. Everything below follows it.
 
     m.prefill_freqs(tokens, slab=256, check=None) -> Iterator[tuple[int, IntTensor]]
         check: called between layers and query blocks (a cancel token's check; it raises to stop).
