@@ -16,7 +16,7 @@ import torch
 from nzarc.codecs.context import CodecContext
 from nzarc.errors import CodecError, ModelMismatch
 from nzarc.events import ProgressEvent
-from nzarc.neural.codec import DEFAULT_MODEL_SHA256, NeuralCodec, register_model
+from nzarc.neural.codec import DEFAULT_MODEL_SHA256, DEFAULT_RUNTIME, NeuralCodec, register_model
 from nzarc.neural.coder import RangeDecoder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,6 +29,8 @@ ALICE = (
     b"daisy-chain would be worth the trouble of getting up and picking the daisies.\n"
 )
 WINDOW = 32
+#: The runtime param writers add by default (none while it is 1).
+RT = {} if DEFAULT_RUNTIME == 1 else {"runtime": DEFAULT_RUNTIME}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,7 +44,7 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="module")
 def codec(tiny) -> NeuralCodec:
-    return NeuralCodec(model=register_model(tiny), window=WINDOW, version=1)
+    return NeuralCodec(model=register_model(tiny), window=WINDOW, version=1, runtime=1)
 
 
 def _split(data: bytes) -> tuple[int, list[int], int]:
@@ -126,7 +128,7 @@ def test_decode_many_equals_one_by_one(codec: NeuralCodec, monkeypatch: pytest.M
     assert NeuralCodec(model=codec.model_sha, window=codec.window).max_decode_memory(0) > (1 << 30)
     tight = NeuralCodec(
         model=codec.model_sha, window=codec.window, act_levels=codec.act_levels, version=1,
-        context=CodecContext(decode_memory=1),
+        runtime=codec.runtime, context=CodecContext(decode_memory=1),
     )  # fmt: skip
     assert tight.max_decode_memory(0) == 1 + (64 << 20)
     small = [ALICE[:120], b"", ALICE[300:400]]
@@ -140,7 +142,7 @@ def _fresh_process_digest(isa_env: dict[str, str], threads: int) -> str:
         torch.set_num_threads({threads})
         from nzarc.neural.tiny import tiny_model
         from nzarc.neural.codec import NeuralCodec, register_model
-        c = NeuralCodec(model=register_model(tiny_model(0)), window={WINDOW}, version=1)
+        c = NeuralCodec(model=register_model(tiny_model(0)), window={WINDOW}, version=1, runtime=1)
         data = {ALICE!r} + bytes(range(256))
         enc = c.encode(data)
         assert c.decode(enc, len(data)) == data
@@ -319,7 +321,7 @@ def test_required_models_pin_the_window(codec: NeuralCodec, tiny) -> None:
     assert pin.tokenizer_sha256 == tiny.tokenizer_sha256
     assert pin.runtime_id == "nzarc-int-v1"
     assert dict(pin.extra) == {"window": WINDOW, "act_levels": 2}
-    (pin1,) = NeuralCodec(model=codec.model_sha, window=WINDOW, act_levels=1).required_models()
+    (pin1,) = NeuralCodec(model=codec.model_sha, window=WINDOW, act_levels=1, runtime=1).required_models()
     assert dict(pin1.extra) == {"window": WINDOW}
 
 
@@ -388,11 +390,11 @@ def test_plan_takes_the_window_and_writes_the_default_model_once(
     for codec, window in (("neural", 64), ("auto", 32)):
         plan = plan_codecs(codec, {"window": window})
         (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]
-        assert entry.params == {"model": sha, "window": window, "act_levels": 2, "version": 2, "lanes": 8}
-        assert entry.models[0].extra == {"window": window, "act_levels": 2}
+        assert entry.params == {"model": sha, "window": window, "act_levels": 2, "version": 2, "lanes": 8} | RT
+        assert entry.models[0].extra == {"window": window, "act_levels": 2} | RT
     # the pinned default model's hash is left out of the params (it is in the pin)
     monkeypatch.setattr(codec_module, "DEFAULT_MODEL_SHA256", sha)
     plan = plan_codecs("neural", {"window": 64})
     (entry,) = [e for e in plan.entries if e.codec_id == "nzarc.neural"]
-    assert entry.params == {"window": 64, "act_levels": 2, "version": 2, "lanes": 8}
+    assert entry.params == {"window": 64, "act_levels": 2, "version": 2, "lanes": 8} | RT
     assert entry.models[0].weights_sha256 == sha

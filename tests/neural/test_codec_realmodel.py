@@ -67,6 +67,7 @@ def test_default_window_round_trip_in_process(real_model, tmp_path: Path) -> Non
     from nzarc.neural.codec import (
         DEFAULT_ACT_LEVELS,
         DEFAULT_LANES,
+        DEFAULT_RUNTIME,
         DEFAULT_VERSION,
         DEFAULT_WINDOW,
     )
@@ -85,6 +86,6 @@ def test_default_window_round_trip_in_process(real_model, tmp_path: Path) -> Non
             "act_levels": DEFAULT_ACT_LEVELS,
             "version": DEFAULT_VERSION,
             "lanes": DEFAULT_LANES,
-        }
+        } | ({} if DEFAULT_RUNTIME == 1 else {"runtime": DEFAULT_RUNTIME})
         got = [md.read() for md in r.iter_members()]  # read each member as it comes
     assert got == [data]

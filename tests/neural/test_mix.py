@@ -17,7 +17,7 @@ import torch
 from nzarc.codecs.context import CodecContext
 from nzarc.errors import CodecError, CodecParamsError
 from nzarc.events import ProgressEvent
-from nzarc.neural.codec import DEFAULT_LANES, NeuralCodec, register_model
+from nzarc.neural.codec import DEFAULT_LANES, DEFAULT_RUNTIME, NeuralCodec, register_model
 from nzarc.neural.mix import kernel
 from nzarc.neural.mix import lanes as lanes_module
 from nzarc.neural.mix.lanes import decode_state_bytes, lane_windows
@@ -249,8 +249,9 @@ def test_params(tiny) -> None:
         with pytest.raises(CodecParamsError, match="param '(version|lanes)'"):
             NeuralCodec.from_params({"model": sha} | bad)
     # a writer's default is version 2 in DEFAULT_LANES lanes; version 1 is written without the key
+    runtime = {} if DEFAULT_RUNTIME == 1 else {"runtime": DEFAULT_RUNTIME}  # the writers' runtime
     assert NeuralCodec(model=sha, window=WINDOW).get_params() == {
-        "model": sha, "window": WINDOW, "act_levels": 2, "version": 2, "lanes": DEFAULT_LANES}
+        "model": sha, "window": WINDOW, "act_levels": 2, "version": 2, "lanes": DEFAULT_LANES} | runtime
     assert NeuralCodec(model=sha, window=WINDOW, version=1).get_params().get("version") is None
 
 
