@@ -121,7 +121,7 @@ def test_tiny_tables_identical_across_environments_quick(tiny_path: str, levels:
 @pytest.mark.slow
 def test_real_model_tables_identical_across_environments() -> None:
     """At the precision and runtime archives are written with (the codec's defaults)."""
-    from nzarc.neural.codec import DEFAULT_ACT_LEVELS, DEFAULT_RUNTIME, RUNTIMES
+    from nzarc.neural.codec import DEFAULT_ACT_LEVELS, DEFAULT_RUNTIME, RUNTIME_IDS
 
     sha = installed_real_model()
     if sha is None:
@@ -131,7 +131,7 @@ def test_real_model_tables_identical_across_environments() -> None:
     # kernel and ATen variants are covered on the tiny model above.
     results = {
         name: _probe(
-            sha, ENVS[name], ntok, f"{DEFAULT_ACT_LEVELS}@{RUNTIMES[DEFAULT_RUNTIME]}",
+            sha, ENVS[name], ntok, f"{DEFAULT_ACT_LEVELS}@{RUNTIME_IDS[DEFAULT_RUNTIME]}",
             "fp32" if name == "default" else "",
         )  # fmt: skip
         for name in ("default", "avx2")

@@ -225,7 +225,8 @@ def test_runtime_variants(tiny) -> None:
     v22 = v2.with_act_levels(2)
     assert (v22.runtime_id, v22.act_levels) == ("nzarc-int-v2", 2) and two.with_runtime("nzarc-int-v2") is v22
     assert v22.backend is v2.backend and v2.backend is not tiny.backend and v2.layers is tiny.layers
-    assert 2.5 * v2.kv_bytes_per_token < tiny.kv_bytes_per_token
+    if tiny.kernels == "fused":  # the integer caches (the torch path keeps float operands)
+        assert 2.5 * v2.kv_bytes_per_token < tiny.kv_bytes_per_token
     assert v2.session(2, 16).cache.nbytes == 2 * 16 * v2.kv_bytes_per_token
     ids = torch.tensor([_ids(tiny, GOLDEN_TEXT)])
     assert not torch.equal(v2.prefill_all(ids), tiny.prefill_all(ids))

@@ -128,7 +128,7 @@ BITSTREAMS = (1, 2)
 #: What a writer writes with when the caller names no version.
 DEFAULT_VERSION = 2
 #: Runtimes of the model (param "runtime", absent: 1) by runtime id, and the writers' default.
-RUNTIMES, DEFAULT_RUNTIME = {1: "nzarc-int-v1", 2: "nzarc-int-v2"}, 1
+RUNTIME_IDS, DEFAULT_RUNTIME = {1: "nzarc-int-v1", 2: "nzarc-int-v2"}, 1
 #: Lanes of a version-2 chunk (param "lanes"): the default, and the bounds.
 DEFAULT_LANES = 8
 MAX_LANES = 64
@@ -198,8 +198,8 @@ class NeuralCodec(Codec):
             raise CodecParamsError(f"{_ID}: param 'version' must be one of {', '.join(map(str, BITSTREAMS))}")
         if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= MAX_LANES:
             raise CodecParamsError(f"{_ID}: param 'lanes' must be an integer in 1..{MAX_LANES}")
-        if not isinstance(runtime, int) or isinstance(runtime, bool) or runtime not in RUNTIMES:
-            raise CodecParamsError(f"{_ID}: param 'runtime' must be one of {', '.join(map(str, RUNTIMES))}")
+        if not isinstance(runtime, int) or isinstance(runtime, bool) or runtime not in RUNTIME_IDS:
+            raise CodecParamsError(f"{_ID}: param 'runtime' must be one of {', '.join(map(str, RUNTIME_IDS))}")
         if model is None:  # the params are checked first: a bad one is refused without a model
             model = default_model_sha()
         if not isinstance(model, str) or not _SHA_RE.match(model):
@@ -216,7 +216,7 @@ class NeuralCodec(Codec):
         self.max_ratio = MAX_RATIO_V2 if version == 2 else MAX_RATIO
         self.lanes = lanes
         self.runtime = runtime
-        self.runtime_id = RUNTIMES[runtime]
+        self.runtime_id = RUNTIME_IDS[runtime]
         context = context or DEFAULT_CONTEXT
         if not isinstance(context, CodecContext):
             raise TypeError("context must be a nzarc.codecs.context.CodecContext")

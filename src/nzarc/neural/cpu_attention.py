@@ -1,4 +1,4 @@
-"""Fused CPU attention kernels for the nzarc-int-v1 runtime (numba): steps 4-5 of
+"""Fused CPU attention kernels for the nzarc-int-v1 and v2 runtimes (numba): steps 4-5 of
 spec/NEURAL.md (scores, weights, the weighted mix of values).
 
 Contract: as :mod:`nzarc.neural.cpu_kernels` (whose arithmetic rules these kernels follow):
@@ -132,7 +132,7 @@ def _mix_dots(wf: np.ndarray, vt: np.ndarray, n: Int64, mix: np.ndarray) -> None
 def _score_sums(qf: np.ndarray, kt: np.ndarray, u0: Int64, m: Int64, s: np.ndarray) -> None:
     """s[h, u] = Σ_i qf[h, i] · kt[i, u0 + u] for u < m (float32).
 
-    qf float32 [G, D] (10-bit integers), kt int16 [D, >= u0 + m] (10-bit integers), s float32
+    qf float32 [G, D] (10-bit integers), kt int16 or int8 [D, >= u0 + m] (10- or 8-bit integers), s float32
     [G, >= m]. Every term is at most 2**18 in magnitude and D <= 64, so every partial sum, in
     whatever order it is taken, is an integer of at most 2**24 and exact in float32. With
     three heads and D a multiple of 4, each pass adds four dimensions to all three heads.
@@ -197,7 +197,7 @@ def attn_step(
     over D <= 64 terms stays within 2**24. The weights of all keys are then tabled, and the
     mixing sums are float64 dot products over key positions (:func:`_mix_dots`): exact, as
     every partial sum stays below 2**13 · 2**15 · 2**22 = 2**50 (positions · weight · value;
-    a value's shift is folded into its weight, w · 2**svc < 2**30, and |vct| · 2**svc < 2**22
+    a value's shift is folded into its weight, w · 2**svc <= 2**30, and |vct| · 2**svc < 2**22
     still holds).
     """
     b, H, D = q10.shape

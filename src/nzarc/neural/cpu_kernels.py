@@ -1,4 +1,4 @@
-"""Fused CPU kernels for the nzarc-int-v1 runtime (numba): the element-wise work between
+"""Fused CPU kernels for the nzarc-int-v1 and v2 runtimes (numba): the element-wise work between
 the GEMMs (quantisation, steps 1-3 after the qkv GEMM, residuals, the FFN middle, the output
 stage). The attention kernels are in :mod:`nzarc.neural.cpu_attention`.
 

@@ -5,8 +5,10 @@ Contract: a backend computes, between the exact int8 GEMMs of its
 prefill and for one incremental step, at activation precision ``levels`` (1 or 2). Two
 implement it: :class:`~nzarc.neural.runtime.fused_backend.FusedBackend` (numba kernels,
 the default on CPU) and :class:`~nzarc.neural.runtime.torch_backend.TorchBackend`, each
-for one runtime (nzarc-int-v1, or v2's compact caches). Both give identical results, so the choice is a matter of speed and of what is installed.
-:func:`select_backend` makes it once per model, at load; calls never re-decide it.
+for one runtime (nzarc-int-v1, or v2's compact caches). Both give identical results, so
+the choice is a matter of speed and of what is installed. :func:`select_backend` makes it
+once per model and runtime (at load, and for v2 at the first
+:meth:`~nzarc.neural.runtime.model.IntModel.with_runtime`); calls never re-decide it.
 """
 
 from __future__ import annotations
