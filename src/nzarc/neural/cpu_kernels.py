@@ -208,6 +208,13 @@ def _requant(acc: np.ndarray, row: Int64, levels: Int64, col: Int64, mult: np.nd
 
 
 @njit(inline="always", **_OPTS)
+def _shift_bits(mx: Int64, bits: Int64) -> Int64:
+    """max(bitlen(mx) - bits, 0): the operand shift of step 3."""
+    sh = _bitlen(mx) - bits
+    return sh if sh > 0 else 0
+
+
+@njit(inline="always", **_OPTS)
 def _rope_head(
     acc: np.ndarray, row: Int64, levels: Int64, mult: np.ndarray, base: Int64, xd: np.ndarray,
     qmax: Int64, cos: np.ndarray, sin: np.ndarray, p: Int64, y: np.ndarray, r: np.ndarray,
@@ -235,15 +242,7 @@ def _rope_head(
             mx = r0
         if r1 > mx:
             mx = r1
-    sh = _bitlen(mx) - bits
-    return sh if sh > 0 else 0
-
-
-@njit(inline="always", **_OPTS)
-def _shift_bits(mx: Int64, bits: Int64) -> Int64:
-    """max(bitlen(mx) - bits, 0)."""
-    sh = _bitlen(mx) - bits
-    return sh if sh > 0 else 0
+    return _shift_bits(mx, bits)
 
 
 @njit(parallel=True, **_OPTS)
